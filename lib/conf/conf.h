@@ -1,0 +1,179 @@
+/*
+ * conf: the gateway's configuration, loaded from one libconfig file and validated.
+ *
+ * One file describes a deployment: EAL arguments, lcores (management + workers), ports (each
+ * @including a NIC profile from drivers-config/), the gateway's own addresses (VIPs, SNAT),
+ * on-link subnets and next hops, limits, timeouts, and the metrics listener. Loading fills a
+ * plain struct with fixed-size arrays: nothing in it points into libconfig, so the struct can be
+ * copied, kept for the life of the process and read by any lcore.
+ *
+ * Validation is strict and exhaustive: every field is checked for type and range, unknown
+ * fields are refused (a misspelt knob silently ignored is an outage waiting to happen), and every
+ * problem found is reported, not just the first, each as one line:
+ *
+ *     FILE:LINE: PATH: what is wrong; what is expected
+ *
+ * where PATH names the field as written (`ports.[1].profile.rx_desc`). The docs/configuration.md
+ * reference lists the same fields with the same ranges; tests/unit/conf keeps the two in step.
+ */
+#ifndef SLUICE_CONF_H
+#define SLUICE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_MAX_PORTS       8
+#define CONF_MAX_WORKERS     64
+#define CONF_MAX_ADDRS       16 /* VIPs or SNAT addresses per port */
+#define CONF_MAX_ROUTES      16 /* next-hop routes per port */
+#define CONF_MAX_EAL_ARGS    32
+#define CONF_NAME_LEN        32
+#define CONF_STR_LEN         256
+#define CONF_RSS_KEY_MAX     52
+#define CONF_ERRBUF_SUGGESTED 4096
+
+/* How replies from pods reach the worker that owns the flow (DESIGN §3). */
+enum conf_steering {
+	CONF_STEER_SOFTWARE, /* hand off through per-pair rte_rings: works on every port */
+	CONF_STEER_THASH,    /* choose SNAT ports so the NIC's Toeplitz hash lands on the owner */
+	CONF_STEER_FLOW,     /* one rte_flow rule per worker's SNAT port range */
+};
+
+/* Offload bits we ask a port for, independent of DPDK's flag values. */
+#define CONF_OFFLOAD_IPV4_CKSUM 0x1u
+#define CONF_OFFLOAD_TCP_CKSUM  0x2u
+#define CONF_OFFLOAD_TCP_TSO    0x4u
+#define CONF_OFFLOAD_SCATTER    0x8u
+
+/* RSS hash field bits, mapped to RTE_ETH_RSS_* at port setup. */
+#define CONF_RSS_IPV4     0x1u
+#define CONF_RSS_IPV4_TCP 0x2u
+#define CONF_RSS_IPV6     0x4u
+#define CONF_RSS_IPV6_TCP 0x8u
+
+struct conf_prefix {
+	uint32_t addr; /* network byte order */
+	uint8_t len;
+};
+
+struct conf_route {
+	struct conf_prefix dst;
+	uint32_t via; /* next hop, network byte order; 0 = on-link */
+};
+
+/* A NIC profile: what the driver can do and how we use it (drivers-config/). */
+struct conf_profile {
+	char driver[CONF_NAME_LEN]; /* PMD name as DPDK reports it, e.g. "net_af_packet" */
+	uint16_t rx_queues;         /* 0 = one per worker */
+	uint16_t rx_desc;
+	uint16_t tx_desc;
+	bool rss;
+	uint32_t rss_fields; /* CONF_RSS_* */
+	uint8_t rss_key[CONF_RSS_KEY_MAX];
+	uint8_t rss_key_len; /* 0 = driver default */
+	uint32_t rx_offloads; /* CONF_OFFLOAD_* wanted; dropped with a notice if unsupported */
+	uint32_t tx_offloads;
+	enum conf_steering steering;
+	uint16_t mtu;
+	bool promiscuous;
+	char queue_devarg[CONF_NAME_LEN]; /* devarg that sets the queue count ("qpairs"), or "" */
+};
+
+struct conf_port {
+	char name[CONF_NAME_LEN];
+	char devargs[CONF_STR_LEN]; /* vdev spec ("net_af_packet0,iface=eth1") or PCI address */
+	struct conf_profile profile;
+	uint32_t vips[CONF_MAX_ADDRS];
+	uint16_t n_vips;
+	uint32_t snat[CONF_MAX_ADDRS];
+	uint16_t n_snat;
+	struct conf_prefix subnets[CONF_MAX_ADDRS]; /* on-link networks (resolved by ARP) */
+	uint16_t n_subnets;
+	struct conf_route routes[CONF_MAX_ROUTES];
+	uint16_t n_routes;
+	char file[CONF_STR_LEN]; /* where the port was defined, for run-time messages */
+	int line;
+};
+
+struct conf_limits {
+	uint32_t max_flows;          /* per worker */
+	uint32_t mbufs;              /* per worker mempool size */
+	uint32_t neighbours;         /* neighbour table entries per worker */
+	uint32_t request_buffer;     /* bytes buffered per connection before the head is complete */
+	uint32_t max_header_bytes;   /* request head limit → 431 */
+	uint32_t max_request_line;   /* → 414 */
+	uint32_t max_headers;        /* header field count → 431 */
+	bool reject_bare_lf;
+};
+
+struct conf_timeouts {
+	uint32_t header_ms;
+	uint32_t connect_ms;
+	uint32_t idle_ms;
+	uint32_t linger_ms;
+	uint32_t neighbour_reachable_ms;
+	uint32_t neighbour_retry_ms;
+};
+
+struct conf_metrics {
+	bool enabled;
+	uint32_t addr; /* network byte order */
+	uint16_t port; /* host order */
+};
+
+struct conf_routing {
+	char manifests[CONF_STR_LEN]; /* directory of Kubernetes manifests, "" = none */
+	char ingress_class[CONF_NAME_LEN * 2];
+	char controller[CONF_STR_LEN];
+	char default_backend[CONF_STR_LEN]; /* "namespace/service:port", "" = none */
+};
+
+struct sluice_conf {
+	char path[CONF_STR_LEN];
+	char *eal_args[CONF_MAX_EAL_ARGS]; /* extra EAL arguments, owned by the struct */
+	uint16_t n_eal_args;
+	uint16_t management_lcore;
+	uint16_t workers[CONF_MAX_WORKERS];
+	uint16_t n_workers;
+	struct conf_port ports[CONF_MAX_PORTS];
+	uint16_t n_ports;
+	struct conf_limits limits;
+	struct conf_timeouts timeouts;
+	struct conf_metrics metrics;
+	struct conf_routing routing;
+	char log_level[CONF_NAME_LEN];
+};
+
+/*
+ * Load and validate FILE into *out. @includes resolve relative to FILE's directory.
+ * Returns the number of problems found (0 = usable). Each problem is one line appended to
+ * errbuf (NUL-terminated, truncated with "..." if it does not fit). On a non-zero return *out
+ * is left in an unspecified but freeable state. Call conf_release() when done either way.
+ */
+int conf_load(const char *file, struct sluice_conf *out, char *errbuf, size_t errlen);
+
+/* Same, from a string (tests, embedded defaults); include_dir resolves @include. */
+int conf_load_string(const char *text, const char *include_dir, struct sluice_conf *out,
+		     char *errbuf, size_t errlen);
+
+/* Frees what conf_load allocated (EAL argument strings). Idempotent. */
+void conf_release(struct sluice_conf *c);
+
+/* Defaults applied to fields a file leaves out. */
+void conf_defaults(struct sluice_conf *c);
+
+/* Helpers shared with the CLI and tests. */
+const char *conf_steering_name(enum conf_steering s);
+/* "198.18.0.1" → network order; returns 0 on success, -1 if not a dotted quad. */
+int conf_parse_ipv4(const char *s, uint32_t *out);
+/* "198.18.0.0/24" (or a bare address = /32) → prefix; 0 on success, -1 otherwise. */
+int conf_parse_prefix(const char *s, struct conf_prefix *out);
+bool conf_prefix_contains(const struct conf_prefix *p, uint32_t addr);
+/* Every field the validator accepts, as dotted paths without list indexes ("ports.name"),
+ * NULL-terminated. The reference docs must name each one. */
+const char *const *conf_schema(void);
+/* Index of the named port, or -1. */
+int conf_port_index(const struct sluice_conf *c, const char *name);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * Configuration loading and validation: good files load with the values they say, every
+ * shipped profile and example passes, and each kind of mistake is reported with the file, line,
+ * field and what is expected.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+
+#ifndef SOURCE_ROOT
+#error "SOURCE_ROOT must point at the repository"
+#endif
+
+static struct sluice_conf c;
+static char err[8192];
+
+static void teardown(void)
+{
+	conf_release(&c);
+}
+
+TestSuite(conf, .fini = teardown);
+
+/* A minimal valid file; tests append or replace parts of it. */
+#define GOOD_LCORES "lcores = { management = 0; workers = [1]; };\n"
+#define GOOD_PROFILE                                                                               \
+	"profile = { driver = \"net_af_packet\"; queue_devarg = \"qpairs\"; };\n"
+#define GOOD_PORT                                                                                  \
+	"ports = ( { name = \"client\"; devargs = \"net_af_packet0,iface=veth0\";\n" GOOD_PROFILE  \
+	"  vips = [\"198.18.0.10\"]; subnets = [\"198.18.0.0/24\"]; } );\n"
+
+static int load(const char *text)
+{
+	return conf_load_string(text, SOURCE_ROOT "/configs", &c, err, sizeof(err));
+}
+
+/* Write text to a temp file named NAME so messages carry a real file name and lines. */
+static int load_file(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/tmp/sluice-conf-test-%d-%s", getpid(), name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	int rc = conf_load(path, &c, err, sizeof(err));
+	unlink(path);
+	return rc;
+}
+
+Test(conf, minimal_file_loads_with_defaults)
+{
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT), 0, "%s", err);
+	cr_assert_eq(c.n_workers, 1);
+	cr_assert_eq(c.workers[0], 1);
+	cr_assert_eq(c.n_ports, 1);
+	cr_assert_str_eq(c.ports[0].name, "client");
+	cr_assert_str_eq(c.ports[0].profile.driver, "net_af_packet");
+	cr_assert_eq(c.ports[0].n_vips, 1);
+	cr_assert_eq(c.ports[0].vips[0], inet_addr("198.18.0.10"));
+	cr_assert_eq(c.ports[0].subnets[0].len, 24);
+	cr_assert_eq(c.limits.max_header_bytes, 8192);
+	cr_assert_eq(c.timeouts.header_ms, 10000);
+	cr_assert_eq(c.metrics.port, 9180);
+	cr_assert_eq(c.metrics.addr, htonl(INADDR_LOOPBACK));
+	cr_assert_str_eq(c.routing.ingress_class, "sluice");
+}
+
+Test(conf, example_config_is_valid)
+{
+	int rc = conf_load(SOURCE_ROOT "/configs/sluice.example.conf", &c, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(c.n_ports, 2);
+	cr_assert_eq(c.n_workers, 3);
+	cr_assert_str_eq(c.ports[0].profile.driver, "net_ice");
+	cr_assert(c.ports[0].profile.rss);
+	cr_assert_eq(c.ports[0].profile.rss_key_len, 52);
+	cr_assert_eq(c.ports[1].n_routes, 1);
+	cr_assert_eq(c.ports[1].routes[0].via, inet_addr("198.19.0.254"));
+	cr_assert_eq(c.n_eal_args, 2);
+}
+
+Test(conf, demo_config_is_valid_and_resolves_manifests_next_to_it)
+{
+	int rc = conf_load(SOURCE_ROOT "/configs/demo.conf", &c, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_str_eq(c.routing.manifests, SOURCE_ROOT "/configs/../demo/manifests");
+	cr_assert_str_eq(c.ports[1].profile.queue_devarg, "qpairs");
+}
+
+/* Every profile in drivers-config/ parses inside a port, so a typo in a profile for hardware
+ * we cannot run here still fails the build's tests. */
+Test(conf, every_driver_profile_is_valid)
+{
+	static const char *const profiles[] = {"af_packet", "af_xdp", "tap", "memif", "pcap",
+					       "ring", "null", "mlx5", "ice", "i40e", "iavf",
+					       "ixgbevf"};
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 GOOD_LCORES "ports = ( { name = \"p\"; devargs = \"net_null0\";\n"
+				     "@include \"../drivers-config/%s.conf\"\n"
+				     "vips = [\"198.18.0.10\"]; } );\n",
+			 profiles[i]);
+		conf_release(&c);
+		int rc = load(text);
+		cr_assert_eq(rc, 0, "profile %s: %s", profiles[i], err);
+		cr_assert_neq(c.ports[0].profile.driver[0], '\0', "profile %s has no driver",
+			      profiles[i]);
+	}
+}
+
+Test(conf, hardware_profiles_ask_for_checksum_offloads_and_rss)
+{
+	static const char *const hw[] = {"mlx5", "ice", "i40e", "iavf"};
+	for (size_t i = 0; i < 4; i++) {
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 GOOD_LCORES "ports = ( { name = \"p\"; devargs = \"0000:01:00.0\";\n"
+				     "@include \"../drivers-config/%s.conf\"\n"
+				     "vips = [\"198.18.0.10\"]; } );\n",
+			 hw[i]);
+		conf_release(&c);
+		cr_assert_eq(load(text), 0, "%s: %s", hw[i], err);
+		cr_assert(c.ports[0].profile.rss, "%s", hw[i]);
+		cr_assert(c.ports[0].profile.tx_offloads & CONF_OFFLOAD_TCP_CKSUM, "%s", hw[i]);
+		cr_assert(c.ports[0].profile.rss_key_len == 40 || c.ports[0].profile.rss_key_len == 52);
+	}
+}
+
+Test(conf, syntax_error_names_file_and_line)
+{
+	int rc = load_file("syntax.conf", GOOD_LCORES "ports = ( { name = \"x\" \n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "syntax.conf:") != NULL, "%s", err);
+	cr_assert(strstr(err, ": syntax: ") != NULL, "%s", err);
+}
+
+Test(conf, missing_file_is_reported)
+{
+	int rc = conf_load("/nonexistent/sluice.conf", &c, err, sizeof(err));
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "/nonexistent/sluice.conf:0: cannot read the file") != NULL, "%s",
+		  err);
+}
+
+Test(conf, unknown_field_lists_the_known_ones)
+{
+	int rc = load_file("typo.conf", GOOD_LCORES GOOD_PORT "limits = {\n  max_flow = 10;\n};\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "typo.conf:6: limits.max_flow: unknown field; expected one of: "
+			      "max_flows, mbufs,") != NULL,
+		  "%s", err);
+}
+
+Test(conf, wrong_type_names_expected_type)
+{
+	int rc = load_file("type.conf",
+			   GOOD_LCORES GOOD_PORT "timeouts = {\n  header_ms = \"ten\";\n};\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "type.conf:6: timeouts.header_ms: expected an integer from 100 to "
+			      "3600000, got a string") != NULL,
+		  "%s", err);
+}
+
+Test(conf, out_of_range_value_gives_range)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT "limits = { max_headers = 5000; };\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "limits.max_headers: 5000 is out of range; expected an integer from "
+			      "1 to 1024") != NULL,
+		  "%s", err);
+}
+
+Test(conf, missing_lcores_is_reported)
+{
+	int rc = load(GOOD_PORT);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "lcores: missing; expected a group") != NULL, "%s", err);
+}
+
+Test(conf, worker_on_management_lcore_is_refused)
+{
+	int rc = load("lcores = { management = 1; workers = [1]; };\n" GOOD_PORT);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "lcores.workers.[0]: lcore 1 is the management lcore") != NULL, "%s",
+		  err);
+}
+
+Test(conf, bad_vip_address_is_reported_with_its_index)
+{
+	int rc = load(GOOD_LCORES
+		      "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+		      "vips = [\"198.18.0.10\", \"198.18.0.300\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[0].vips.[1]: \"198.18.0.300\" is not an IPv4 address") !=
+			  NULL,
+		  "%s", err);
+}
+
+Test(conf, no_vip_anywhere_is_refused)
+{
+	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+				  "snat = [\"198.19.0.1\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports: no port has a VIP") != NULL, "%s", err);
+}
+
+Test(conf, same_address_as_vip_and_snat_is_refused)
+{
+	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+				  "vips = [\"198.18.0.10\"]; snat = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "198.18.0.10 is also an SNAT address") != NULL, "%s", err);
+}
+
+Test(conf, next_hop_off_every_subnet_is_refused)
+{
+	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+				  "vips = [\"198.18.0.10\"]; subnets = [\"198.18.0.0/24\"];\n"
+				  "routes = ( { dst = \"198.19.0.0/16\"; via = \"198.20.0.1\"; } ); } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[0].routes.[0].via: next hop 198.20.0.1 is on none of this "
+			      "port's subnets") != NULL,
+		  "%s", err);
+}
+
+Test(conf, duplicate_port_names_are_refused)
+{
+	int rc = load(GOOD_LCORES
+		      "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+		      "vips = [\"198.18.0.10\"]; },\n"
+		      "{ name = \"c\"; devargs = \"net_null1\";\n" GOOD_PROFILE " } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[1]: port name \"c\" is used twice") != NULL, "%s", err);
+}
+
+Test(conf, port_without_profile_is_refused)
+{
+	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\"; vips = "
+				  "[\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[0].profile: missing; expected a group") != NULL, "%s", err);
+}
+
+Test(conf, unknown_steering_method_is_refused)
+{
+	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+				  "profile = { driver = \"net_null\"; steering = \"magic\"; };\n"
+				  "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[0].profile.steering: unknown value \"magic\"; expected one "
+			      "of: software, thash, flow") != NULL,
+		  "%s", err);
+}
+
+Test(conf, rss_key_of_wrong_length_is_refused)
+{
+	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+				  "profile = { driver = \"net_null\"; rss = { enabled = true; fields "
+				  "= [\"ipv4-tcp\"]; key = \"6d5a\"; }; };\n"
+				  "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[0].profile.rss.key: expected 40 or 52 bytes as hex digits") !=
+			  NULL,
+		  "%s", err);
+}
+
+Test(conf, too_few_fixed_queues_for_workers_is_refused)
+{
+	int rc = load("lcores = { workers = [1, 2]; };\n"
+		      "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+		      "profile = { driver = \"net_null\"; rx_queues = 1; };\n"
+		      "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "ports.[0].profile.rx_queues: 1 queues for 2 workers") != NULL, "%s",
+		  err);
+}
+
+Test(conf, eal_args_may_not_set_lcores_or_devices)
+{
+	int rc = load("eal = { args = [\"--vdev=net_null0\", \"--no-huge\"]; };\n" GOOD_LCORES
+		      GOOD_PORT);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "eal.args.[0]: \"--vdev\" is set by Sluice") != NULL, "%s", err);
+	cr_assert_eq(c.n_eal_args, 1);
+	cr_assert_str_eq(c.eal_args[0], "--no-huge");
+}
+
+Test(conf, metrics_listen_must_be_address_and_port)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT "metrics = { listen = \"localhost\"; };\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "metrics.listen: expected \"ADDRESS:PORT\"") != NULL, "%s", err);
+	conf_release(&c);
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT "metrics = { listen = \"0.0.0.0:9100\"; };\n"), 0,
+		     "%s", err);
+	cr_assert_eq(c.metrics.port, 9100);
+	cr_assert_eq(c.metrics.addr, 0);
+}
+
+Test(conf, default_backend_must_name_namespace_service_and_port)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT "routing = { default_backend = \"fallback\"; };\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "routing.default_backend: \"fallback\": expected "
+			      "\"NAMESPACE/SERVICE:PORT\"") != NULL,
+		  "%s", err);
+}
+
+Test(conf, header_limit_larger_than_buffer_is_refused)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT
+		      "limits = { request_buffer = 4096; max_header_bytes = 8192; };\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "limits.max_header_bytes: 8192 exceeds limits.request_buffer") !=
+			  NULL,
+		  "%s", err);
+}
+
+Test(conf, every_problem_is_reported_not_just_the_first)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT
+		      "limits = { max_headers = 0; mbufs = 1; };\ntimeouts = { idle_ms = 1; };\n");
+	cr_assert_eq(rc, 3, "%s", err);
+	cr_assert(strstr(err, "limits.max_headers") && strstr(err, "limits.mbufs") &&
+			  strstr(err, "timeouts.idle_ms"),
+		  "%s", err);
+}
+
+Test(conf, prefix_parsing)
+{
+	struct conf_prefix p;
+	cr_assert_eq(conf_parse_prefix("198.18.0.77/24", &p), 0);
+	cr_assert_eq(p.addr, inet_addr("198.18.0.0"));
+	cr_assert_eq(p.len, 24);
+	cr_assert(conf_prefix_contains(&p, inet_addr("198.18.0.200")));
+	cr_assert_not(conf_prefix_contains(&p, inet_addr("198.18.1.1")));
+	cr_assert_eq(conf_parse_prefix("198.18.0.1", &p), 0);
+	cr_assert_eq(p.len, 32);
+	cr_assert_eq(conf_parse_prefix("0.0.0.0/0", &p), 0);
+	cr_assert(conf_prefix_contains(&p, inet_addr("198.19.3.4")));
+	cr_assert_eq(conf_parse_prefix("198.18.0.0/33", &p), -1);
+	cr_assert_eq(conf_parse_prefix("198.18.0.0/", &p), -1);
+	cr_assert_eq(conf_parse_prefix("198.18.0/24", &p), -1);
+}
+
+/* The reference must name every field the validator accepts. */
+Test(conf, reference_documents_every_field)
+{
+	FILE *f = fopen(SOURCE_ROOT "/docs/configuration.md", "r");
+	cr_assert_not_null(f, "docs/configuration.md is missing");
+	static char doc[65536];
+	size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[n] = '\0';
+	for (const char *const *e = conf_schema(); *e; e++) {
+		char needle[128];
+		snprintf(needle, sizeof(needle), "`%s`", *e);
+		cr_expect(strstr(doc, needle) != NULL, "docs/configuration.md does not document %s",
+			  *e);
+	}
+}
