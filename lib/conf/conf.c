@@ -32,8 +32,8 @@ struct reader {
 	const char *top_file; /* fallback when a setting has no file (string input) */
 };
 
-static void vreport(struct reader *r, const config_setting_t *at, const char *path,
-		    const char *fmt, va_list ap)
+static void vreport(struct reader *r, const config_setting_t *at, const char *path, const char *fmt,
+		    va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -44,8 +44,8 @@ static void vreport(struct reader *r, const config_setting_t *at, const char *pa
 	r->problems++;
 	if (r->err == NULL || r->errlen == 0 || r->used + 1 >= r->errlen)
 		return;
-	int n = snprintf(r->err + r->used, r->errlen - r->used, "%s:%d: %s: %s\n", file, line,
-			 path, msg);
+	int n = snprintf(r->err + r->used, r->errlen - r->used, "%s:%d: %s: %s\n", file, line, path,
+			 msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= r->errlen - r->used) {
@@ -58,10 +58,10 @@ static void vreport(struct reader *r, const config_setting_t *at, const char *pa
 	}
 }
 
-static void report(struct reader *r, const config_setting_t *at, const char *path,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void report(struct reader *r, const config_setting_t *at, const char *path,
-		   const char *fmt, ...)
+static void report(struct reader *r, const config_setting_t *at, const char *path, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+static void report(struct reader *r, const config_setting_t *at, const char *path, const char *fmt,
+		   ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -106,23 +106,59 @@ static const char *type_name(int type)
  * mention each entry), so the validator and the reference cannot drift apart.
  */
 static const char *const schema[] = {
-	"eal", "eal.args",
-	"lcores", "lcores.management", "lcores.workers",
-	"ports", "ports.name", "ports.devargs", "ports.vips", "ports.snat", "ports.subnets",
-	"ports.routes", "ports.routes.dst", "ports.routes.via",
-	"ports.profile", "ports.profile.driver", "ports.profile.rx_queues", "ports.profile.rx_desc",
-	"ports.profile.tx_desc", "ports.profile.mtu", "ports.profile.promiscuous",
-	"ports.profile.queue_devarg", "ports.profile.steering",
-	"ports.profile.rss", "ports.profile.rss.enabled", "ports.profile.rss.fields",
+	"eal",
+	"eal.args",
+	"lcores",
+	"lcores.management",
+	"lcores.workers",
+	"ports",
+	"ports.name",
+	"ports.devargs",
+	"ports.vips",
+	"ports.snat",
+	"ports.subnets",
+	"ports.routes",
+	"ports.routes.dst",
+	"ports.routes.via",
+	"ports.profile",
+	"ports.profile.driver",
+	"ports.profile.rx_queues",
+	"ports.profile.rx_desc",
+	"ports.profile.tx_desc",
+	"ports.profile.mtu",
+	"ports.profile.promiscuous",
+	"ports.profile.queue_devarg",
+	"ports.profile.steering",
+	"ports.profile.rss",
+	"ports.profile.rss.enabled",
+	"ports.profile.rss.fields",
 	"ports.profile.rss.key",
-	"ports.profile.offloads", "ports.profile.offloads.rx", "ports.profile.offloads.tx",
-	"limits", "limits.max_flows", "limits.mbufs", "limits.neighbours", "limits.request_buffer",
-	"limits.max_header_bytes", "limits.max_request_line", "limits.max_headers",
+	"ports.profile.offloads",
+	"ports.profile.offloads.rx",
+	"ports.profile.offloads.tx",
+	"limits",
+	"limits.max_flows",
+	"limits.mbufs",
+	"limits.neighbours",
+	"limits.request_buffer",
+	"limits.max_header_bytes",
+	"limits.max_request_line",
+	"limits.max_headers",
 	"limits.reject_bare_lf",
-	"timeouts", "timeouts.header_ms", "timeouts.connect_ms", "timeouts.idle_ms",
-	"timeouts.linger_ms", "timeouts.neighbour_reachable_ms", "timeouts.neighbour_retry_ms",
-	"metrics", "metrics.enabled", "metrics.listen",
-	"routing", "routing.manifests", "routing.ingress_class", "routing.controller",
+	"timeouts",
+	"timeouts.header_ms",
+	"timeouts.connect_ms",
+	"timeouts.idle_ms",
+	"timeouts.linger_ms",
+	"timeouts.neighbour_reachable_ms",
+	"timeouts.neighbour_retry_ms",
+	"metrics",
+	"metrics.enabled",
+	"metrics.listen",
+	"routing",
+	"routing.manifests",
+	"routing.ingress_class",
+	"routing.controller",
 	"routing.default_backend",
 	"log_level",
 	NULL,
@@ -250,7 +286,8 @@ static void get_bool(struct reader *r, const config_setting_t *parent, const cha
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 		char p[CONF_STR_LEN];
 		join_path(p, sizeof(p), path, name);
-		report(r, s, p, "expected true or false, got %s", type_name(config_setting_type(s)));
+		report(r, s, p, "expected true or false, got %s",
+		       type_name(config_setting_type(s)));
 		return;
 	}
 	*out = config_setting_get_bool(s);
@@ -428,7 +465,7 @@ static void add_eal_arg(struct reader *r, const config_setting_t *e, const char 
 	/* Lcores and devices come from lcores{} and ports(); letting EAL args set them too would
 	 * make the two disagree. */
 	static const char *const owned[] = {"-l", "--lcores", "-c", "--main-lcore", "--vdev",
-					    "-a", "--allow", "-b", "--block", NULL};
+					    "-a", "--allow",  "-b", "--block",	    NULL};
 	for (const char *const *o = owned; *o; o++) {
 		size_t ol = strlen(*o);
 		if (strncmp(v, *o, ol) == 0 && (v[ol] == '\0' || v[ol] == '=')) {
@@ -466,11 +503,13 @@ static void load_lcores(struct reader *r, const config_setting_t *root, struct s
 
 	const config_setting_t *w = config_setting_get_member(g, "workers");
 	if (w == NULL) {
-		report(r, g, "lcores.workers", "missing; expected an array of lcore ids, e.g. [1, 2]");
+		report(r, g, "lcores.workers",
+		       "missing; expected an array of lcore ids, e.g. [1, 2]");
 		return;
 	}
 	if (config_setting_type(w) != CONFIG_TYPE_ARRAY) {
-		report(r, w, "lcores.workers", "expected an array of lcore ids, e.g. [1, 2], got %s",
+		report(r, w, "lcores.workers",
+		       "expected an array of lcore ids, e.g. [1, 2], got %s",
 		       type_name(config_setting_type(w)));
 		return;
 	}
@@ -547,7 +586,8 @@ static void add_flag(struct reader *r, const config_setting_t *e, const char *pa
 	char list[128] = "";
 	size_t used = 0;
 	for (const struct flag_name *f = fa->names; f->name; f++) {
-		int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", f->name);
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+				 f->name);
 		if (w > 0 && (size_t)w < sizeof(list) - used)
 			used += (size_t)w;
 	}
@@ -596,7 +636,8 @@ static void load_profile(struct reader *r, const config_setting_t *port, const c
 			pr->steering = CONF_STEER_FLOW;
 		else
 			report(r, s, sp,
-			       "unknown value \"%s\"; expected one of: software, thash, flow", steer);
+			       "unknown value \"%s\"; expected one of: software, thash, flow",
+			       steer);
 	}
 
 	char rp[CONF_STR_LEN];
@@ -623,7 +664,8 @@ static void load_profile(struct reader *r, const config_setting_t *port, const c
 			}
 			if (!ok || (kl / 2 != 40 && kl / 2 != 52))
 				report(r, ks, kp,
-				       "expected 40 or 52 bytes as hex digits (80 or 104 characters)");
+				       "expected 40 or 52 bytes as hex digits (80 or 104 "
+				       "characters)");
 			else
 				pr->rss_key_len = (uint8_t)(kl / 2);
 		}
@@ -656,14 +698,15 @@ static void add_addr(struct reader *r, const config_setting_t *e, const char *pa
 	struct addr_arg *a = arg;
 	uint32_t ip;
 	if (conf_parse_ipv4(v, &ip) != 0) {
-		report(r, e, path, "\"%s\" is not an IPv4 address; expected e.g. \"198.18.0.10\"", v);
+		report(r, e, path, "\"%s\" is not an IPv4 address; expected e.g. \"198.18.0.10\"",
+		       v);
 		return;
 	}
 	a->out[(*a->n)++] = ip;
 }
 
-static void add_subnet(struct reader *r, const config_setting_t *e, const char *path,
-		       const char *v, void *arg)
+static void add_subnet(struct reader *r, const config_setting_t *e, const char *path, const char *v,
+		       void *arg)
 {
 	struct conf_port *pt = arg;
 	struct conf_prefix pf;
@@ -736,11 +779,12 @@ static void load_port(struct reader *r, const config_setting_t *g, const char *p
 	pt->profile.mtu = 1500;
 	pt->profile.steering = CONF_STEER_SOFTWARE;
 
-	const config_setting_t *ns = get_string(r, g, path, "name", true, pt->name, sizeof(pt->name));
+	const config_setting_t *ns =
+		get_string(r, g, path, "name", true, pt->name, sizeof(pt->name));
 	if (ns) {
 		for (const char *ch = pt->name; *ch; ch++)
-			if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= '0' && *ch <= '9') || *ch == '-' ||
-			      *ch == '_')) {
+			if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= '0' && *ch <= '9') ||
+			      *ch == '-' || *ch == '_')) {
 				char p[CONF_STR_LEN];
 				join_path(p, sizeof(p), path, "name");
 				report(r, ns, p,
@@ -920,8 +964,8 @@ static void load_routing(struct reader *r, const config_setting_t *root, struct 
 		/* namespace/service:port */
 		const char *slash = strchr(rt->default_backend, '/');
 		const char *colon = strrchr(rt->default_backend, ':');
-		if (slash == NULL || colon == NULL || colon < slash || slash == rt->default_backend ||
-		    colon == slash + 1 || colon[1] == '\0')
+		if (slash == NULL || colon == NULL || colon < slash ||
+		    slash == rt->default_backend || colon == slash + 1 || colon[1] == '\0')
 			report(r, s, "routing.default_backend",
 			       "\"%s\": expected \"NAMESPACE/SERVICE:PORT\" (port name or number)",
 			       rt->default_backend);

@@ -23,14 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONF_MAX_PORTS       8
-#define CONF_MAX_WORKERS     64
-#define CONF_MAX_ADDRS       16 /* VIPs or SNAT addresses per port */
-#define CONF_MAX_ROUTES      16 /* next-hop routes per port */
-#define CONF_MAX_EAL_ARGS    32
-#define CONF_NAME_LEN        32
-#define CONF_STR_LEN         256
-#define CONF_RSS_KEY_MAX     52
+#define CONF_MAX_PORTS	      8
+#define CONF_MAX_WORKERS      64
+#define CONF_MAX_ADDRS	      16 /* VIPs or SNAT addresses per port */
+#define CONF_MAX_ROUTES	      16 /* next-hop routes per port */
+#define CONF_MAX_EAL_ARGS     32
+#define CONF_NAME_LEN	      32
+#define CONF_STR_LEN	      256
+#define CONF_RSS_KEY_MAX      52
 #define CONF_ERRBUF_SUGGESTED 4096
 
 /* How replies from pods reach the worker that owns the flow (DESIGN §3). */
@@ -42,14 +42,14 @@ enum conf_steering {
 
 /* Offload bits we ask a port for, independent of DPDK's flag values. */
 #define CONF_OFFLOAD_IPV4_CKSUM 0x1u
-#define CONF_OFFLOAD_TCP_CKSUM  0x2u
-#define CONF_OFFLOAD_TCP_TSO    0x4u
-#define CONF_OFFLOAD_SCATTER    0x8u
+#define CONF_OFFLOAD_TCP_CKSUM	0x2u
+#define CONF_OFFLOAD_TCP_TSO	0x4u
+#define CONF_OFFLOAD_SCATTER	0x8u
 
 /* RSS hash field bits, mapped to RTE_ETH_RSS_* at port setup. */
-#define CONF_RSS_IPV4     0x1u
+#define CONF_RSS_IPV4	  0x1u
 #define CONF_RSS_IPV4_TCP 0x2u
-#define CONF_RSS_IPV6     0x4u
+#define CONF_RSS_IPV6	  0x4u
 #define CONF_RSS_IPV6_TCP 0x8u
 
 struct conf_prefix {
@@ -65,13 +65,13 @@ struct conf_route {
 /* A NIC profile: what the driver can do and how we use it (drivers-config/). */
 struct conf_profile {
 	char driver[CONF_NAME_LEN]; /* PMD name as DPDK reports it, e.g. "net_af_packet" */
-	uint16_t rx_queues;         /* 0 = one per worker */
+	uint16_t rx_queues;	    /* 0 = one per worker */
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	bool rss;
 	uint32_t rss_fields; /* CONF_RSS_* */
 	uint8_t rss_key[CONF_RSS_KEY_MAX];
-	uint8_t rss_key_len; /* 0 = driver default */
+	uint8_t rss_key_len;  /* 0 = driver default */
 	uint32_t rx_offloads; /* CONF_OFFLOAD_* wanted; dropped with a notice if unsupported */
 	uint32_t tx_offloads;
 	enum conf_steering steering;
@@ -97,13 +97,13 @@ struct conf_port {
 };
 
 struct conf_limits {
-	uint32_t max_flows;          /* per worker */
-	uint32_t mbufs;              /* per worker mempool size */
-	uint32_t neighbours;         /* neighbour table entries per worker */
-	uint32_t request_buffer;     /* bytes buffered per connection before the head is complete */
-	uint32_t max_header_bytes;   /* request head limit → 431 */
-	uint32_t max_request_line;   /* → 414 */
-	uint32_t max_headers;        /* header field count → 431 */
+	uint32_t max_flows;	   /* per worker */
+	uint32_t mbufs;		   /* per worker mempool size */
+	uint32_t neighbours;	   /* neighbour table entries per worker */
+	uint32_t request_buffer;   /* bytes buffered per connection before the head is complete */
+	uint32_t max_header_bytes; /* request head limit → 431 */
+	uint32_t max_request_line; /* → 414 */
+	uint32_t max_headers;	   /* header field count → 431 */
 	bool reject_bare_lf;
 };
 

@@ -165,8 +165,9 @@ void stats_render_prometheus(struct stats_text *t)
 		for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
 			if (!lcore_reported(l))
 				continue;
-			stats_text_printf(t, "sluice_%s_total{lcore=\"%u\"} %lu\n", counter_names[c],
-					  l, (unsigned long)load64(&stats_per_lcore[l].c[c]));
+			stats_text_printf(t, "sluice_%s_total{lcore=\"%u\"} %lu\n",
+					  counter_names[c], l,
+					  (unsigned long)load64(&stats_per_lcore[l].c[c]));
 		}
 	}
 	stats_text_printf(t, "# HELP sluice_drops_total Packets dropped, by reason.\n"

@@ -27,9 +27,8 @@ static void teardown(void)
 TestSuite(conf, .fini = teardown);
 
 /* A minimal valid file; tests append or replace parts of it. */
-#define GOOD_LCORES "lcores = { management = 0; workers = [1]; };\n"
-#define GOOD_PROFILE                                                                               \
-	"profile = { driver = \"net_af_packet\"; queue_devarg = \"qpairs\"; };\n"
+#define GOOD_LCORES  "lcores = { management = 0; workers = [1]; };\n"
+#define GOOD_PROFILE "profile = { driver = \"net_af_packet\"; queue_devarg = \"qpairs\"; };\n"
 #define GOOD_PORT                                                                                  \
 	"ports = ( { name = \"client\"; devargs = \"net_af_packet0,iface=veth0\";\n" GOOD_PROFILE  \
 	"  vips = [\"198.18.0.10\"]; subnets = [\"198.18.0.0/24\"]; } );\n"
@@ -97,9 +96,9 @@ Test(conf, demo_config_is_valid_and_resolves_manifests_next_to_it)
  * we cannot run here still fails the build's tests. */
 Test(conf, every_driver_profile_is_valid)
 {
-	static const char *const profiles[] = {"af_packet", "af_xdp", "tap", "memif", "pcap",
-					       "ring", "null", "mlx5", "ice", "i40e", "iavf",
-					       "ixgbevf"};
+	static const char *const profiles[] = {"af_packet", "af_xdp", "tap",  "memif",
+					       "pcap",	    "ring",   "null", "mlx5",
+					       "ice",	    "i40e",   "iavf", "ixgbevf"};
 	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
 		char text[1024];
 		snprintf(text, sizeof(text),
@@ -129,7 +128,8 @@ Test(conf, hardware_profiles_ask_for_checksum_offloads_and_rss)
 		cr_assert_eq(load(text), 0, "%s: %s", hw[i], err);
 		cr_assert(c.ports[0].profile.rss, "%s", hw[i]);
 		cr_assert(c.ports[0].profile.tx_offloads & CONF_OFFLOAD_TCP_CKSUM, "%s", hw[i]);
-		cr_assert(c.ports[0].profile.rss_key_len == 40 || c.ports[0].profile.rss_key_len == 52);
+		cr_assert(c.ports[0].profile.rss_key_len == 40 ||
+			  c.ports[0].profile.rss_key_len == 52);
 	}
 }
 
@@ -194,9 +194,9 @@ Test(conf, worker_on_management_lcore_is_refused)
 
 Test(conf, bad_vip_address_is_reported_with_its_index)
 {
-	int rc = load(GOOD_LCORES
-		      "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
-		      "vips = [\"198.18.0.10\", \"198.18.0.300\"]; } );\n");
+	int rc =
+		load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+				 "vips = [\"198.18.0.10\", \"198.18.0.300\"]; } );\n");
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "ports.[0].vips.[1]: \"198.18.0.300\" is not an IPv4 address") !=
 			  NULL,
@@ -205,25 +205,28 @@ Test(conf, bad_vip_address_is_reported_with_its_index)
 
 Test(conf, no_vip_anywhere_is_refused)
 {
-	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
-				  "snat = [\"198.19.0.1\"]; } );\n");
+	int rc =
+		load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+				 "snat = [\"198.19.0.1\"]; } );\n");
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "ports: no port has a VIP") != NULL, "%s", err);
 }
 
 Test(conf, same_address_as_vip_and_snat_is_refused)
 {
-	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
-				  "vips = [\"198.18.0.10\"]; snat = [\"198.18.0.10\"]; } );\n");
+	int rc =
+		load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+				 "vips = [\"198.18.0.10\"]; snat = [\"198.18.0.10\"]; } );\n");
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "198.18.0.10 is also an SNAT address") != NULL, "%s", err);
 }
 
 Test(conf, next_hop_off_every_subnet_is_refused)
 {
-	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
-				  "vips = [\"198.18.0.10\"]; subnets = [\"198.18.0.0/24\"];\n"
-				  "routes = ( { dst = \"198.19.0.0/16\"; via = \"198.20.0.1\"; } ); } );\n");
+	int rc = load(GOOD_LCORES
+		      "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+		      "vips = [\"198.18.0.10\"]; subnets = [\"198.18.0.0/24\"];\n"
+		      "routes = ( { dst = \"198.19.0.0/16\"; via = \"198.20.0.1\"; } ); } );\n");
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "ports.[0].routes.[0].via: next hop 198.20.0.1 is on none of this "
 			      "port's subnets") != NULL,
@@ -261,10 +264,11 @@ Test(conf, unknown_steering_method_is_refused)
 
 Test(conf, rss_key_of_wrong_length_is_refused)
 {
-	int rc = load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
-				  "profile = { driver = \"net_null\"; rss = { enabled = true; fields "
-				  "= [\"ipv4-tcp\"]; key = \"6d5a\"; }; };\n"
-				  "vips = [\"198.18.0.10\"]; } );\n");
+	int rc = load(GOOD_LCORES
+		      "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+		      "profile = { driver = \"net_null\"; rss = { enabled = true; fields "
+		      "= [\"ipv4-tcp\"]; key = \"6d5a\"; }; };\n"
+		      "vips = [\"198.18.0.10\"]; } );\n");
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "ports.[0].profile.rss.key: expected 40 or 52 bytes as hex digits") !=
 			  NULL,
@@ -284,8 +288,8 @@ Test(conf, too_few_fixed_queues_for_workers_is_refused)
 
 Test(conf, eal_args_may_not_set_lcores_or_devices)
 {
-	int rc = load("eal = { args = [\"--vdev=net_null0\", \"--no-huge\"]; };\n" GOOD_LCORES
-		      GOOD_PORT);
+	int rc = load(
+		"eal = { args = [\"--vdev=net_null0\", \"--no-huge\"]; };\n" GOOD_LCORES GOOD_PORT);
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "eal.args.[0]: \"--vdev\" is set by Sluice") != NULL, "%s", err);
 	cr_assert_eq(c.n_eal_args, 1);

@@ -1,0 +1,666 @@
+/*
+ * daemon.c: the gateway process. Thin by design: it reads the configuration, turns it into EAL
+ * arguments, sets up ports, queues and mempools, starts one worker per configured lcore, and runs
+ * the management loop on the main lcore until SIGINT or SIGTERM.
+ *
+ * Failure at start is always one line on stderr that says what and what to do, and exit status
+ * 1 (2 for usage errors); a clean stop exits 0 after the workers drained and the ports closed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_telemetry.h>
+
+#include "commands.h"
+#include "conf/conf.h"
+#include "net/net.h"
+#include "stats/stats.h"
+#include "worker/worker.h"
+
+#define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "sluice: error: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notice(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "sluice: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluice [run] [-c FILE] [-- EAL-ARGS...]\n"
+		   "       sluice --check-config FILE\n"
+		   "\n"
+		   "  -c, --config FILE       configuration (default " DEFAULT_CONFIG ")\n"
+		   "      --check-config FILE validate FILE and exit (0 = valid)\n"
+		   "  -h, --help              this text\n"
+		   "EAL arguments after -- are appended to those the configuration implies.\n");
+}
+
+/* ---- EAL arguments ------------------------------------------------------------------------ */
+
+struct argv_builder {
+	char *v[256];
+	int n;
+};
+
+static void arg_add(struct argv_builder *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void arg_add(struct argv_builder *a, const char *fmt, ...)
+{
+	if (a->n >= (int)RTE_DIM(a->v) - 1)
+		die("too many EAL arguments");
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&a->v[a->n], fmt, ap) < 0)
+		die("out of memory");
+	va_end(ap);
+	a->n++;
+	a->v[a->n] = NULL;
+}
+
+static bool is_vdev(const char *devargs)
+{
+	return strncmp(devargs, "net_", 4) == 0 || strncmp(devargs, "eth_", 4) == 0;
+}
+
+/* The device name DPDK gives a port: a vdev's name (before the first comma) or a PCI address. */
+static void device_name(const char *devargs, char *out, size_t len)
+{
+	snprintf(out, len, "%s", devargs);
+	char *comma = strchr(out, ',');
+	if (comma)
+		*comma = '\0';
+}
+
+static bool has_arg(const struct sluice_conf *c, int extra_argc, char **extra, const char *name)
+{
+	for (unsigned i = 0; i < c->n_eal_args; i++)
+		if (strcmp(c->eal_args[i], name) == 0)
+			return true;
+	for (int i = 0; i < extra_argc; i++)
+		if (strcmp(extra[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void build_eal_args(const struct sluice_conf *c, int extra_argc, char **extra,
+			   struct argv_builder *a)
+{
+	arg_add(a, "sluice");
+	/* Map lcore ids to CPUs. An lcore id past the machine's CPUs shares a CPU (a polling
+	 * worker then competes for it): allowed, for tests on small machines, with a notice. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char lcores[1024];
+	int used = snprintf(lcores, sizeof(lcores), "%u@%ld", c->management_lcore,
+			    (long)c->management_lcore % ncpu);
+	bool shared = c->management_lcore >= ncpu;
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		used += snprintf(lcores + used, sizeof(lcores) - (size_t)used, ",%u@%ld",
+				 c->workers[i], (long)c->workers[i] % ncpu);
+		shared |= c->workers[i] >= ncpu;
+	}
+	if (shared)
+		notice("lcores: this machine has %ld CPUs; some lcores share a CPU (fine for "
+		       "tests, "
+		       "slow in production)",
+		       ncpu);
+	arg_add(a, "--lcores=%s", lcores);
+	arg_add(a, "--main-lcore=%u", c->management_lcore);
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		const struct conf_port *p = &c->ports[i];
+		if (is_vdev(p->devargs)) {
+			char dev[CONF_STR_LEN + 64];
+			snprintf(dev, sizeof(dev), "%s", p->devargs);
+			/* Drivers whose queue count is a devarg get one queue per worker. */
+			const char *qa = p->profile.queue_devarg;
+			if (qa[0] && strstr(p->devargs, qa) == NULL) {
+				unsigned q =
+					p->profile.rx_queues ? p->profile.rx_queues : c->n_workers;
+				size_t l = strlen(dev);
+				snprintf(dev + l, sizeof(dev) - l, ",%s=%u", qa, q);
+			}
+			arg_add(a, "--vdev=%s", dev);
+		} else {
+			arg_add(a, "--allow=%s", p->devargs);
+		}
+	}
+	if (!has_arg(c, extra_argc, extra, "--no-pci")) {
+		bool any_pci = false;
+		for (unsigned i = 0; i < c->n_ports; i++)
+			any_pci |= !is_vdev(c->ports[i].devargs);
+		if (!any_pci)
+			arg_add(a, "--no-pci");
+	}
+	for (unsigned i = 0; i < c->n_eal_args; i++)
+		arg_add(a, "%s", c->eal_args[i]);
+	for (int i = 0; i < extra_argc; i++)
+		arg_add(a, "%s", extra[i]);
+}
+
+/* Free hugepages, from /proc/meminfo; -1 if unknown. */
+static long free_hugepages(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (f == NULL)
+		return -1;
+	char line[256];
+	long v = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* ---- ports -------------------------------------------------------------------------------- */
+
+struct port_state {
+	uint16_t port_id;
+	unsigned tx_offloads; /* NET_OFFLOAD_* granted */
+	struct net_local local;
+};
+
+static uint64_t rss_hf_of(uint32_t fields)
+{
+	uint64_t hf = 0;
+	if (fields & CONF_RSS_IPV4)
+		hf |= RTE_ETH_RSS_IPV4;
+	if (fields & CONF_RSS_IPV4_TCP)
+		hf |= RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+	if (fields & CONF_RSS_IPV6)
+		hf |= RTE_ETH_RSS_IPV6;
+	if (fields & CONF_RSS_IPV6_TCP)
+		hf |= RTE_ETH_RSS_NONFRAG_IPV6_TCP;
+	return hf;
+}
+
+static void setup_port(const struct sluice_conf *c, unsigned idx, struct rte_mempool **pools,
+		       struct port_state *ps)
+{
+	const struct conf_port *cp = &c->ports[idx];
+	char dev[CONF_STR_LEN];
+	device_name(cp->devargs, dev, sizeof(dev));
+	if (rte_eth_dev_get_port_by_name(dev, &ps->port_id) != 0)
+		die("port '%s' (%s:%d): device '%s' not found; check devargs and that the "
+		    "interface or PCI device exists and is bound to a DPDK-capable driver",
+		    cp->name, cp->file, cp->line, dev);
+
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(ps->port_id, &info);
+	if (rc != 0)
+		die("port '%s': cannot read device info: %s", cp->name, rte_strerror(-rc));
+	if (strcmp(info.driver_name, cp->profile.driver) != 0)
+		notice("port '%s': driver is %s but its profile is for %s; check the @include",
+		       cp->name, info.driver_name, cp->profile.driver);
+
+	uint16_t nq = c->n_workers;
+	if (info.max_rx_queues < nq || info.max_tx_queues < nq)
+		die("port '%s': %u workers need %u RX and TX queues, the device offers %u/%u; use "
+		    "fewer workers or raise the queue count (profile.queue_devarg or the NIC's "
+		    "channels)",
+		    cp->name, c->n_workers, nq, info.max_rx_queues, info.max_tx_queues);
+
+	struct rte_eth_conf ec;
+	memset(&ec, 0, sizeof(ec));
+
+	/* Offloads: ask for what the profile wants and the device has; say what is missing. */
+	uint64_t rx_want = 0, tx_want = 0;
+	if (cp->profile.rx_offloads & CONF_OFFLOAD_IPV4_CKSUM)
+		rx_want |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	if (cp->profile.rx_offloads & CONF_OFFLOAD_TCP_CKSUM)
+		rx_want |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	if (cp->profile.rx_offloads & CONF_OFFLOAD_SCATTER)
+		rx_want |= RTE_ETH_RX_OFFLOAD_SCATTER;
+	if (cp->profile.tx_offloads & CONF_OFFLOAD_IPV4_CKSUM)
+		tx_want |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	if (cp->profile.tx_offloads & CONF_OFFLOAD_TCP_CKSUM)
+		tx_want |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	if (cp->profile.tx_offloads & CONF_OFFLOAD_TCP_TSO)
+		tx_want |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	ec.rxmode.offloads = rx_want & info.rx_offload_capa;
+	ec.txmode.offloads = tx_want & info.tx_offload_capa;
+	if (ec.rxmode.offloads != rx_want || ec.txmode.offloads != tx_want)
+		notice("port '%s': the device lacks some offloads the profile asks for (rx 0x%lx "
+		       "of 0x%lx, tx 0x%lx of 0x%lx); checksums fall back to software",
+		       cp->name, (unsigned long)ec.rxmode.offloads, (unsigned long)rx_want,
+		       (unsigned long)ec.txmode.offloads, (unsigned long)tx_want);
+	ps->tx_offloads = 0;
+	if (ec.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+		ps->tx_offloads |= NET_OFFLOAD_IPV4_CKSUM;
+	if (ec.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+		ps->tx_offloads |= NET_OFFLOAD_TCP_CKSUM;
+
+	if (cp->profile.rss && nq > 1) {
+		uint64_t hf = rss_hf_of(cp->profile.rss_fields) & info.flow_type_rss_offloads;
+		if (hf == 0) {
+			notice("port '%s': the device hashes none of the profile's RSS fields; "
+			       "flows "
+			       "are spread in software",
+			       cp->name);
+		} else {
+			ec.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+			ec.rx_adv_conf.rss_conf.rss_hf = hf;
+			if (cp->profile.rss_key_len &&
+			    cp->profile.rss_key_len == info.hash_key_size) {
+				ec.rx_adv_conf.rss_conf.rss_key = (uint8_t *)cp->profile.rss_key;
+				ec.rx_adv_conf.rss_conf.rss_key_len = cp->profile.rss_key_len;
+			}
+		}
+	}
+
+	rc = rte_eth_dev_configure(ps->port_id, nq, nq, &ec);
+	if (rc != 0)
+		die("port '%s': configure failed: %s", cp->name, rte_strerror(-rc));
+	uint16_t rxd = cp->profile.rx_desc, txd = cp->profile.tx_desc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(ps->port_id, &rxd, &txd);
+	if (rc != 0)
+		die("port '%s': descriptor counts refused: %s", cp->name, rte_strerror(-rc));
+	/* SOCKET_ID_ANY (-1) passes through as the unsigned "any socket" the API expects. */
+	int socket = rte_eth_dev_socket_id(ps->port_id);
+	for (uint16_t q = 0; q < nq; q++) {
+		struct rte_eth_rxconf rxc = info.default_rxconf;
+		rxc.offloads = ec.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup(ps->port_id, q, rxd, (unsigned)socket, &rxc, pools[q]);
+		if (rc != 0)
+			die("port '%s': RX queue %u setup failed: %s", cp->name, q,
+			    rte_strerror(-rc));
+		struct rte_eth_txconf txc = info.default_txconf;
+		txc.offloads = ec.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(ps->port_id, q, txd, (unsigned)socket, &txc);
+		if (rc != 0)
+			die("port '%s': TX queue %u setup failed: %s", cp->name, q,
+			    rte_strerror(-rc));
+	}
+	rc = rte_eth_dev_set_mtu(ps->port_id, cp->profile.mtu);
+	if (rc != 0 && rc != -ENOTSUP)
+		notice("port '%s': MTU %u refused (%s); keeping the device's", cp->name,
+		       cp->profile.mtu, rte_strerror(-rc));
+	rc = rte_eth_dev_start(ps->port_id);
+	if (rc != 0)
+		die("port '%s': start failed: %s", cp->name, rte_strerror(-rc));
+	if (cp->profile.promiscuous)
+		rte_eth_promiscuous_enable(ps->port_id);
+
+	/* The gateway's addresses on this port. */
+	memset(&ps->local, 0, sizeof(ps->local));
+	rte_eth_macaddr_get(ps->port_id, &ps->local.mac);
+	for (unsigned i = 0; i < cp->n_vips && i < NET_MAX_LOCAL_ADDRS; i++)
+		ps->local.vips[ps->local.n_vips++] = cp->vips[i];
+	for (unsigned i = 0; i < cp->n_snat && i < NET_MAX_LOCAL_ADDRS; i++)
+		ps->local.snat[ps->local.n_snat++] = cp->snat[i];
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	rte_ether_format_addr(mac, sizeof(mac), &ps->local.mac);
+	notice("port '%s': %s on %s, %u queue(s), mac %s, %u VIP(s), %u SNAT address(es)", cp->name,
+	       dev, info.driver_name, nq, mac, ps->local.n_vips, ps->local.n_snat);
+}
+
+/* ---- metrics sections --------------------------------------------------------------------- */
+
+struct daemon {
+	struct sluice_conf conf;
+	struct port_state ports[CONF_MAX_PORTS];
+	struct worker_ctx *workers[CONF_MAX_WORKERS];
+	struct stats_http *http;
+	uint64_t started_tsc;
+};
+
+static void port_section(struct stats_text *t, void *arg)
+{
+	struct daemon *d = arg;
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} f[] = {
+		{"port_rx_packets", "Packets the NIC received",
+		 offsetof(struct rte_eth_stats, ipackets)},
+		{"port_tx_packets", "Packets the NIC sent",
+		 offsetof(struct rte_eth_stats, opackets)},
+		{"port_rx_bytes", "Bytes the NIC received", offsetof(struct rte_eth_stats, ibytes)},
+		{"port_tx_bytes", "Bytes the NIC sent", offsetof(struct rte_eth_stats, obytes)},
+		{"port_rx_missed", "Packets the NIC dropped for lack of RX descriptors",
+		 offsetof(struct rte_eth_stats, imissed)},
+		{"port_rx_errors", "Erroneous packets received",
+		 offsetof(struct rte_eth_stats, ierrors)},
+		{"port_tx_errors", "Failed transmissions", offsetof(struct rte_eth_stats, oerrors)},
+		{"port_rx_nombuf", "RX mbuf allocation failures",
+		 offsetof(struct rte_eth_stats, rx_nombuf)},
+	};
+	struct rte_eth_stats es[CONF_MAX_PORTS];
+	for (unsigned p = 0; p < d->conf.n_ports; p++)
+		if (rte_eth_stats_get(d->ports[p].port_id, &es[p]) != 0)
+			memset(&es[p], 0, sizeof(es[p]));
+	for (unsigned i = 0; i < RTE_DIM(f); i++) {
+		stats_text_printf(t, "# HELP sluice_%s_total %s.\n# TYPE sluice_%s_total counter\n",
+				  f[i].name, f[i].help, f[i].name);
+		for (unsigned p = 0; p < d->conf.n_ports; p++)
+			stats_text_printf(t, "sluice_%s_total{port=\"%s\"} %lu\n", f[i].name,
+					  d->conf.ports[p].name,
+					  (unsigned long)*(const uint64_t *)((const char *)&es[p] +
+									     f[i].off));
+	}
+	stats_text_printf(t, "# HELP sluice_uptime_seconds Seconds since the gateway started.\n"
+			     "# TYPE sluice_uptime_seconds gauge\n");
+	stats_text_printf(t, "sluice_uptime_seconds %.3f\n",
+			  (double)(rte_rdtsc() - d->started_tsc) / (double)rte_get_tsc_hz());
+	stats_text_printf(t,
+			  "# HELP sluice_workers Worker lcores polling.\n"
+			  "# TYPE sluice_workers gauge\nsluice_workers %u\n",
+			  d->conf.n_workers);
+}
+
+static struct daemon *tel_daemon;
+
+static int tel_ports(const char *cmd __rte_unused, const char *params __rte_unused,
+		     struct rte_tel_data *data)
+{
+	rte_tel_data_start_dict(data);
+	for (unsigned p = 0; p < tel_daemon->conf.n_ports; p++)
+		rte_tel_data_add_dict_int(data, tel_daemon->conf.ports[p].name,
+					  tel_daemon->ports[p].port_id);
+	return 0;
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static int check_config(const char *file)
+{
+	struct sluice_conf c;
+	char err[16384];
+	int problems = conf_load(file, &c, err, sizeof(err));
+	if (problems) {
+		fputs(err, stderr);
+		fprintf(stderr, "%s: %d problem%s\n", file, problems, problems == 1 ? "" : "s");
+		conf_release(&c);
+		return 1;
+	}
+	unsigned vips = 0;
+	for (unsigned i = 0; i < c.n_ports; i++)
+		vips += c.ports[i].n_vips;
+	printf("%s: ok (%u port%s, %u worker%s, %u VIP%s)\n", file, c.n_ports,
+	       c.n_ports == 1 ? "" : "s", c.n_workers, c.n_workers == 1 ? "" : "s", vips,
+	       vips == 1 ? "" : "s");
+	conf_release(&c);
+	return 0;
+}
+
+static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_mempool *pool)
+{
+	const struct sluice_conf *c = &d->conf;
+	unsigned lcore = c->workers[wi];
+	int socket = (int)rte_lcore_to_socket_id(lcore);
+	struct worker_ctx *w =
+		rte_zmalloc_socket("worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	if (w == NULL)
+		die("out of memory for worker %u; reserve more hugepages", lcore);
+	w->lcore_id = lcore;
+	w->pool = pool;
+	w->stats = &stats_per_lcore[lcore];
+	w->tsc_hz = rte_get_tsc_hz();
+	char name[32];
+	snprintf(name, sizeof(name), "neigh_%u", lcore);
+	w->neigh = net_neigh_create(name, c->limits.neighbours, socket,
+				    (uint64_t)c->timeouts.neighbour_reachable_ms * w->tsc_hz / 1000,
+				    (uint64_t)c->timeouts.neighbour_retry_ms * w->tsc_hz / 1000);
+	if (w->neigh == NULL)
+		die("cannot create the neighbour table for worker %u (%u entries); lower "
+		    "limits.neighbours or reserve more hugepages",
+		    lcore, c->limits.neighbours);
+	w->n_ports = c->n_ports;
+	for (unsigned p = 0; p < c->n_ports; p++) {
+		w->ports[p].port_id = d->ports[p].port_id;
+		w->ports[p].queue_id = (uint16_t)wi;
+		w->ports[p].offloads = d->ports[p].tx_offloads;
+		w->ports[p].local = &d->ports[p].local;
+		/* Keep every configured next hop resolved, so the first request to a pod behind
+		 * it does not wait for ARP. */
+		for (unsigned r = 0; r < c->ports[p].n_routes && w->n_resolve < WORKER_MAX_RESOLVE;
+		     r++) {
+			w->resolve_ip[w->n_resolve] = c->ports[p].routes[r].via;
+			w->resolve_port[w->n_resolve] = (uint8_t)p;
+			w->n_resolve++;
+		}
+	}
+	return w;
+}
+
+/* The signals the management loop reads from a signalfd. They must be blocked before
+ * rte_eal_init creates its threads, which inherit the mask; otherwise a SIGTERM can land on an
+ * EAL thread and kill the process with the default action. */
+static void signal_mask(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+}
+
+static int management_loop(struct daemon *d)
+{
+	sigset_t mask;
+	signal_mask(&mask);
+	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0)
+		die("management loop: %s", strerror(errno));
+	struct itimerspec its = {.it_interval = {0, 100000000}, .it_value = {0, 100000000}};
+	timerfd_settime(tfd, 0, &its, NULL);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	if (d->http)
+		stats_http_epoll_add(d->http, ep);
+
+	notice("running: %u worker(s); SIGTERM or SIGINT stops", d->conf.n_workers);
+	for (;;) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(ep, evs, 32, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					notice("SIGHUP: configuration reload is not supported yet; "
+					       "restart to apply changes");
+					continue;
+				}
+				notice("signal %u: stopping", si.ssi_signo);
+				close(ep);
+				close(sfd);
+				close(tfd);
+				return 0;
+			} else if (fd == tfd) {
+				uint64_t ticks;
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				if (d->http)
+					stats_http_tick(d->http, ep);
+			} else if (d->http && stats_http_owns(d->http, fd)) {
+				stats_http_on_event(d->http, ep, fd, evs[i].events);
+			}
+		}
+	}
+}
+
+int sluice_daemon_main(int argc, char **argv)
+{
+	const char *config = DEFAULT_CONFIG;
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	/* "sluice run ..." and "sluice ..." both land here. */
+	if (argc > 1 && strcmp(argv[1], "run") == 0) {
+		argv++;
+		argc--;
+	}
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'C':
+			return check_config(optarg);
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	int extra_argc = argc - optind;
+	char **extra = argv + optind;
+
+	static struct daemon d;
+	char err[16384];
+	int problems = conf_load(config, &d.conf, err, sizeof(err));
+	if (problems) {
+		fputs(err, stderr);
+		die("%s: %d configuration problem%s; fix them (sluice --check-config %s)", config,
+		    problems, problems == 1 ? "" : "s", config);
+	}
+
+	struct argv_builder eal = {0};
+	build_eal_args(&d.conf, extra_argc, extra, &eal);
+	if (!has_arg(&d.conf, extra_argc, extra, "--no-huge") && free_hugepages() == 0)
+		die("no free hugepages: reserve them (scripts/setup.sh, or echo 512 > "
+		    "/proc/sys/vm/nr_hugepages and mount hugetlbfs), or add \"--no-huge\" to "
+		    "eal.args");
+
+	sigset_t mask;
+	signal_mask(&mask);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	int eal_argc = eal.n;
+	char **eal_argv = calloc((size_t)eal.n + 1, sizeof(char *));
+	memcpy(eal_argv, eal.v, (size_t)eal.n * sizeof(char *));
+	if (rte_eal_init(eal_argc, eal_argv) < 0)
+		die("EAL initialisation failed: %s (arguments:%s%s ...); see the EAL messages "
+		    "above",
+		    rte_strerror(rte_errno), eal.n > 1 ? " " : "", eal.n > 1 ? eal.v[1] : "");
+	d.started_tsc = rte_rdtsc();
+
+	for (unsigned i = 0; i < d.conf.n_workers; i++)
+		if (!rte_lcore_is_enabled(d.conf.workers[i]))
+			die("worker lcore %u is not enabled", d.conf.workers[i]);
+
+	/* One mempool per worker, on its socket: its RX queues fill it, it frees into it. */
+	struct rte_mempool *pools[CONF_MAX_WORKERS];
+	for (unsigned i = 0; i < d.conf.n_workers; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "mbufs_%u", d.conf.workers[i]);
+		pools[i] = rte_pktmbuf_pool_create(name, d.conf.limits.mbufs, 256, 0,
+						   RTE_MBUF_DEFAULT_BUF_SIZE,
+						   (int)rte_lcore_to_socket_id(d.conf.workers[i]));
+		if (pools[i] == NULL)
+			die("cannot create %u mbufs for worker %u: %s; reserve more hugepages or "
+			    "lower limits.mbufs",
+			    d.conf.limits.mbufs, d.conf.workers[i], rte_strerror(rte_errno));
+	}
+
+	if (rte_eth_dev_count_avail() == 0)
+		die("no ports available: check ports.devargs (for af_packet the interface must "
+		    "exist in this network namespace)");
+	for (unsigned p = 0; p < d.conf.n_ports; p++)
+		setup_port(&d.conf, p, pools, &d.ports[p]);
+
+	static const char *drop_names[NET_DROP__COUNT];
+	for (unsigned r = 0; r < NET_DROP__COUNT; r++)
+		drop_names[r] = net_drop_reason_name((enum net_drop_reason)r);
+	stats_set_drop_reason_names(drop_names, NET_DROP__COUNT);
+	unsigned lcores[CONF_MAX_WORKERS];
+	for (unsigned i = 0; i < d.conf.n_workers; i++)
+		lcores[i] = d.conf.workers[i];
+	stats_set_lcores(lcores, d.conf.n_workers);
+	stats_telemetry_register();
+	tel_daemon = &d;
+	rte_telemetry_register_cmd("/sluice/ports", tel_ports,
+				   "Gateway ports: name to DPDK port id. No parameters");
+	stats_register_section(port_section, &d);
+
+	if (d.conf.metrics.enabled) {
+		char herr[256];
+		d.http = stats_http_open(d.conf.metrics.addr, d.conf.metrics.port, herr,
+					 sizeof(herr));
+		if (d.http == NULL)
+			die("%s", herr);
+		/* No rule source yet: the gateway serves what it serves from the start. */
+		stats_http_set_ready(d.http, true);
+		struct in_addr a = {.s_addr = d.conf.metrics.addr};
+		notice("metrics on http://%s:%u/metrics", inet_ntoa(a), d.conf.metrics.port);
+	}
+
+	for (unsigned i = 0; i < d.conf.n_workers; i++) {
+		d.workers[i] = make_worker(&d, i, pools[i]);
+		int rc = rte_eal_remote_launch(worker_run, d.workers[i], d.conf.workers[i]);
+		if (rc != 0)
+			die("cannot start worker on lcore %u: %s", d.conf.workers[i],
+			    rte_strerror(-rc));
+	}
+
+	management_loop(&d);
+
+	worker_request_stop();
+	rte_eal_mp_wait_lcore();
+	for (unsigned p = 0; p < d.conf.n_ports; p++) {
+		rte_eth_dev_stop(d.ports[p].port_id);
+		rte_eth_dev_close(d.ports[p].port_id);
+	}
+	stats_http_close(d.http);
+	for (unsigned i = 0; i < d.conf.n_workers; i++) {
+		net_neigh_free(d.workers[i]->neigh);
+		rte_free(d.workers[i]);
+	}
+	for (unsigned i = 0; i < d.conf.n_workers; i++)
+		rte_mempool_free(pools[i]);
+	rte_eal_cleanup();
+	conf_release(&d.conf);
+	for (int i = 0; i < eal.n; i++)
+		free(eal.v[i]);
+	free(eal_argv);
+	notice("stopped cleanly");
+	return 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * worker.c: the burst function and the poll loop.
+ *
+ * Shape of one loop iteration, per port: rx_burst(32) → net_parse_burst (prefetching ahead) →
+ * dispatch by class → queue replies → tx_burst. Housekeeping (neighbour aging, next-hop
+ * resolution) is rate-limited by TSC and bounded per call, so a loop iteration's cost never
+ * depends on table sizes.
+ */
+#include "worker/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+static volatile bool stop_flag;
+
+void worker_request_stop(void)
+{
+	__atomic_store_n(&stop_flag, true, __ATOMIC_RELEASE);
+}
+
+bool worker_stop_requested(void)
+{
+	return __atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE);
+}
+
+/* Is ip one of the gateway's own addresses on this port (VIP or SNAT)? */
+static inline bool is_local(const struct net_local *l, uint32_t ip)
+{
+	return net_local_is_vip(l, ip) || net_local_is_snat(l, ip);
+}
+
+uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mbuf **pkts,
+			      uint16_t n, uint64_t now)
+{
+	struct worker_port *port = &ctx->ports[pi];
+	const struct net_local *local = port->local;
+	struct stats_lcore *st = ctx->stats;
+	struct net_pkt info[WORKER_BURST];
+	enum net_class cls[WORKER_BURST];
+	enum net_drop_reason why[WORKER_BURST];
+	uint16_t queued = 0;
+
+	while (n > 0) {
+		uint16_t k = n > WORKER_BURST ? WORKER_BURST : n;
+		uint64_t bytes = 0;
+		for (uint16_t i = 0; i < k; i++)
+			bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		stats_add(st, STATS_rx_packets, k);
+		stats_add(st, STATS_rx_bytes, bytes);
+
+		net_parse_burst(pkts, k, info, cls, why);
+
+		for (uint16_t i = 0; i < k; i++) {
+			struct rte_mbuf *m = pkts[i];
+			const struct net_pkt *p = &info[i];
+			switch (cls[i]) {
+			case NET_CLASS_DROP:
+				stats_drop(st, why[i]);
+				rte_pktmbuf_free(m);
+				break;
+			case NET_CLASS_ARP: {
+				stats_add(st, STATS_arp_in, 1);
+				enum net_drop_reason arp_why = NET_DROP__COUNT;
+				enum net_arp_result r =
+					net_arp_input(m, p, local, ctx->neigh, now, &arp_why);
+				if (r == NET_ARP_REPLY) {
+					stats_add(st, STATS_arp_replies, 1);
+					queued += worker_tx_enqueue(ctx, pi, m);
+				} else {
+					if (r == NET_ARP_LEARNED)
+						stats_add(st, STATS_arp_learned, 1);
+					else if (r == NET_ARP_DROP)
+						stats_drop(st, arp_why);
+					rte_pktmbuf_free(m);
+				}
+				break;
+			}
+			case NET_CLASS_ICMP:
+				if (!is_local(local, p->dst_ip)) {
+					stats_add(st, STATS_not_local, 1);
+					rte_pktmbuf_free(m);
+				} else if (net_local_is_vip(local, p->dst_ip) &&
+					   net_icmp_echo_reply(m, p, local)) {
+					stats_add(st, STATS_icmp_echo_in, 1);
+					stats_add(st, STATS_icmp_echo_replies, 1);
+					queued += worker_tx_enqueue(ctx, pi, m);
+				} else {
+					/* Other ICMP to us (errors, echo to SNAT): the TCP-lite
+					 * engine will read errors for its flows; counted for now.
+					 */
+					stats_add(st, STATS_unhandled, 1);
+					rte_pktmbuf_free(m);
+				}
+				break;
+			case NET_CLASS_TCP:
+			case NET_CLASS_UDP:
+			case NET_CLASS_IPV6:
+			case NET_CLASS_OTHER:
+			default:
+				if (cls[i] != NET_CLASS_IPV6 && !is_local(local, p->dst_ip))
+					stats_add(st, STATS_not_local, 1);
+				else
+					stats_add(st, STATS_unhandled, 1);
+				rte_pktmbuf_free(m);
+				break;
+			}
+		}
+		pkts += k;
+		n -= k;
+	}
+	return queued;
+}
+
+static void send_arp_request(struct worker_ctx *ctx, uint16_t pi, uint32_t target)
+{
+	const struct net_local *l = ctx->ports[pi].local;
+	/* Ask from an address of ours on that port: SNAT first (the pod side), else a VIP. */
+	uint32_t src = l->n_snat ? l->snat[0] : (l->n_vips ? l->vips[0] : 0);
+	if (src == 0)
+		return;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(ctx->pool);
+	if (m == NULL)
+		return;
+	if (net_arp_request_build(m, l, src, target) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	stats_add(ctx->stats, STATS_arp_requests, 1);
+	worker_tx_enqueue(ctx, pi, m);
+}
+
+void worker_housekeeping(struct worker_ctx *ctx, uint64_t now)
+{
+	if (now < ctx->next_housekeeping)
+		return;
+	/* Ten rounds a second: fine-grained enough for ARP retries, cheap enough to ignore. */
+	ctx->next_housekeeping = now + ctx->tsc_hz / 10;
+	net_neigh_age(ctx->neigh, now, 64);
+	for (uint16_t i = 0; i < ctx->n_resolve; i++) {
+		struct rte_ether_addr mac;
+		bool ask = false;
+		int rc = net_neigh_lookup(ctx->neigh, ctx->resolve_ip[i], now, &mac, &ask);
+		if (rc != 0 && ask)
+			send_arp_request(ctx, ctx->resolve_port[i], ctx->resolve_ip[i]);
+	}
+}
+
+void worker_flush(struct worker_ctx *ctx)
+{
+	for (uint16_t pi = 0; pi < ctx->n_ports; pi++) {
+		struct worker_port *p = &ctx->ports[pi];
+		if (p->tx_n == 0)
+			continue;
+		uint64_t bytes = 0;
+		for (uint16_t i = 0; i < p->tx_n; i++)
+			bytes += rte_pktmbuf_pkt_len(p->tx[i]);
+		uint16_t sent = rte_eth_tx_burst(p->port_id, p->queue_id, p->tx, p->tx_n);
+		for (uint16_t i = sent; i < p->tx_n; i++) {
+			bytes -= rte_pktmbuf_pkt_len(p->tx[i]);
+			rte_pktmbuf_free(p->tx[i]);
+		}
+		stats_add(ctx->stats, STATS_tx_packets, sent);
+		stats_add(ctx->stats, STATS_tx_bytes, bytes);
+		stats_add(ctx->stats, STATS_tx_dropped, (uint64_t)(p->tx_n - sent));
+		p->tx_n = 0;
+	}
+}
+
+int worker_run(void *arg)
+{
+	struct worker_ctx *ctx = arg;
+	struct rte_mbuf *pkts[WORKER_BURST];
+
+	while (!worker_stop_requested()) {
+		uint64_t now = rte_rdtsc();
+		bool busy = false;
+		for (uint16_t pi = 0; pi < ctx->n_ports; pi++) {
+			struct worker_port *p = &ctx->ports[pi];
+			uint16_t n = rte_eth_rx_burst(p->port_id, p->queue_id, pkts, WORKER_BURST);
+			if (n == 0)
+				continue;
+			busy = true;
+			worker_process_burst(ctx, pi, pkts, n, now);
+		}
+		worker_housekeeping(ctx, now);
+		worker_flush(ctx);
+		stats_add(ctx->stats, STATS_polls, 1);
+		stats_add(ctx->stats, STATS_busy_polls, busy);
+	}
+	worker_flush(ctx);
+	return 0;
+}
