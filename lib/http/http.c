@@ -156,6 +156,18 @@ static inline size_t scan_value(const uint8_t *p, size_t n)
 	return scan_value_scalar(p, n);
 }
 
+/* The next '\n' in p[0..n), or NULL: glibc's vectorised memchr, or a plain loop for the
+ * byte-at-a-time baseline. */
+static inline const uint8_t *find_nl(const uint8_t *p, size_t n)
+{
+	if (use_simd)
+		return memchr(p, '\n', n);
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\n')
+			return p + i;
+	return NULL;
+}
+
 /* ---- request line ------------------------------------------------------------------------- */
 
 struct method_name {
@@ -446,7 +458,7 @@ static enum http_error parse_fields(const uint8_t *buf, uint32_t start, uint32_t
 	uint16_t n = 0;
 	while (i < end) {
 		const uint8_t *line = buf + i;
-		const uint8_t *nl = memchr(line, '\n', end - i);
+		const uint8_t *nl = find_nl(line, end - i);
 		uint32_t llen = (uint32_t)(nl - line);
 		uint32_t next = i + llen + 1;
 		if (llen > 0 && line[llen - 1] == '\r')
@@ -539,7 +551,7 @@ static enum scan_result scan(struct http_request_parser *ps, const struct http_l
 			     enum http_error *err)
 {
 	while (ps->scanned < len) {
-		const uint8_t *nl = memchr(buf + ps->scanned, '\n', len - ps->scanned);
+		const uint8_t *nl = find_nl(buf + ps->scanned, len - ps->scanned);
 		if (nl == NULL) {
 			ps->scanned = (uint32_t)len;
 			break;

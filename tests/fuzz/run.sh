@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Build the libFuzzer harnesses with clang (address + undefined sanitizers) and run each for a
+# bounded time on a copy of its seed corpus. Exit non-zero on any crash; the crashing input is
+# printed (hex) so it can become a regression test.
+#   FUZZ_SECONDS (default 30) per harness.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+secs=${FUZZ_SECONDS:-30}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+CC=${FUZZ_CC:-clang}
+command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)"; exit 1; }
+flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+	-fno-sanitize-recover=undefined -I"$root/lib")
+
+rc=0
+for h in request response; do
+	"$CC" "${flags[@]}" -o "$work/fuzz_$h" "$here/fuzz_$h.c" "$root/lib/http/http.c"
+	mkdir -p "$work/corpus_$h" "$work/crash_$h"
+	cp "$here/corpus/$h"/* "$work/corpus_$h/" 2>/dev/null || true
+	echo "fuzz_$h: ${secs}s"
+	if ! (cd "$work/crash_$h" && "$work/fuzz_$h" -max_total_time="$secs" -max_len=4096 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus_$h" \
+		>"$work/log_$h" 2>&1); then
+		rc=1
+		tail -40 "$work/log_$h"
+		for c in "$work/crash_$h"/*; do
+			[ -f "$c" ] && { echo "crashing input $c:"; od -An -tx1 "$c" | head -20; }
+		done
+	else
+		grep -E "stat::number_of_executed_units|cov:" "$work/log_$h" | tail -2
+	fi
+done
+exit $rc
