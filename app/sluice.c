@@ -17,9 +17,7 @@ struct sluice_command {
 };
 
 static const struct sluice_command commands[] = {
-#ifdef SLUICE_HAVE_ROUTE_CLI
 	{"route", sluice_route_main, "answer where requests would be routed (no NIC needed)"},
-#endif
 	{"run", sluice_daemon_main, "run the gateway (the default)"},
 };
 

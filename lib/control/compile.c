@@ -1,0 +1,496 @@
+/*
+ * compile.c: model → route table, with the Ingress controller's rules.
+ *
+ * Order of work: pick our Ingresses (class selection below), sort them oldest first (then by
+ * namespace/name) so that adding rules in that order makes the oldest win every conflict,
+ * validate each Ingress whole — hosts, paths, path types, every backend resolvable to a Service
+ * port — and only then add its rules. An Ingress with any problem is skipped whole and
+ * reported: half an Ingress routing is harder to reason about than none.
+ *
+ * Class selection (networking.k8s.io/v1, plus what controllers still honour):
+ *   1. spec.ingressClassName names an IngressClass: ours if that class's spec.controller is
+ *      ours; if no such IngressClass object exists, ours if the name is our class name.
+ *   2. else the legacy annotation kubernetes.io/ingress.class: ours if it is our class name.
+ *   3. else ours if one of our IngressClasses carries
+ *      ingressclass.kubernetes.io/is-default-class: "true".
+ *
+ * Pools: each distinct (namespace, Service, port) referenced becomes one pool. Its endpoints
+ * come from the EndpointSlices labelled kubernetes.io/service-name, merged and de-duplicated by
+ * address and port. The slice port that serves a Service port is the one with the same name
+ * (RFC-free Kubernetes convention: the slice port name is the Service port's name), and its
+ * number is the resolved target port. A missing ready or serving condition counts as true, a
+ * missing terminating as false. Ready endpoints are used; when none is ready, serving ones
+ * (terminating pods still finishing their work) are, so a rollout never serves 503s it could
+ * have avoided.
+ */
+#include "control/control.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t control__count(const struct control_model *m);
+json_t *control__json(const struct control_model *m, size_t i);
+const char *control__kind(const struct control_model *m, size_t i);
+
+static const char *str_at(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static const char *meta_str(json_t *obj, const char *key)
+{
+	return str_at(json_object_get(obj, "metadata"), key);
+}
+
+static const char *obj_ns(json_t *obj)
+{
+	const char *ns = meta_str(obj, "namespace");
+	return ns && ns[0] ? ns : "default";
+}
+
+static const char *annotation(json_t *obj, const char *key)
+{
+	return str_at(json_object_get(json_object_get(obj, "metadata"), "annotations"), key);
+}
+
+static json_t *find_object(const struct control_model *m, const char *kind, const char *ns,
+			   const char *name)
+{
+	for (size_t i = 0; i < control__count(m); i++) {
+		if (strcmp(control__kind(m, i), kind) != 0)
+			continue;
+		json_t *o = control__json(m, i);
+		const char *n = meta_str(o, "name");
+		if (n && strcmp(n, name) == 0 && (ns == NULL || strcmp(obj_ns(o), ns) == 0))
+			return o;
+	}
+	return NULL;
+}
+
+bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,
+			     json_t *ing)
+{
+	const char *cls = str_at(json_object_get(ing, "spec"), "ingressClassName");
+	if (cls) {
+		json_t *ic = find_object(m, "IngressClass", NULL, cls);
+		if (ic) {
+			const char *ctl = str_at(json_object_get(ic, "spec"), "controller");
+			return ctl && strcmp(ctl, c->controller) == 0;
+		}
+		return strcmp(cls, c->name) == 0;
+	}
+	const char *legacy = annotation(ing, "kubernetes.io/ingress.class");
+	if (legacy)
+		return strcmp(legacy, c->name) == 0;
+	for (size_t i = 0; i < control__count(m); i++) {
+		if (strcmp(control__kind(m, i), "IngressClass") != 0)
+			continue;
+		json_t *ic = control__json(m, i);
+		const char *ctl = str_at(json_object_get(ic, "spec"), "controller");
+		const char *def = annotation(ic, "ingressclass.kubernetes.io/is-default-class");
+		if (ctl && strcmp(ctl, c->controller) == 0 && def && strcmp(def, "true") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---- pools -------------------------------------------------------------------------------- */
+
+struct pool_key {
+	char *key; /* "ns/svc:port" */
+	uint32_t index;
+};
+
+struct compile {
+	const struct control_model *m;
+	struct route_builder *b;
+	struct control_errors *errs;
+	struct pool_key *pools;
+	size_t n_pools, cap_pools;
+};
+
+static int cond_true(json_t *conds, const char *key, bool missing)
+{
+	json_t *v = json_object_get(conds, key);
+	if (v == NULL || json_is_null(v))
+		return missing;
+	return json_is_true(v);
+}
+
+/* Collect the endpoints of Service ns/svc for the Service port named port_name. */
+static uint32_t collect_endpoints(const struct control_model *m, const char *ns, const char *svc,
+				  const char *port_name, struct route_endpoint **out)
+{
+	struct route_endpoint *eps = NULL;
+	uint32_t n = 0, cap = 0;
+	for (size_t i = 0; i < control__count(m); i++) {
+		if (strcmp(control__kind(m, i), "EndpointSlice") != 0)
+			continue;
+		json_t *sl = control__json(m, i);
+		const char *owner =
+			str_at(json_object_get(json_object_get(sl, "metadata"), "labels"),
+			       "kubernetes.io/service-name");
+		if (owner == NULL || strcmp(owner, svc) != 0 || strcmp(obj_ns(sl), ns) != 0)
+			continue;
+		const char *at = str_at(sl, "addressType");
+		if (at == NULL || strcmp(at, "IPv4") != 0)
+			continue; /* IPv6 pools come with the IPv6 data path */
+		int64_t port = -1;
+		size_t k;
+		json_t *p;
+		json_array_foreach(json_object_get(sl, "ports"), k, p)
+		{
+			const char *pn = str_at(p, "name");
+			if (strcmp(pn ? pn : "", port_name) == 0 &&
+			    json_is_integer(json_object_get(p, "port")))
+				port = json_integer_value(json_object_get(p, "port"));
+		}
+		if (port < 1 || port > 65535)
+			continue;
+		json_t *ep;
+		json_array_foreach(json_object_get(sl, "endpoints"), k, ep)
+		{
+			json_t *conds = json_object_get(ep, "conditions");
+			size_t a;
+			json_t *addr;
+			json_array_foreach(json_object_get(ep, "addresses"), a, addr)
+			{
+				struct in_addr ia;
+				if (!json_is_string(addr) ||
+				    inet_pton(AF_INET, json_string_value(addr), &ia) != 1)
+					continue;
+				bool dup = false;
+				for (uint32_t d = 0; d < n; d++)
+					dup |= eps[d].addr == ia.s_addr && eps[d].port == port;
+				if (dup)
+					continue;
+				if (n == cap) {
+					cap = cap ? cap * 2 : 8;
+					struct route_endpoint *ne = realloc(eps, cap * sizeof(*ne));
+					if (ne == NULL)
+						break;
+					eps = ne;
+				}
+				eps[n++] = (struct route_endpoint){
+					.addr = ia.s_addr,
+					.port = (uint16_t)port,
+					.ready = cond_true(conds, "ready", true),
+					.serving = cond_true(conds, "serving", true),
+					.terminating = cond_true(conds, "terminating", false),
+				};
+			}
+		}
+	}
+	/* Ready ones; if none, serving ones (terminating included). */
+	uint32_t ready = 0;
+	for (uint32_t i = 0; i < n; i++)
+		ready += eps[i].ready;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (ready ? eps[i].ready : eps[i].serving)
+			eps[kept++] = eps[i];
+	*out = eps;
+	return kept;
+}
+
+/*
+ * Resolve a backend {service: {name, port: {number|name}}} of an object in namespace ns.
+ * Returns the pool index, or -1 with *why set (a static or malloc'd message written to buf).
+ */
+static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backend, char *why,
+			       size_t whylen)
+{
+	if (json_object_get(backend, "resource")) {
+		snprintf(why, whylen, "resource backends are not supported; use a Service");
+		return -1;
+	}
+	json_t *svc = json_object_get(backend, "service");
+	const char *name = str_at(svc, "name");
+	json_t *port = json_object_get(svc, "port");
+	if (name == NULL) {
+		snprintf(why, whylen, "service.name: missing");
+		return -1;
+	}
+	json_t *pnum = json_object_get(port, "number");
+	const char *pname = str_at(port, "name");
+	if (!(json_is_integer(pnum) || pname) || (pnum && !json_is_integer(pnum))) {
+		snprintf(why, whylen, "service.port: expected number (integer) or name");
+		return -1;
+	}
+	char key[512];
+	if (pname)
+		snprintf(key, sizeof(key), "%s/%s:%s", ns, name, pname);
+	else
+		snprintf(key, sizeof(key), "%s/%s:%lld", ns, name,
+			 (long long)json_integer_value(pnum));
+	for (size_t i = 0; i < cc->n_pools; i++)
+		if (strcmp(cc->pools[i].key, key) == 0)
+			return cc->pools[i].index;
+
+	json_t *service = find_object(cc->m, "Service", ns, name);
+	if (service == NULL) {
+		snprintf(why, whylen, "Service %s/%s does not exist", ns, name);
+		return -1;
+	}
+	json_t *sp = NULL, *p;
+	size_t k;
+	char ports[256] = "";
+	size_t used = 0;
+	json_array_foreach(json_object_get(json_object_get(service, "spec"), "ports"), k, p)
+	{
+		const char *n = str_at(p, "name");
+		json_int_t num = json_integer_value(json_object_get(p, "port"));
+		int w = snprintf(ports + used, sizeof(ports) - used, "%s%lld%s%s", used ? ", " : "",
+				 (long long)num, n ? "/" : "", n ? n : "");
+		if (w > 0 && (size_t)w < sizeof(ports) - used)
+			used += (size_t)w;
+		if ((pname && n && strcmp(n, pname) == 0) ||
+		    (!pname && num == json_integer_value(pnum)))
+			sp = p;
+	}
+	if (sp == NULL) {
+		snprintf(why, whylen, "Service %s/%s has no port %s (it has: %s)", ns, name,
+			 strrchr(key, ':') + 1, used ? ports : "none");
+		return -1;
+	}
+	const char *sp_name = str_at(sp, "name");
+	struct route_endpoint *eps = NULL;
+	uint32_t n = collect_endpoints(cc->m, ns, name, sp_name ? sp_name : "", &eps);
+	uint32_t idx = route_builder_add_pool(cc->b, ns, name, strrchr(key, ':') + 1, eps, n);
+	free(eps);
+	if (cc->n_pools == cc->cap_pools) {
+		size_t cap = cc->cap_pools ? cc->cap_pools * 2 : 32;
+		struct pool_key *np = realloc(cc->pools, cap * sizeof(*np));
+		if (np == NULL)
+			return -1;
+		cc->pools = np;
+		cc->cap_pools = cap;
+	}
+	cc->pools[cc->n_pools++] = (struct pool_key){strdup(key), idx};
+	return idx;
+}
+
+/* ---- ingresses ---------------------------------------------------------------------------- */
+
+struct ing {
+	json_t *j;
+	const char *ts;
+	const char *ns;
+	const char *name;
+};
+
+static int cmp_ing(const void *a, const void *b)
+{
+	const struct ing *x = a, *y = b;
+	int c = strcmp(x->ts, y->ts);
+	if (c)
+		return c;
+	c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+struct rule {
+	const char *host;
+	const char *path;
+	enum route_path_type type;
+	uint32_t pool;
+};
+
+static bool path_type_of(const char *s, enum route_path_type *t)
+{
+	if (s == NULL)
+		return false;
+	if (strcmp(s, "Exact") == 0)
+		*t = ROUTE_EXACT;
+	else if (strcmp(s, "Prefix") == 0)
+		*t = ROUTE_PREFIX;
+	else if (strcmp(s, "ImplementationSpecific") == 0)
+		*t = ROUTE_IMPL_SPECIFIC;
+	else
+		return false;
+	return true;
+}
+
+/* Validate one Ingress whole; on success fill rules (caller frees) and return their count. */
+static int ingress_rules(struct compile *cc, const struct ing *in, struct rule **out,
+			 int64_t *def_pool)
+{
+	json_t *spec = json_object_get(in->j, "spec");
+	char why[512];
+	struct rule *rules = NULL;
+	size_t n = 0, cap = 0;
+	*def_pool = -1;
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		char msg_[768];                                                                    \
+		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                         \
+		control_errors_add(cc->errs, "Ingress %s/%s: %s; Ingress skipped", in->ns,         \
+				   in->name, msg_);                                                \
+		free(rules);                                                                       \
+		return -1;                                                                         \
+	} while (0)
+
+	json_t *db = json_object_get(spec, "defaultBackend");
+	if (db) {
+		*def_pool = resolve_backend(cc, in->ns, db, why, sizeof(why));
+		if (*def_pool < 0)
+			FAIL("spec.defaultBackend: %s", why);
+	}
+	json_t *rl = json_object_get(spec, "rules");
+	if (rl && !json_is_array(rl))
+		FAIL("spec.rules: expected a list");
+	size_t ri;
+	json_t *r;
+	json_array_foreach(rl, ri, r)
+	{
+		json_t *hv = json_object_get(r, "host");
+		if (hv && !json_is_string(hv))
+			FAIL("spec.rules[%zu].host: expected a string", ri);
+		const char *host = hv ? json_string_value(hv) : "";
+		if (!route_host_valid(host))
+			FAIL("spec.rules[%zu].host: \"%s\" is not a valid host (a DNS name, or "
+			     "\"*.\" and a DNS name)",
+			     ri, host);
+		json_t *paths = json_object_get(json_object_get(r, "http"), "paths");
+		if (json_object_get(r, "http") && !json_is_array(paths))
+			FAIL("spec.rules[%zu].http.paths: expected a list", ri);
+		size_t pi;
+		json_t *p;
+		json_array_foreach(paths, pi, p)
+		{
+			const char *path = str_at(p, "path");
+			enum route_path_type t;
+			if (!path_type_of(str_at(p, "pathType"), &t))
+				FAIL("spec.rules[%zu].http.paths[%zu].pathType: expected Exact, "
+				     "Prefix or ImplementationSpecific",
+				     ri, pi);
+			if (path == NULL && t != ROUTE_IMPL_SPECIFIC)
+				FAIL("spec.rules[%zu].http.paths[%zu].path: missing", ri, pi);
+			if (path == NULL)
+				path = "/";
+			if (!route_path_valid(path, t))
+				FAIL("spec.rules[%zu].http.paths[%zu].path: \"%s\" must start with "
+				     "'/' and hold no spaces, '?' or '#'",
+				     ri, pi, path);
+			int64_t pool = resolve_backend(cc, in->ns, json_object_get(p, "backend"),
+						       why, sizeof(why));
+			if (pool < 0)
+				FAIL("spec.rules[%zu].http.paths[%zu].backend: %s", ri, pi, why);
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				struct rule *nr = realloc(rules, cap * sizeof(*nr));
+				if (nr == NULL)
+					FAIL("out of memory");
+				rules = nr;
+			}
+			rules[n++] = (struct rule){host, path, t, (uint32_t)pool};
+		}
+	}
+#undef FAIL
+	*out = rules;
+	return (int)n;
+}
+
+struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
+				    struct control_errors *errs)
+{
+	struct compile cc = {.m = m, .b = route_builder_new(), .errs = errs};
+	if (cc.b == NULL)
+		return NULL;
+
+	struct ing *ings = calloc(control__count(m) + 1, sizeof(*ings));
+	size_t n = 0;
+	for (size_t i = 0; i < control__count(m); i++) {
+		if (strcmp(control__kind(m, i), "Ingress") != 0)
+			continue;
+		json_t *j = control__json(m, i);
+		if (!control_ingress_is_ours(m, c, j))
+			continue;
+		const char *ts = meta_str(j, "creationTimestamp");
+		ings[n++] = (struct ing){j, ts ? ts : "", obj_ns(j), meta_str(j, "name")};
+	}
+	qsort(ings, n, sizeof(*ings), cmp_ing);
+
+	for (size_t i = 0; i < n; i++) {
+		struct rule *rules = NULL;
+		int64_t def = -1;
+		int nr = ingress_rules(&cc, &ings[i], &rules, &def);
+		if (nr < 0)
+			continue;
+		for (int k = 0; k < nr; k++) {
+			int rc = route_builder_add_rule(cc.b, rules[k].host, rules[k].path,
+							rules[k].type, rules[k].pool, ings[i].ns,
+							ings[i].name);
+			if (rc == 0)
+				control_errors_add(errs,
+						   "Ingress %s/%s: host \"%s\" path \"%s\" (%s) is "
+						   "already routed by an older Ingress; this rule "
+						   "is ignored",
+						   ings[i].ns, ings[i].name, rules[k].host,
+						   rules[k].path,
+						   route_path_type_name(rules[k].type));
+		}
+		if (def >= 0) {
+			if (nr == 0 && json_array_size(json_object_get(
+					       json_object_get(ings[i].j, "spec"), "rules")) == 0) {
+				route_builder_set_catch_all(cc.b, (uint32_t)def, ings[i].ns,
+							    ings[i].name);
+			} else {
+				/* Each host this Ingress declares gets its default backend. */
+				json_t *r;
+				size_t ri;
+				json_array_foreach(
+					json_object_get(json_object_get(ings[i].j, "spec"),
+							"rules"),
+					ri, r)
+				{
+					const char *h = str_at(r, "host");
+					route_builder_set_host_default(cc.b, h ? h : "",
+								       (uint32_t)def, ings[i].ns,
+								       ings[i].name);
+				}
+			}
+		}
+		free(rules);
+	}
+
+	if (c->default_backend && c->default_backend[0]) {
+		char ns[256], svc[256], port[64];
+		const char *slash = strchr(c->default_backend, '/');
+		const char *colon = strrchr(c->default_backend, ':');
+		if (slash && colon && colon > slash &&
+		    (size_t)(slash - c->default_backend) < sizeof(ns) &&
+		    (size_t)(colon - slash - 1) < sizeof(svc) && strlen(colon + 1) < sizeof(port)) {
+			snprintf(ns, sizeof(ns), "%.*s", (int)(slash - c->default_backend),
+				 c->default_backend);
+			snprintf(svc, sizeof(svc), "%.*s", (int)(colon - slash - 1), slash + 1);
+			snprintf(port, sizeof(port), "%s", colon + 1);
+			json_t *backend = json_pack(
+				"{s:{s:s,s:o}}", "service", "name", svc, "port",
+				port[0] >= '0' && port[0] <= '9'
+					? json_pack("{s:I}", "number", (json_int_t)atoll(port))
+					: json_pack("{s:s}", "name", port));
+			char why[512];
+			int64_t p = resolve_backend(&cc, ns, backend, why, sizeof(why));
+			json_decref(backend);
+			if (p >= 0)
+				route_builder_set_class_default(cc.b, (uint32_t)p);
+			else
+				control_errors_add(errs, "class default backend %s: %s; not used",
+						   c->default_backend, why);
+		} else {
+			control_errors_add(errs,
+					   "class default backend \"%s\": expected "
+					   "NAMESPACE/SERVICE:PORT; not used",
+					   c->default_backend);
+		}
+	}
+
+	for (size_t i = 0; i < cc.n_pools; i++)
+		free(cc.pools[i].key);
+	free(cc.pools);
+	free(ings);
+	return route_builder_finish(cc.b);
+}

@@ -1,0 +1,84 @@
+/*
+ * control: desired state from every source, compiled into route tables.
+ *
+ * The model holds Kubernetes objects — Ingress, IngressClass, Service, EndpointSlice — as parsed
+ * JSON (jansson), keyed by kind, namespace and name. Every source fills the same model: the
+ * manifest directory (YAML or JSON files, converted to JSON first), and later the Kubernetes API
+ * watch. Compiling reads the model and produces an immutable struct route_table plus its pools,
+ * applying the Ingress specification's rules (see lib/route/route.h) and the controller's
+ * choices (which IngressClass is ours, how conflicts resolve, what is skipped).
+ *
+ * Nothing here stops on a bad object. Each problem becomes one message in a struct
+ * control_errors — with the file and document, or the object's namespace/name, the field, what
+ * is wrong and what happens — and the rest goes on.
+ */
+#ifndef SLUICE_CONTROL_H
+#define SLUICE_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "route/route.h"
+
+struct control_errors {
+	char **msgs;
+	size_t n, cap;
+};
+
+void control_errors_add(struct control_errors *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void control_errors_free(struct control_errors *e);
+/* Print every message, one per line, with a prefix. */
+void control_errors_print(const struct control_errors *e, FILE *out, const char *prefix);
+
+struct control_model;
+
+struct control_model *control_model_new(void);
+void control_model_free(struct control_model *m);
+
+/*
+ * Add or replace one Kubernetes object. `where` names its origin for messages ("a.yaml
+ * document 2", "watch"). Objects of other kinds are ignored (debug note only when verbose).
+ * Returns 1 if stored, 0 if ignored, -1 if refused (reported in errs).
+ * The model takes its own reference to obj.
+ */
+int control_add_object(struct control_model *m, json_t *obj, const char *where,
+		       struct control_errors *errs);
+
+/* Remove an object; returns 1 if it was there. */
+int control_delete_object(struct control_model *m, const char *kind, const char *ns,
+			  const char *name);
+
+/* Load one YAML (multi-document) or JSON file; `kind: List` is unpacked. Returns objects
+ * stored. */
+int control_load_file(struct control_model *m, const char *path, struct control_errors *errs);
+
+/* Load every *.yaml, *.yml and *.json under dir, recursively, in name order. Returns objects
+ * stored, or -1 if dir cannot be read (reported). */
+int control_load_dir(struct control_model *m, const char *dir, struct control_errors *errs);
+
+size_t control_object_count(const struct control_model *m);
+
+struct control_class {
+	const char *name;	     /* our IngressClass name, e.g. "sluice" */
+	const char *controller;	     /* spec.controller that marks our classes */
+	const char *default_backend; /* "ns/service:port" or NULL */
+};
+
+/*
+ * Compile the model into a route table. Ingresses of other classes are left out silently;
+ * Ingresses of ours with a problem (missing Service, unknown port, invalid host or path) are
+ * skipped whole and reported. Precedence among Ingresses: oldest creationTimestamp, then
+ * namespace/name. Returns NULL only if memory runs out; the previous table, if any, is the
+ * caller's and is untouched.
+ */
+struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
+				    struct control_errors *errs);
+
+/* Whether an Ingress (its JSON) belongs to class c given the model's IngressClasses. */
+bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,
+			     json_t *ingress);
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * model.c: the object store and the manifest loaders.
+ *
+ * Objects are kept in one array sorted by nothing in particular; the compile step sorts what it
+ * needs. Sizes here are what a cluster has (thousands of objects), handled on the management
+ * lcore, so clarity wins over cleverness: an upsert is a linear scan per kind.
+ *
+ * YAML is converted node by node into jansson values. Plain scalars are typed as YAML 1.2's
+ * core schema says (null, booleans, integers, floats); quoted scalars stay strings — exactly
+ * what kubectl does, so `port: "80"` stays a string and is refused where a number is needed.
+ */
+#include "control/control.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+void control_errors_add(struct control_errors *e, const char *fmt, ...)
+{
+	if (e == NULL)
+		return;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+		char **nm = realloc(e->msgs, cap * sizeof(*nm));
+		if (nm == NULL)
+			return;
+		e->msgs = nm;
+		e->cap = cap;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) >= 0)
+		e->msgs[e->n++] = msg;
+	va_end(ap);
+}
+
+void control_errors_free(struct control_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->msgs[i]);
+	free(e->msgs);
+	memset(e, 0, sizeof(*e));
+}
+
+void control_errors_print(const struct control_errors *e, FILE *out, const char *prefix)
+{
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(out, "%s%s\n", prefix, e->msgs[i]);
+}
+
+/* ---- the store ---------------------------------------------------------------------------- */
+
+struct object {
+	char kind[32];
+	char *ns;
+	char *name;
+	json_t *json;
+};
+
+struct control_model {
+	struct object *objs;
+	size_t n, cap;
+};
+
+/* Internal accessors for compile.c. */
+size_t control__count(const struct control_model *m);
+json_t *control__json(const struct control_model *m, size_t i);
+const char *control__kind(const struct control_model *m, size_t i);
+
+size_t control__count(const struct control_model *m)
+{
+	return m->n;
+}
+
+json_t *control__json(const struct control_model *m, size_t i)
+{
+	return m->objs[i].json;
+}
+
+const char *control__kind(const struct control_model *m, size_t i)
+{
+	return m->objs[i].kind;
+}
+
+struct control_model *control_model_new(void)
+{
+	return calloc(1, sizeof(struct control_model));
+}
+
+void control_model_free(struct control_model *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->objs[i].ns);
+		free(m->objs[i].name);
+		json_decref(m->objs[i].json);
+	}
+	free(m->objs);
+	free(m);
+}
+
+size_t control_object_count(const struct control_model *m)
+{
+	return m->n;
+}
+
+static const char *const kinds[][2] = {
+	{"Ingress", "networking.k8s.io/v1"},
+	{"IngressClass", "networking.k8s.io/v1"},
+	{"Service", "v1"},
+	{"EndpointSlice", "discovery.k8s.io/v1"},
+};
+
+int control_add_object(struct control_model *m, json_t *obj, const char *where,
+		       struct control_errors *errs)
+{
+	if (!json_is_object(obj)) {
+		control_errors_add(errs,
+				   "%s: expected an object with apiVersion, kind, metadata; "
+				   "skipped",
+				   where);
+		return -1;
+	}
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+	if (kind == NULL) {
+		control_errors_add(errs, "%s: kind: missing or not a string; skipped", where);
+		return -1;
+	}
+	int known = -1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i][0]) == 0)
+			known = (int)i;
+	if (known < 0)
+		return 0; /* other kinds (Deployment, ConfigMap...) live in the same files */
+	if (api == NULL || strcmp(api, kinds[known][1]) != 0) {
+		control_errors_add(errs,
+				   "%s: %s: apiVersion \"%s\" is not supported; use %s; skipped",
+				   where, kind, api ? api : "", kinds[known][1]);
+		return -1;
+	}
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	if (!json_is_object(meta) || name == NULL || name[0] == '\0') {
+		control_errors_add(errs, "%s: %s: metadata.name: missing; skipped", where, kind);
+		return -1;
+	}
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	if (ns == NULL || ns[0] == '\0')
+		ns = strcmp(kind, "IngressClass") == 0 ? "" : "default"; /* cluster-scoped */
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct object *o = &m->objs[i];
+		if (strcmp(o->kind, kind) == 0 && strcmp(o->ns, ns) == 0 &&
+		    strcmp(o->name, name) == 0) {
+			json_incref(obj);
+			json_decref(o->json);
+			o->json = obj;
+			return 1;
+		}
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		struct object *no = realloc(m->objs, cap * sizeof(*no));
+		if (no == NULL)
+			return -1;
+		m->objs = no;
+		m->cap = cap;
+	}
+	struct object *o = &m->objs[m->n++];
+	snprintf(o->kind, sizeof(o->kind), "%s", kind);
+	o->ns = strdup(ns);
+	o->name = strdup(name);
+	json_incref(obj);
+	o->json = obj;
+	return 1;
+}
+
+int control_delete_object(struct control_model *m, const char *kind, const char *ns,
+			  const char *name)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct object *o = &m->objs[i];
+		if (strcmp(o->kind, kind) == 0 && strcmp(o->ns, ns) == 0 &&
+		    strcmp(o->name, name) == 0) {
+			free(o->ns);
+			free(o->name);
+			json_decref(o->json);
+			m->objs[i] = m->objs[--m->n];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Add a document: a List is unpacked item by item. */
+static int add_document(struct control_model *m, json_t *doc, const char *where,
+			struct control_errors *errs)
+{
+	if (json_is_null(doc))
+		return 0; /* an empty YAML document (a trailing ---) */
+	const char *kind = json_string_value(json_object_get(doc, "kind"));
+	if (kind && strcmp(kind, "List") == 0) {
+		json_t *items = json_object_get(doc, "items");
+		if (!json_is_array(items)) {
+			control_errors_add(errs, "%s: List: items: expected an array; skipped",
+					   where);
+			return 0;
+		}
+		int stored = 0;
+		size_t i;
+		json_t *it;
+		json_array_foreach(items, i, it)
+		{
+			char w[512];
+			snprintf(w, sizeof(w), "%s items[%zu]", where, i);
+			stored += control_add_object(m, it, w, errs) > 0;
+		}
+		return stored;
+	}
+	return control_add_object(m, doc, where, errs) > 0;
+}
+
+/* ---- YAML → JSON -------------------------------------------------------------------------- */
+
+static json_t *scalar_to_json(const yaml_node_t *n)
+{
+	const char *v = (const char *)n->data.scalar.value;
+	size_t len = n->data.scalar.length;
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return json_stringn(v, len);
+	if (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+	    strcmp(v, "NULL") == 0)
+		return json_null();
+	if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0)
+		return json_true();
+	if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0 || strcmp(v, "FALSE") == 0)
+		return json_false();
+	char *end;
+	errno = 0;
+	long long i = strtoll(v, &end, 10);
+	if (*end == '\0' && errno == 0 &&
+	    (v[0] == '-' || v[0] == '+' || (v[0] >= '0' && v[0] <= '9')))
+		return json_integer(i);
+	errno = 0;
+	double d = strtod(v, &end);
+	if (*end == '\0' && errno == 0 &&
+	    ((v[0] >= '0' && v[0] <= '9') || v[0] == '-' || v[0] == '.'))
+		return json_real(d);
+	return json_stringn(v, len);
+}
+
+static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth)
+{
+	if (n == NULL || depth > 64)
+		return NULL;
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return scalar_to_json(n);
+	case YAML_SEQUENCE_NODE: {
+		json_t *a = json_array();
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++) {
+			json_t *v = node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
+			if (v == NULL) {
+				json_decref(a);
+				return NULL;
+			}
+			json_array_append_new(a, v);
+		}
+		return a;
+	}
+	case YAML_MAPPING_NODE: {
+		json_t *o = json_object();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(doc, p->key);
+			if (k == NULL || k->type != YAML_SCALAR_NODE) {
+				json_decref(o);
+				return NULL;
+			}
+			json_t *v =
+				node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
+			if (v == NULL) {
+				json_decref(o);
+				return NULL;
+			}
+			json_object_setn_new(o, (const char *)k->data.scalar.value,
+					     k->data.scalar.length, v);
+		}
+		return o;
+	}
+	default:
+		return NULL;
+	}
+}
+
+static int load_yaml(struct control_model *m, const char *path, FILE *f,
+		     struct control_errors *errs)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return 0;
+	yaml_parser_set_input_file(&parser, f);
+	int stored = 0;
+	for (int index = 1;; index++) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc)) {
+			/* A syntax error ends the stream: libyaml cannot resynchronise. */
+			control_errors_add(errs,
+					   "%s:%zu: document %d: YAML syntax: %s; this and later "
+					   "documents in the file skipped",
+					   path, parser.problem_mark.line + 1, index,
+					   parser.problem ? parser.problem : "error");
+			break;
+		}
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (root == NULL) {
+			yaml_document_delete(&doc);
+			break; /* end of stream */
+		}
+		json_t *j = node_to_json(&doc, root, 0);
+		char where[512];
+		snprintf(where, sizeof(where), "%s:%zu: document %d", path,
+			 root->start_mark.line + 1, index);
+		if (j == NULL)
+			control_errors_add(errs,
+					   "%s: unsupported YAML (complex keys or too deep); "
+					   "skipped",
+					   where);
+		else
+			stored += add_document(m, j, where, errs);
+		json_decref(j);
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&parser);
+	return stored;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int control_load_file(struct control_model *m, const char *path, struct control_errors *errs)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		control_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+		return 0;
+	}
+	int stored = 0;
+	if (ends_with(path, ".json")) {
+		json_error_t je;
+		json_t *j = json_loadf(f, 0, &je);
+		if (j == NULL) {
+			control_errors_add(errs, "%s:%d: JSON syntax: %s; file skipped", path,
+					   je.line, je.text);
+		} else {
+			char where[512];
+			snprintf(where, sizeof(where), "%s: document 1", path);
+			stored = add_document(m, j, where, errs);
+			json_decref(j);
+		}
+	} else {
+		stored = load_yaml(m, path, f, errs);
+	}
+	fclose(f);
+	return stored;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_dir_depth(struct control_model *m, const char *dir, struct control_errors *errs,
+			  int depth)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		control_errors_add(errs, "%s: cannot read the manifest directory: %s", dir,
+				   strerror(errno));
+		return -1;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue; /* hidden files, and ..data links of mounted ConfigMaps */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nn = realloc(names, cap * sizeof(*nn));
+			if (nn == NULL)
+				break;
+			names = nn;
+		}
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	int stored = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (depth < 16) {
+				int r = load_dir_depth(m, path, errs, depth + 1);
+				stored += r > 0 ? r : 0;
+			}
+		} else if (ends_with(names[i], ".yaml") || ends_with(names[i], ".yml") ||
+			   ends_with(names[i], ".json")) {
+			stored += control_load_file(m, path, errs);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return stored;
+}
+
+int control_load_dir(struct control_model *m, const char *dir, struct control_errors *errs)
+{
+	return load_dir_depth(m, dir, errs, 0);
+}

@@ -1,0 +1,677 @@
+/*
+ * route.c: builder, frozen table and lookup.
+ *
+ * One hash map type serves every map in the table: open addressing over (hash, scope, key)
+ * where scope is the host entry's index (0 for the host maps) and key is a string in the
+ * table's arena. Keeping every path of every host in two global maps (exact, prefix) instead of
+ * a map per host keeps 100 000 hosts cheap and a lookup at two cache misses per probe.
+ *
+ * Hashing is FNV-1a 64, chosen because it is sequential: the lookup hashes the path once and
+ * remembers the state at each '/' boundary, so probing every prefix of the path costs one pass
+ * over its bytes. The scope is folded in last, so a boundary state can be finished for any host
+ * entry.
+ *
+ * Prefix keys are stored without a trailing '/' ("/foo/" and "/foo" are the same Prefix rule,
+ * and "/" is stored as the empty string), which makes "ignores trailing slash" and "matches
+ * element-wise" fall out of probing at segment boundaries.
+ */
+#include "route/route.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FNV_OFFSET 1469598103934665603ull
+#define FNV_PRIME  1099511628211ull
+
+static inline uint64_t fnv_step(uint64_t h, uint8_t c)
+{
+	return (h ^ c) * FNV_PRIME;
+}
+
+static inline uint64_t fnv_finish(uint64_t h, uint32_t scope)
+{
+	h ^= scope;
+	h *= FNV_PRIME;
+	h ^= h >> 29;
+	return h;
+}
+
+static uint64_t hash_str(const char *s, size_t n, uint32_t scope)
+{
+	uint64_t h = FNV_OFFSET;
+	for (size_t i = 0; i < n; i++)
+		h = fnv_step(h, (uint8_t)s[i]);
+	return fnv_finish(h, scope);
+}
+
+/* ---- string arena ------------------------------------------------------------------------- */
+
+struct arena {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Returns an offset (strings are addressed by offset until the arena stops growing). */
+static int64_t arena_add(struct arena *a, const char *s, size_t n)
+{
+	if (a->len + n + 1 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 4096;
+		while (cap < a->len + n + 1)
+			cap *= 2;
+		char *nb = realloc(a->buf, cap);
+		if (nb == NULL)
+			return -1;
+		a->buf = nb;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->len, s, n);
+	a->buf[a->len + n] = '\0';
+	int64_t off = (int64_t)a->len;
+	a->len += n + 1;
+	return off;
+}
+
+/* ---- map ---------------------------------------------------------------------------------- */
+
+struct slot {
+	uint64_t hash; /* 0 = empty */
+	uint32_t scope;
+	uint32_t key; /* arena offset */
+	uint32_t key_len;
+	int32_t value;
+};
+
+struct map {
+	struct slot *slots;
+	uint32_t mask;
+	uint32_t count;
+};
+
+static int map_init(struct map *m, uint32_t expect)
+{
+	uint32_t n = 16;
+	while (n < expect * 2)
+		n <<= 1;
+	m->slots = calloc(n, sizeof(*m->slots));
+	m->mask = n - 1;
+	m->count = 0;
+	return m->slots ? 0 : -1;
+}
+
+static inline uint64_t nonzero(uint64_t h)
+{
+	return h ? h : 1;
+}
+
+static int32_t map_get(const struct map *m, const char *arena, uint64_t h, uint32_t scope,
+		       const char *key, size_t n)
+{
+	h = nonzero(h);
+	for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+		const struct slot *s = &m->slots[i];
+		if (s->hash == 0)
+			return -1;
+		if (s->hash == h && s->scope == scope && s->key_len == n &&
+		    memcmp(arena + s->key, key, n) == 0)
+			return s->value;
+	}
+}
+
+static int map_grow(struct map *m);
+
+/* Insert unless present; returns 1 inserted, 0 present, -1 no memory. */
+static int map_put(struct map *m, const char *arena, uint64_t h, uint32_t scope, uint32_t key,
+		   uint32_t n, int32_t value)
+{
+	if ((m->count + 1) * 2 > m->mask + 1 && map_grow(m) != 0)
+		return -1;
+	h = nonzero(h);
+	for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+		struct slot *s = &m->slots[i];
+		if (s->hash == 0) {
+			*s = (struct slot){h, scope, key, n, value};
+			m->count++;
+			return 1;
+		}
+		if (s->hash == h && s->scope == scope && s->key_len == n &&
+		    memcmp(arena + s->key, arena + key, n) == 0)
+			return 0;
+	}
+}
+
+static int map_grow(struct map *m)
+{
+	struct map bigger;
+	if (map_init(&bigger, (m->mask + 1)) != 0)
+		return -1;
+	for (uint32_t i = 0; i <= m->mask; i++) {
+		struct slot *s = &m->slots[i];
+		if (s->hash == 0)
+			continue;
+		for (uint32_t j = (uint32_t)s->hash & bigger.mask;; j = (j + 1) & bigger.mask) {
+			if (bigger.slots[j].hash == 0) {
+				bigger.slots[j] = *s;
+				break;
+			}
+		}
+	}
+	bigger.count = m->count;
+	free(m->slots);
+	*m = bigger;
+	return 0;
+}
+
+/* ---- table -------------------------------------------------------------------------------- */
+
+struct host_entry {
+	uint32_t name;	     /* arena offset: "foo.com", "*.foo.com" or "" */
+	int32_t default_tgt; /* target index or -1 */
+};
+
+struct target_rec {
+	uint32_t pool;
+	enum route_path_type type;
+	bool default_backend;
+	uint32_t ns, ingress, rule_host, rule_path; /* arena offsets */
+};
+
+struct pool_rec {
+	uint32_t ns, service, port;
+	uint32_t first_ep, n_eps;
+};
+
+struct route_builder {
+	struct arena arena;
+	struct map hosts;  /* scope 0: exact host → entry */
+	struct map wild;   /* scope 0: wildcard suffix → entry */
+	struct map exact;  /* scope entry: path → target */
+	struct map prefix; /* scope entry: path without trailing '/' → target */
+	int32_t any_host;  /* host-less entry or -1 */
+	int32_t catch_all; /* target or -1 */
+	int32_t class_default;
+	struct host_entry *entries;
+	uint32_t n_entries, cap_entries;
+	struct target_rec *targets;
+	uint32_t n_targets, cap_targets;
+	struct pool_rec *pools;
+	uint32_t n_pools, cap_pools;
+	struct route_endpoint *eps;
+	uint32_t n_eps, cap_eps;
+	uint32_t n_rules;
+	bool failed;
+};
+
+/* The frozen table: the builder's arrays plus resolved public views. */
+struct route_table {
+	struct route_builder b;
+	struct route_target *targets; /* public view, strings resolved */
+	struct route_pool *pools;
+};
+
+#define GROW(arr, n, cap)                                                                          \
+	({                                                                                         \
+		bool ok_ = true;                                                                   \
+		if ((n) == (cap)) {                                                                \
+			uint32_t nc_ = (cap) ? (cap)*2 : 64;                                       \
+			void *np_ = realloc((arr), (size_t)nc_ * sizeof(*(arr)));                  \
+			if (np_) {                                                                 \
+				(arr) = np_;                                                       \
+				(cap) = nc_;                                                       \
+			} else {                                                                   \
+				ok_ = false;                                                       \
+			}                                                                          \
+		}                                                                                  \
+		ok_;                                                                               \
+	})
+
+const char *route_path_type_name(enum route_path_type t)
+{
+	switch (t) {
+	case ROUTE_EXACT:
+		return "Exact";
+	case ROUTE_PREFIX:
+		return "Prefix";
+	case ROUTE_IMPL_SPECIFIC:
+		return "ImplementationSpecific";
+	}
+	return "?";
+}
+
+struct route_builder *route_builder_new(void)
+{
+	struct route_builder *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	if (map_init(&b->hosts, 64) || map_init(&b->wild, 64) || map_init(&b->exact, 64) ||
+	    map_init(&b->prefix, 64)) {
+		route_builder_free(b);
+		return NULL;
+	}
+	b->any_host = b->catch_all = b->class_default = -1;
+	/* Offset 0 is the empty string. */
+	arena_add(&b->arena, "", 0);
+	return b;
+}
+
+static void builder_release(struct route_builder *b)
+{
+	free(b->arena.buf);
+	free(b->hosts.slots);
+	free(b->wild.slots);
+	free(b->exact.slots);
+	free(b->prefix.slots);
+	free(b->entries);
+	free(b->targets);
+	free(b->pools);
+	free(b->eps);
+}
+
+void route_builder_free(struct route_builder *b)
+{
+	if (b == NULL)
+		return;
+	builder_release(b);
+	free(b);
+}
+
+static uint32_t str_off(struct route_builder *b, const char *s)
+{
+	int64_t off = arena_add(&b->arena, s, strlen(s));
+	if (off < 0) {
+		b->failed = true;
+		return 0;
+	}
+	return (uint32_t)off;
+}
+
+uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const char *service,
+				const char *port, const struct route_endpoint *eps, uint32_t n)
+{
+	if (!GROW(b->pools, b->n_pools, b->cap_pools)) {
+		b->failed = true;
+		return 0;
+	}
+	struct pool_rec *p = &b->pools[b->n_pools];
+	p->ns = str_off(b, ns);
+	p->service = str_off(b, service);
+	p->port = str_off(b, port);
+	p->first_ep = b->n_eps;
+	p->n_eps = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!GROW(b->eps, b->n_eps, b->cap_eps)) {
+			b->failed = true;
+			break;
+		}
+		b->eps[b->n_eps++] = eps[i];
+		p->n_eps++;
+	}
+	return b->n_pools++;
+}
+
+bool route_host_valid(const char *host)
+{
+	size_t n = strlen(host);
+	if (n == 0)
+		return true;
+	if (n > 253)
+		return false;
+	const char *h = host;
+	if (h[0] == '*') {
+		if (h[1] != '.' || n < 3)
+			return false;
+		h += 2;
+	}
+	/* labels of [a-z0-9-] (any case), not starting or ending with '-'; IPv4 literals fit */
+	size_t label = 0;
+	for (const char *c = h; *c; c++) {
+		if (*c == '.') {
+			if (label == 0 || c[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum((unsigned char)*c) || *c == '-') || (label == 0 && *c == '-'))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && h[strlen(h) - 1] != '-';
+}
+
+bool route_path_valid(const char *path, enum route_path_type type)
+{
+	if (path[0] != '/')
+		return false;
+	for (const char *c = path; *c; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '?' ||
+		    *c == '#')
+			return false;
+	(void)type;
+	return true;
+}
+
+static void lower_copy(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[n] = '\0';
+}
+
+/* The entry for a host as written in a rule ("" = any host), created on first use. */
+static int32_t entry_for(struct route_builder *b, const char *host_in)
+{
+	char host[256];
+	size_t n = strlen(host_in);
+	if (n > 253)
+		return -1;
+	lower_copy(host, host_in, n);
+	if (n == 0) {
+		if (b->any_host >= 0)
+			return b->any_host;
+	} else {
+		bool wild = host[0] == '*';
+		const char *key = wild ? host + 2 : host;
+		size_t kl = wild ? n - 2 : n;
+		int32_t e = map_get(wild ? &b->wild : &b->hosts, b->arena.buf, hash_str(key, kl, 0),
+				    0, key, kl);
+		if (e >= 0)
+			return e;
+	}
+	if (!GROW(b->entries, b->n_entries, b->cap_entries))
+		return -1;
+	int32_t idx = (int32_t)b->n_entries;
+	uint32_t name = str_off(b, host);
+	b->entries[b->n_entries++] = (struct host_entry){name, -1};
+	if (n == 0) {
+		b->any_host = idx;
+	} else {
+		bool wild = host[0] == '*';
+		int64_t k = arena_add(&b->arena, wild ? host + 2 : host, wild ? n - 2 : n);
+		if (k < 0)
+			return -1;
+		const char *key = b->arena.buf + k;
+		size_t kl = strlen(key);
+		if (map_put(wild ? &b->wild : &b->hosts, b->arena.buf, hash_str(key, kl, 0), 0,
+			    (uint32_t)k, (uint32_t)kl, idx) < 0)
+			return -1;
+	}
+	return idx;
+}
+
+static int32_t add_target(struct route_builder *b, uint32_t pool, enum route_path_type type,
+			  bool def, const char *ns, const char *ingress, const char *rule_host,
+			  const char *rule_path)
+{
+	if (!GROW(b->targets, b->n_targets, b->cap_targets))
+		return -1;
+	struct target_rec *t = &b->targets[b->n_targets];
+	t->pool = pool;
+	t->type = type;
+	t->default_backend = def;
+	t->ns = str_off(b, ns);
+	t->ingress = str_off(b, ingress);
+	t->rule_host = str_off(b, rule_host);
+	t->rule_path = str_off(b, rule_path);
+	return (int32_t)b->n_targets++;
+}
+
+int route_builder_add_rule(struct route_builder *b, const char *host, const char *path,
+			   enum route_path_type type, uint32_t pool, const char *ns,
+			   const char *ingress)
+{
+	if (!route_host_valid(host) || !route_path_valid(path, type) || pool >= b->n_pools)
+		return -1;
+	int32_t e = entry_for(b, host);
+	if (e < 0) {
+		b->failed = true;
+		return -1;
+	}
+	size_t pl = strlen(path);
+	bool prefix = type != ROUTE_EXACT;
+	if (prefix && pl > 0 && path[pl - 1] == '/')
+		pl--; /* "/foo/" ≡ "/foo"; "/" ≡ "" */
+	struct map *m = prefix ? &b->prefix : &b->exact;
+	if (map_get(m, b->arena.buf, hash_str(path, pl, (uint32_t)e), (uint32_t)e, path, pl) >= 0)
+		return 0; /* an earlier (older) rule has it */
+	int32_t t = add_target(b, pool, type, false, ns, ingress, host, path);
+	int64_t k = arena_add(&b->arena, path, pl);
+	if (t < 0 || k < 0) {
+		b->failed = true;
+		return -1;
+	}
+	if (map_put(m, b->arena.buf, hash_str(path, pl, (uint32_t)e), (uint32_t)e, (uint32_t)k,
+		    (uint32_t)pl, t) < 0) {
+		b->failed = true;
+		return -1;
+	}
+	b->n_rules++;
+	return 1;
+}
+
+int route_builder_set_host_default(struct route_builder *b, const char *host, uint32_t pool,
+				   const char *ns, const char *ingress)
+{
+	int32_t e = entry_for(b, host);
+	if (e < 0 || pool >= b->n_pools)
+		return -1;
+	if (b->entries[e].default_tgt >= 0)
+		return 0;
+	int32_t t = add_target(b, pool, ROUTE_PREFIX, true, ns, ingress, host, "");
+	if (t < 0)
+		return -1;
+	b->entries[e].default_tgt = t;
+	return 1;
+}
+
+int route_builder_set_catch_all(struct route_builder *b, uint32_t pool, const char *ns,
+				const char *ingress)
+{
+	if (b->catch_all >= 0)
+		return 0;
+	b->catch_all = add_target(b, pool, ROUTE_PREFIX, true, ns, ingress, "", "");
+	return b->catch_all >= 0 ? 1 : -1;
+}
+
+void route_builder_set_class_default(struct route_builder *b, uint32_t pool)
+{
+	b->class_default = add_target(b, pool, ROUTE_PREFIX, true, "", "", "", "");
+}
+
+struct route_table *route_builder_finish(struct route_builder *b)
+{
+	if (b == NULL)
+		return NULL;
+	if (b->failed) {
+		route_builder_free(b);
+		return NULL;
+	}
+	struct route_table *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		route_builder_free(b);
+		return NULL;
+	}
+	t->b = *b;
+	free(b);
+	const char *A = t->b.arena.buf;
+	t->targets = calloc(t->b.n_targets ? t->b.n_targets : 1, sizeof(*t->targets));
+	t->pools = calloc(t->b.n_pools ? t->b.n_pools : 1, sizeof(*t->pools));
+	if (t->targets == NULL || t->pools == NULL) {
+		route_table_free(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < t->b.n_targets; i++) {
+		const struct target_rec *r = &t->b.targets[i];
+		t->targets[i] = (struct route_target){
+			.pool = r->pool,
+			.path_type = r->type,
+			.default_backend = r->default_backend,
+			.namespace_ = A + r->ns,
+			.ingress = A + r->ingress,
+			.rule_host = A + r->rule_host,
+			.rule_path = A + r->rule_path,
+		};
+	}
+	for (uint32_t i = 0; i < t->b.n_pools; i++) {
+		const struct pool_rec *p = &t->b.pools[i];
+		t->pools[i] = (struct route_pool){
+			.namespace_ = A + p->ns,
+			.service = A + p->service,
+			.port = A + p->port,
+			.n_endpoints = p->n_eps,
+			.endpoints = t->b.eps + p->first_ep,
+		};
+	}
+	return t;
+}
+
+void route_table_free(struct route_table *t)
+{
+	if (t == NULL)
+		return;
+	builder_release(&t->b);
+	free(t->targets);
+	free(t->pools);
+	free(t);
+}
+
+const struct route_pool *route_pool(const struct route_table *t, uint32_t index)
+{
+	return index < t->b.n_pools ? &t->pools[index] : NULL;
+}
+
+uint32_t route_pool_count(const struct route_table *t)
+{
+	return t->b.n_pools;
+}
+
+uint32_t route_rule_count(const struct route_table *t)
+{
+	return t->b.n_rules;
+}
+
+/* ---- lookup ------------------------------------------------------------------------------- */
+
+#define MAX_BOUNDARIES 64
+
+const struct route_target *route_lookup(const struct route_table *t, const char *host,
+					size_t host_len, const char *path, size_t path_len)
+{
+	const struct route_builder *b = &t->b;
+	const char *A = b->arena.buf;
+
+	/* Host: lower-case, port stripped ("[v6]:443" keeps its brackets). */
+	char h[256];
+	size_t hl = 0;
+	if (host_len > 0 && host[0] == '[') {
+		while (hl < host_len && hl < 255 && host[hl] != ']') {
+			h[hl] = (char)tolower((unsigned char)host[hl]);
+			hl++;
+		}
+		if (hl < host_len && hl < 255)
+			h[hl++] = ']';
+	} else {
+		while (hl < host_len && hl < 255 && host[hl] != ':') {
+			h[hl] = (char)tolower((unsigned char)host[hl]);
+			hl++;
+		}
+	}
+	if (hl > 0 && h[hl - 1] == '.')
+		hl--; /* a fully qualified "foo.com." is "foo.com" */
+
+	int32_t e = -1;
+	if (hl > 0) {
+		e = map_get(&b->hosts, A, hash_str(h, hl, 0), 0, h, hl);
+		if (e < 0) {
+			const char *dot = memchr(h, '.', hl);
+			if (dot && dot > h) {
+				size_t sl = hl - (size_t)(dot + 1 - h);
+				e = map_get(&b->wild, A, hash_str(dot + 1, sl, 0), 0, dot + 1, sl);
+			}
+		}
+	}
+	if (e < 0)
+		e = b->any_host;
+
+	if (e >= 0) {
+		/* One pass over the path: FNV state at each '/' (the prefix before it). */
+		uint64_t states[MAX_BOUNDARIES];
+		uint32_t ends[MAX_BOUNDARIES];
+		uint32_t nb = 0;
+		uint64_t st = FNV_OFFSET;
+		for (size_t i = 0; i < path_len; i++) {
+			if (path[i] == '/' && nb < MAX_BOUNDARIES) {
+				states[nb] = st;
+				ends[nb++] = (uint32_t)i;
+			}
+			st = fnv_step(st, (uint8_t)path[i]);
+		}
+		int32_t x = map_get(&b->exact, A, fnv_finish(st, (uint32_t)e), (uint32_t)e, path,
+				    path_len);
+		if (x >= 0)
+			return &t->targets[x];
+		/* Prefix: the whole path (a trailing '/' is a boundary already), then each
+		 * boundary from the longest down to the root (the empty key). */
+		if (path_len > 0 && path[path_len - 1] != '/') {
+			x = map_get(&b->prefix, A, fnv_finish(st, (uint32_t)e), (uint32_t)e, path,
+				    path_len);
+			if (x >= 0)
+				return &t->targets[x];
+		}
+		for (uint32_t k = nb; k-- > 0;) {
+			x = map_get(&b->prefix, A, fnv_finish(states[k], (uint32_t)e), (uint32_t)e,
+				    path, ends[k]);
+			if (x >= 0)
+				return &t->targets[x];
+		}
+		if (b->entries[e].default_tgt >= 0)
+			return &t->targets[b->entries[e].default_tgt];
+	}
+	if (b->catch_all >= 0)
+		return &t->targets[b->catch_all];
+	if (b->class_default >= 0)
+		return &t->targets[b->class_default];
+	return NULL;
+}
+
+/* ---- dump --------------------------------------------------------------------------------- */
+
+void route_table_dump(const struct route_table *t, FILE *out)
+{
+	const struct route_builder *b = &t->b;
+	const char *A = b->arena.buf;
+	fprintf(out, "# %u rules, %u hosts, %u pools\n", b->n_rules, b->n_entries, b->n_pools);
+	for (uint32_t e = 0; e < b->n_entries; e++) {
+		const char *name = A + b->entries[e].name;
+		fprintf(out, "host %s\n", name[0] ? name : "*");
+		const struct map *maps[2] = {&b->exact, &b->prefix};
+		for (int mi = 0; mi < 2; mi++) {
+			for (uint32_t i = 0; i <= maps[mi]->mask; i++) {
+				const struct slot *s = &maps[mi]->slots[i];
+				if (s->hash == 0 || s->scope != e)
+					continue;
+				const struct route_target *tg = &t->targets[s->value];
+				const struct route_pool *p = &t->pools[tg->pool];
+				fprintf(out, "  %-22s %-8s -> %s/%s:%s (%u endpoints)  [%s/%s]\n",
+					tg->rule_path, mi == 0 ? "Exact" : "Prefix", p->namespace_,
+					p->service, p->port, p->n_endpoints, tg->namespace_,
+					tg->ingress);
+			}
+		}
+		if (b->entries[e].default_tgt >= 0) {
+			const struct route_target *tg = &t->targets[b->entries[e].default_tgt];
+			const struct route_pool *p = &t->pools[tg->pool];
+			fprintf(out, "  (default)                       -> %s/%s:%s  [%s/%s]\n",
+				p->namespace_, p->service, p->port, tg->namespace_, tg->ingress);
+		}
+	}
+	const int32_t extra[2] = {b->catch_all, b->class_default};
+	const char *label[2] = {"catch-all", "class default"};
+	for (int i = 0; i < 2; i++) {
+		if (extra[i] < 0)
+			continue;
+		const struct route_target *tg = &t->targets[extra[i]];
+		const struct route_pool *p = &t->pools[tg->pool];
+		fprintf(out, "%s -> %s/%s:%s\n", label[i], p->namespace_, p->service, p->port);
+	}
+}
