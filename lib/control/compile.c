@@ -55,60 +55,139 @@ static const char *annotation(json_t *obj, const char *key)
 	return str_at(json_object_get(json_object_get(obj, "metadata"), "annotations"), key);
 }
 
-static json_t *find_object(const struct control_model *m, const char *kind, const char *ns,
-			   const char *name)
+/* The model's IngressClasses, gathered once per compile. */
+struct classes {
+	json_t **v;
+	size_t n;
+};
+
+static void classes_collect(const struct control_model *m, struct classes *c)
 {
-	for (size_t i = 0; i < control__count(m); i++) {
-		if (strcmp(control__kind(m, i), kind) != 0)
-			continue;
-		json_t *o = control__json(m, i);
-		const char *n = meta_str(o, "name");
-		if (n && strcmp(n, name) == 0 && (ns == NULL || strcmp(obj_ns(o), ns) == 0))
-			return o;
-	}
-	return NULL;
+	c->n = 0;
+	c->v = calloc(control__count(m) + 1, sizeof(*c->v));
+	for (size_t i = 0; c->v && i < control__count(m); i++)
+		if (strcmp(control__kind(m, i), "IngressClass") == 0)
+			c->v[c->n++] = control__json(m, i);
 }
 
-bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,
-			     json_t *ing)
+static bool is_ours(const struct classes *cl, const struct control_class *c, json_t *ing)
 {
 	const char *cls = str_at(json_object_get(ing, "spec"), "ingressClassName");
 	if (cls) {
-		json_t *ic = find_object(m, "IngressClass", NULL, cls);
-		if (ic) {
-			const char *ctl = str_at(json_object_get(ic, "spec"), "controller");
-			return ctl && strcmp(ctl, c->controller) == 0;
+		for (size_t i = 0; i < cl->n; i++) {
+			const char *n = meta_str(cl->v[i], "name");
+			if (n && strcmp(n, cls) == 0) {
+				const char *ctl =
+					str_at(json_object_get(cl->v[i], "spec"), "controller");
+				return ctl && strcmp(ctl, c->controller) == 0;
+			}
 		}
 		return strcmp(cls, c->name) == 0;
 	}
 	const char *legacy = annotation(ing, "kubernetes.io/ingress.class");
 	if (legacy)
 		return strcmp(legacy, c->name) == 0;
-	for (size_t i = 0; i < control__count(m); i++) {
-		if (strcmp(control__kind(m, i), "IngressClass") != 0)
-			continue;
-		json_t *ic = control__json(m, i);
-		const char *ctl = str_at(json_object_get(ic, "spec"), "controller");
-		const char *def = annotation(ic, "ingressclass.kubernetes.io/is-default-class");
+	for (size_t i = 0; i < cl->n; i++) {
+		const char *ctl = str_at(json_object_get(cl->v[i], "spec"), "controller");
+		const char *def =
+			annotation(cl->v[i], "ingressclass.kubernetes.io/is-default-class");
 		if (ctl && strcmp(ctl, c->controller) == 0 && def && strcmp(def, "true") == 0)
 			return true;
 	}
 	return false;
 }
 
-/* ---- pools -------------------------------------------------------------------------------- */
+bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,
+			     json_t *ing)
+{
+	struct classes cl;
+	classes_collect(m, &cl);
+	bool r = is_ours(&cl, c, ing);
+	free(cl.v);
+	return r;
+}
 
-struct pool_key {
-	char *key; /* "ns/svc:port" */
-	uint32_t index;
+/* ---- indexes: Services by namespace/name, EndpointSlices by namespace/service ------------- */
+
+struct idx_ent {
+	const char *ns;
+	const char *name;
+	json_t *j;
 };
+
+struct index {
+	struct idx_ent *svc, *slices;
+	size_t n_svc, n_slices;
+};
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct idx_ent *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static void index_build(const struct control_model *m, struct index *ix)
+{
+	size_t n = control__count(m);
+	ix->svc = calloc(n + 1, sizeof(*ix->svc));
+	ix->slices = calloc(n + 1, sizeof(*ix->slices));
+	ix->n_svc = ix->n_slices = 0;
+	if (ix->svc == NULL || ix->slices == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = control__json(m, i);
+		if (strcmp(control__kind(m, i), "Service") == 0) {
+			ix->svc[ix->n_svc++] = (struct idx_ent){obj_ns(o), meta_str(o, "name"), o};
+		} else if (strcmp(control__kind(m, i), "EndpointSlice") == 0) {
+			const char *owner =
+				str_at(json_object_get(json_object_get(o, "metadata"), "labels"),
+				       "kubernetes.io/service-name");
+			if (owner)
+				ix->slices[ix->n_slices++] = (struct idx_ent){obj_ns(o), owner, o};
+		}
+	}
+	qsort(ix->svc, ix->n_svc, sizeof(*ix->svc), cmp_ent);
+	qsort(ix->slices, ix->n_slices, sizeof(*ix->slices), cmp_ent);
+}
+
+static void index_free(struct index *ix)
+{
+	free(ix->svc);
+	free(ix->slices);
+}
+
+/* First entry >= (ns, name). */
+static size_t lower_bound(const struct idx_ent *v, size_t n, const char *ns, const char *name)
+{
+	struct idx_ent key = {ns, name, NULL};
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp_ent(&v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static json_t *index_service(const struct index *ix, const char *ns, const char *name)
+{
+	size_t i = lower_bound(ix->svc, ix->n_svc, ns, name);
+	if (i < ix->n_svc && strcmp(ix->svc[i].ns, ns) == 0 && strcmp(ix->svc[i].name, name) == 0)
+		return ix->svc[i].j;
+	return NULL;
+}
+
+/* ---- pools -------------------------------------------------------------------------------- */
 
 struct compile {
 	const struct control_model *m;
+	struct index ix;
 	struct route_builder *b;
 	struct control_errors *errs;
-	struct pool_key *pools;
-	size_t n_pools, cap_pools;
+	json_t *pool_index; /* "ns/svc:port" → pool index (jansson's object is a hash table) */
 };
 
 static int cond_true(json_t *conds, const char *key, bool missing)
@@ -120,20 +199,16 @@ static int cond_true(json_t *conds, const char *key, bool missing)
 }
 
 /* Collect the endpoints of Service ns/svc for the Service port named port_name. */
-static uint32_t collect_endpoints(const struct control_model *m, const char *ns, const char *svc,
+static uint32_t collect_endpoints(const struct index *ix, const char *ns, const char *svc,
 				  const char *port_name, struct route_endpoint **out)
 {
 	struct route_endpoint *eps = NULL;
 	uint32_t n = 0, cap = 0;
-	for (size_t i = 0; i < control__count(m); i++) {
-		if (strcmp(control__kind(m, i), "EndpointSlice") != 0)
-			continue;
-		json_t *sl = control__json(m, i);
-		const char *owner =
-			str_at(json_object_get(json_object_get(sl, "metadata"), "labels"),
-			       "kubernetes.io/service-name");
-		if (owner == NULL || strcmp(owner, svc) != 0 || strcmp(obj_ns(sl), ns) != 0)
-			continue;
+	for (size_t i = lower_bound(ix->slices, ix->n_slices, ns, svc);
+	     i < ix->n_slices && strcmp(ix->slices[i].ns, ns) == 0 &&
+	     strcmp(ix->slices[i].name, svc) == 0;
+	     i++) {
+		json_t *sl = ix->slices[i].j;
 		const char *at = str_at(sl, "addressType");
 		if (at == NULL || strcmp(at, "IPv4") != 0)
 			continue; /* IPv6 pools come with the IPv6 data path */
@@ -225,11 +300,11 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	else
 		snprintf(key, sizeof(key), "%s/%s:%lld", ns, name,
 			 (long long)json_integer_value(pnum));
-	for (size_t i = 0; i < cc->n_pools; i++)
-		if (strcmp(cc->pools[i].key, key) == 0)
-			return cc->pools[i].index;
+	json_t *known = json_object_get(cc->pool_index, key);
+	if (known)
+		return json_integer_value(known);
 
-	json_t *service = find_object(cc->m, "Service", ns, name);
+	json_t *service = index_service(&cc->ix, ns, name);
 	if (service == NULL) {
 		snprintf(why, whylen, "Service %s/%s does not exist", ns, name);
 		return -1;
@@ -257,18 +332,10 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	}
 	const char *sp_name = str_at(sp, "name");
 	struct route_endpoint *eps = NULL;
-	uint32_t n = collect_endpoints(cc->m, ns, name, sp_name ? sp_name : "", &eps);
+	uint32_t n = collect_endpoints(&cc->ix, ns, name, sp_name ? sp_name : "", &eps);
 	uint32_t idx = route_builder_add_pool(cc->b, ns, name, strrchr(key, ':') + 1, eps, n);
 	free(eps);
-	if (cc->n_pools == cc->cap_pools) {
-		size_t cap = cc->cap_pools ? cc->cap_pools * 2 : 32;
-		struct pool_key *np = realloc(cc->pools, cap * sizeof(*np));
-		if (np == NULL)
-			return -1;
-		cc->pools = np;
-		cc->cap_pools = cap;
-	}
-	cc->pools[cc->n_pools++] = (struct pool_key){strdup(key), idx};
+	json_object_set_new(cc->pool_index, key, json_integer(idx));
 	return idx;
 }
 
@@ -396,9 +463,13 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs)
 {
-	struct compile cc = {.m = m, .b = route_builder_new(), .errs = errs};
+	struct compile cc = {
+		.m = m, .b = route_builder_new(), .errs = errs, .pool_index = json_object()};
 	if (cc.b == NULL)
 		return NULL;
+	index_build(m, &cc.ix);
+	struct classes cl;
+	classes_collect(m, &cl);
 
 	struct ing *ings = calloc(control__count(m) + 1, sizeof(*ings));
 	size_t n = 0;
@@ -406,7 +477,7 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 		if (strcmp(control__kind(m, i), "Ingress") != 0)
 			continue;
 		json_t *j = control__json(m, i);
-		if (!control_ingress_is_ours(m, c, j))
+		if (!is_ours(&cl, c, j))
 			continue;
 		const char *ts = meta_str(j, "creationTimestamp");
 		ings[n++] = (struct ing){j, ts ? ts : "", obj_ns(j), meta_str(j, "name")};
@@ -488,9 +559,9 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 		}
 	}
 
-	for (size_t i = 0; i < cc.n_pools; i++)
-		free(cc.pools[i].key);
-	free(cc.pools);
+	json_decref(cc.pool_index);
 	free(ings);
+	free(cl.v);
+	index_free(&cc.ix);
 	return route_builder_finish(cc.b);
 }

@@ -68,7 +68,13 @@ struct object {
 struct control_model {
 	struct object *objs;
 	size_t n, cap;
+	json_t *by_key; /* "kind/namespace/name" → index in objs (a hash table) */
 };
+
+static void object_key(char *buf, size_t len, const char *kind, const char *ns, const char *name)
+{
+	snprintf(buf, len, "%s/%s/%s", kind, ns, name);
+}
 
 /* Internal accessors for compile.c. */
 size_t control__count(const struct control_model *m);
@@ -92,7 +98,12 @@ const char *control__kind(const struct control_model *m, size_t i)
 
 struct control_model *control_model_new(void)
 {
-	return calloc(1, sizeof(struct control_model));
+	struct control_model *m = calloc(1, sizeof(struct control_model));
+	if (m && (m->by_key = json_object()) == NULL) {
+		free(m);
+		return NULL;
+	}
+	return m;
 }
 
 void control_model_free(struct control_model *m)
@@ -105,6 +116,7 @@ void control_model_free(struct control_model *m)
 		json_decref(m->objs[i].json);
 	}
 	free(m->objs);
+	json_decref(m->by_key);
 	free(m);
 }
 
@@ -158,15 +170,15 @@ int control_add_object(struct control_model *m, json_t *obj, const char *where,
 	if (ns == NULL || ns[0] == '\0')
 		ns = strcmp(kind, "IngressClass") == 0 ? "" : "default"; /* cluster-scoped */
 
-	for (size_t i = 0; i < m->n; i++) {
-		struct object *o = &m->objs[i];
-		if (strcmp(o->kind, kind) == 0 && strcmp(o->ns, ns) == 0 &&
-		    strcmp(o->name, name) == 0) {
-			json_incref(obj);
-			json_decref(o->json);
-			o->json = obj;
-			return 1;
-		}
+	char key[768];
+	object_key(key, sizeof(key), kind, ns, name);
+	json_t *at = json_object_get(m->by_key, key);
+	if (at) {
+		struct object *o = &m->objs[json_integer_value(at)];
+		json_incref(obj);
+		json_decref(o->json);
+		o->json = obj;
+		return 1;
 	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;
@@ -182,24 +194,32 @@ int control_add_object(struct control_model *m, json_t *obj, const char *where,
 	o->name = strdup(name);
 	json_incref(obj);
 	o->json = obj;
+	json_object_set_new(m->by_key, key, json_integer((json_int_t)(m->n - 1)));
 	return 1;
 }
 
 int control_delete_object(struct control_model *m, const char *kind, const char *ns,
 			  const char *name)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		struct object *o = &m->objs[i];
-		if (strcmp(o->kind, kind) == 0 && strcmp(o->ns, ns) == 0 &&
-		    strcmp(o->name, name) == 0) {
-			free(o->ns);
-			free(o->name);
-			json_decref(o->json);
-			m->objs[i] = m->objs[--m->n];
-			return 1;
-		}
+	char key[768];
+	object_key(key, sizeof(key), kind, ns, name);
+	json_t *at = json_object_get(m->by_key, key);
+	if (at == NULL)
+		return 0;
+	size_t i = (size_t)json_integer_value(at);
+	struct object *o = &m->objs[i];
+	free(o->ns);
+	free(o->name);
+	json_decref(o->json);
+	json_object_del(m->by_key, key);
+	if (i != m->n - 1) {
+		/* The last object moves into the hole: re-point its index entry. */
+		m->objs[i] = m->objs[m->n - 1];
+		object_key(key, sizeof(key), m->objs[i].kind, m->objs[i].ns, m->objs[i].name);
+		json_object_set_new(m->by_key, key, json_integer((json_int_t)i));
 	}
-	return 0;
+	m->n--;
+	return 1;
 }
 
 /* Add a document: a List is unpacked item by item. */

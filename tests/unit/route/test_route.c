@@ -542,3 +542,25 @@ Test(route, lookup_cost_does_not_depend_on_rule_order_or_unrelated_hosts)
 	cr_assert_str_eq(where("foo.example", "/p49/x"), "a");
 	cr_assert_str_eq(where("foo.example", "/p50"), "-");
 }
+
+Test(route, objects_are_replaced_by_key_and_deleted)
+{
+	service("default", "a", "198.19.0.11");
+	service("default", "b", "198.19.0.12");
+	service("other", "a", "198.19.0.13");
+	cr_assert_eq(control_object_count(model), 6);
+	service("default", "a", "198.19.0.21"); /* same keys: replaced, not added */
+	cr_assert_eq(control_object_count(model), 6);
+	cr_assert_eq(control_delete_object(model, "Service", "default", "a"), 1);
+	cr_assert_eq(control_delete_object(model, "Service", "default", "a"), 0);
+	/* The object moved into the hole is still found by its key. */
+	cr_assert_eq(control_delete_object(model, "EndpointSlice", "other", "a-1"), 1);
+	cr_assert_eq(control_delete_object(model, "Service", "other", "a"), 1);
+	cr_assert_eq(control_object_count(model), 3);
+	ingress("i", "2026-01-01T00:00:00Z", "foo.example", P("/", "Prefix", "b"));
+	compile();
+	const struct route_pool *p =
+		route_pool(table, route_lookup(table, "foo.example", 11, "/", 1)->pool);
+	cr_assert_eq(p->n_endpoints, 1);
+	cr_assert_str_eq(where("foo.example", "/"), "b");
+}
