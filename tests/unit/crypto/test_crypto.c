@@ -1,0 +1,124 @@
+/* SYN cookies: round trip, tampering, expiry, key rotation, burst equals singles. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+
+static struct crypto_ctx *ctx;
+static struct crypto_keys keys;
+
+static void setup(void)
+{
+	ctx = crypto_ctx_create();
+	cr_assert_not_null(ctx);
+	cr_assert_eq(crypto_keys_rotate(ctx, &keys, NULL, 1000), 0);
+}
+
+static void teardown(void)
+{
+	crypto_ctx_free(ctx);
+}
+
+TestSuite(crypto, .init = setup, .fini = teardown);
+
+static struct crypto_cookie_in tuple(void)
+{
+	return (struct crypto_cookie_in){inet_addr("198.18.0.2"), inet_addr("198.18.0.10"),
+					 htons(40000), htons(80)};
+}
+
+static bool check(const struct crypto_keys *k, struct crypto_cookie_in in, uint32_t cookie,
+		  uint32_t count, uint16_t *mss)
+{
+	bool ok;
+	crypto_cookie_check_burst(ctx, k, &in, &cookie, 1, count, &ok, mss);
+	return ok;
+}
+
+Test(crypto, round_trip_for_every_mss_index)
+{
+	for (uint8_t m = 0; m < CRYPTO_MSS_COUNT; m++) {
+		struct crypto_cookie_in in = tuple();
+		uint32_t cookie;
+		crypto_cookie_make_burst(ctx, &keys, &in, &m, 1, 1000, &cookie);
+		uint16_t mss;
+		cr_assert(check(&keys, in, cookie, 1000, &mss), "mss index %u", m);
+		cr_assert_eq(mss, crypto_mss_table[m]);
+	}
+}
+
+Test(crypto, a_flipped_bit_anywhere_fails)
+{
+	struct crypto_cookie_in in = tuple();
+	uint8_t m = 6;
+	uint32_t cookie;
+	uint16_t mss;
+	crypto_cookie_make_burst(ctx, &keys, &in, &m, 1, 1000, &cookie);
+	for (int b = 0; b < 32; b++)
+		cr_assert_not(check(&keys, in, cookie ^ (1u << b), 1000, &mss), "cookie bit %d", b);
+	uint8_t *bytes = (uint8_t *)&in;
+	for (size_t i = 0; i < sizeof(in); i++) {
+		struct crypto_cookie_in t = in;
+		((uint8_t *)&t)[i] ^= 1;
+		cr_assert_not(check(&keys, t, cookie, 1000, &mss), "tuple byte %zu", i);
+		(void)bytes;
+	}
+}
+
+Test(crypto, cookie_expires_after_two_counters)
+{
+	struct crypto_cookie_in in = tuple();
+	uint8_t m = 6;
+	uint32_t cookie;
+	uint16_t mss;
+	crypto_cookie_make_burst(ctx, &keys, &in, &m, 1, 1000, &cookie);
+	cr_assert(check(&keys, in, cookie, 1001, &mss), "previous counter accepted");
+	cr_assert_not(check(&keys, in, cookie, 1002, &mss), "two counters later refused");
+	cr_assert_not(check(&keys, in, cookie, 1000 + 64, &mss), "same low bits, 64 later");
+}
+
+Test(crypto, rotation_keeps_the_previous_key_for_one_round)
+{
+	struct crypto_cookie_in in = tuple();
+	uint8_t m = 3;
+	uint32_t cookie;
+	uint16_t mss;
+	crypto_cookie_make_burst(ctx, &keys, &in, &m, 1, 1000, &cookie);
+	struct crypto_keys next, after;
+	cr_assert_eq(crypto_keys_rotate(ctx, &next, &keys, 1001), 0);
+	cr_assert(check(&next, in, cookie, 1001, &mss), "cookie from before the rotation");
+	cr_assert_eq(crypto_keys_rotate(ctx, &after, &next, 1001), 0);
+	cr_assert_not(check(&after, in, cookie, 1001, &mss), "two rotations: key gone");
+}
+
+Test(crypto, burst_of_32_equals_32_singles)
+{
+	struct crypto_cookie_in in[32];
+	uint8_t m[32];
+	uint32_t burst[32];
+	for (int i = 0; i < 32; i++) {
+		in[i] = tuple();
+		in[i].sport = htons((uint16_t)(30000 + i * 7));
+		m[i] = (uint8_t)(i % CRYPTO_MSS_COUNT);
+	}
+	crypto_cookie_make_burst(ctx, &keys, in, m, 32, 1000, burst);
+	for (int i = 0; i < 32; i++) {
+		uint32_t one;
+		crypto_cookie_make_burst(ctx, &keys, &in[i], &m[i], 1, 1000, &one);
+		cr_assert_eq(one, burst[i], "cookie %d", i);
+	}
+	bool ok[32];
+	uint16_t mss[32];
+	crypto_cookie_check_burst(ctx, &keys, in, burst, 32, 1000, ok, mss);
+	for (int i = 0; i < 32; i++)
+		cr_assert(ok[i]);
+}
+
+Test(crypto, mss_index_rounds_down)
+{
+	cr_assert_eq(crypto_mss_table[crypto_mss_index(1460)], 1460);
+	cr_assert_eq(crypto_mss_table[crypto_mss_index(1459)], 1452);
+	cr_assert_eq(crypto_mss_table[crypto_mss_index(9000)], 8960);
+	cr_assert_eq(crypto_mss_index(100), 0);
+}
