@@ -30,6 +30,8 @@
 
 #include "commands.h"
 #include "conf/conf.h"
+#include "control/control.h"
+#include "crypto/crypto.h"
 #include "net/net.h"
 #include "stats/stats.h"
 #include "worker/worker.h"
@@ -332,6 +334,12 @@ static void setup_port(const struct sluice_conf *c, unsigned idx, struct rte_mem
 
 struct daemon {
 	struct sluice_conf conf;
+	struct route_table *routes;
+	struct crypto_ctx *crypto;
+	struct crypto_keys keys[3]; /* published round-robin: a worker's pointer outlives a
+				     * rotation by a whole period */
+	unsigned key_slot;
+	uint64_t next_rotation;
 	struct port_state ports[CONF_MAX_PORTS];
 	struct worker_ctx *workers[CONF_MAX_WORKERS];
 	struct stats_http *http;
@@ -417,6 +425,32 @@ static int check_config(const char *file)
 	return 0;
 }
 
+/* Compile the routes from the configured manifest directory (management lcore). */
+static struct route_table *load_routes(const struct sluice_conf *c)
+{
+	struct control_errors errs = {0};
+	struct control_model *m = control_model_new();
+	if (c->routing.manifests[0]) {
+		int n = control_load_dir(m, c->routing.manifests, &errs);
+		if (n >= 0)
+			notice("routing: %d object(s) from %s", n, c->routing.manifests);
+	} else {
+		notice("routing: no routing.manifests configured; every request gets 404 until "
+		       "rules arrive");
+	}
+	struct control_class cls = {c->routing.ingress_class, c->routing.controller,
+				    c->routing.default_backend[0] ? c->routing.default_backend
+								  : NULL};
+	struct route_table *t = control_compile(m, &cls, &errs);
+	control_errors_print(&errs, stderr, "sluice: routing: ");
+	control_errors_free(&errs);
+	control_model_free(m);
+	if (t == NULL)
+		die("routing: out of memory compiling the route table");
+	notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
+	return t;
+}
+
 static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_mempool *pool)
 {
 	const struct sluice_conf *c = &d->conf;
@@ -454,7 +488,64 @@ static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_
 			w->n_resolve++;
 		}
 	}
+
+	/* The TCP-lite engine, when some port has an SNAT address to reach pods from. */
+	bool any_snat = false;
+	for (unsigned p = 0; p < c->n_ports; p++)
+		any_snat |= c->ports[p].n_snat > 0;
+	if (!any_snat)
+		return w;
+	struct tcpl_config tc = {
+		.limits = {.max_request_line = c->limits.max_request_line,
+			   .max_head_bytes = c->limits.max_header_bytes,
+			   .max_headers = (uint16_t)c->limits.max_headers,
+			   .reject_bare_lf = c->limits.reject_bare_lf},
+		.request_buffer = c->limits.request_buffer,
+		.buffers = c->limits.max_flows < 4096 ? c->limits.max_flows : 4096,
+		.max_flows = c->limits.max_flows,
+		.header_tsc = (uint64_t)c->timeouts.header_ms * w->tsc_hz / 1000,
+		.connect_tsc = (uint64_t)c->timeouts.connect_ms * w->tsc_hz / 1000,
+		.idle_tsc = (uint64_t)c->timeouts.idle_ms * w->tsc_hz / 1000,
+		.linger_tsc = (uint64_t)c->timeouts.linger_ms * w->tsc_hz / 1000,
+		.rto_tsc = w->tsc_hz / 5, /* 200 ms, Linux's minimum RTO */
+		.connect_tries = 3,
+	};
+	/* SNAT source ports 1024–65535, split evenly: a pod's reply names its worker. */
+	uint32_t span = (65536 - 1024) / c->n_workers;
+	tc.snat_port_first = (uint16_t)(1024 + wi * span);
+	tc.snat_port_count = (uint16_t)span;
+	for (unsigned p = 0; p < c->n_ports; p++)
+		for (unsigned l = 0; l < c->ports[p].n_listen && tc.n_listen < TCPL_MAX_LISTEN; l++)
+			if (c->ports[p].n_vips)
+				tc.listen_ports[tc.n_listen++] = c->ports[p].listen[l];
+	struct tcpl_port tp[TCPL_MAX_PORTS];
+	for (unsigned p = 0; p < c->n_ports && p < TCPL_MAX_PORTS; p++)
+		tp[p] = (struct tcpl_port){.local = &d->ports[p].local,
+					   .conf = &c->ports[p],
+					   .offloads = d->ports[p].tx_offloads,
+					   .mss = (uint16_t)(c->ports[p].profile.mtu - 40)};
+	char err[256];
+	snprintf(name, sizeof(name), "flows_%u", lcore);
+	w->tcp = tcpl_create(name, &tc, tp, (uint8_t)c->n_ports, pool, w->neigh, w->stats, socket,
+			     err, sizeof(err));
+	if (w->tcp == NULL)
+		die("worker %u: %s", lcore, err);
+	tcpl_set_routes(w->tcp, d->routes);
+	tcpl_set_keys(w->tcp, &d->keys[d->key_slot]);
+	tcpl_set_seconds(w->tcp, rte_rdtsc() / w->tsc_hz);
 	return w;
+}
+
+/* Rotate the SYN-cookie secret every ten minutes; the previous one stays valid. */
+static void rotate_keys(struct daemon *d, bool first)
+{
+	uint64_t secs = rte_rdtsc() / rte_get_tsc_hz();
+	unsigned next = first ? 0 : (d->key_slot + 1) % 3;
+	if (crypto_keys_rotate(d->crypto, &d->keys[next], first ? NULL : &d->keys[d->key_slot],
+			       crypto_cookie_count(secs)) != 0)
+		die("cannot read random bytes for the SYN-cookie secret");
+	d->key_slot = next;
+	d->next_rotation = secs + 600;
 }
 
 /* The signals the management loop reads from a signalfd. They must be blocked before
@@ -514,6 +605,13 @@ static int management_loop(struct daemon *d)
 					continue;
 				if (d->http)
 					stats_http_tick(d->http, ep);
+				if (rte_rdtsc() / rte_get_tsc_hz() >= d->next_rotation) {
+					rotate_keys(d, false);
+					for (unsigned w = 0; w < d->conf.n_workers; w++)
+						if (d->workers[w]->tcp)
+							tcpl_set_keys(d->workers[w]->tcp,
+								      &d->keys[d->key_slot]);
+				}
 			} else if (d->http && stats_http_owns(d->http, fd)) {
 				stats_http_on_event(d->http, ep, fd, evs[i].events);
 			}
@@ -633,6 +731,17 @@ int sluice_daemon_main(int argc, char **argv)
 		notice("metrics on http://%s:%u/metrics", inet_ntoa(a), d.conf.metrics.port);
 	}
 
+	d.routes = load_routes(&d.conf);
+	d.crypto = crypto_ctx_create();
+	if (d.crypto == NULL)
+		die("cannot initialise Intel ipsec-mb for SYN cookies");
+	rotate_keys(&d, true);
+	notice("SYN cookies: AES-128 via ipsec-mb (%s)", crypto_ctx_arch(d.crypto));
+	if (d.conf.n_workers > 1)
+		notice("%u workers: pod replies must reach the worker that owns the flow; the "
+		       "software hand-off ring is not built yet, so run one worker per port queue "
+		       "set with flow steering, or one worker",
+		       d.conf.n_workers);
 	for (unsigned i = 0; i < d.conf.n_workers; i++) {
 		d.workers[i] = make_worker(&d, i, pools[i]);
 		int rc = rte_eal_remote_launch(worker_run, d.workers[i], d.conf.workers[i]);
@@ -650,7 +759,10 @@ int sluice_daemon_main(int argc, char **argv)
 		rte_eth_dev_close(d.ports[p].port_id);
 	}
 	stats_http_close(d.http);
+	route_table_free(d.routes);
+	crypto_ctx_free(d.crypto);
 	for (unsigned i = 0; i < d.conf.n_workers; i++) {
+		tcpl_free(d.workers[i]->tcp);
 		net_neigh_free(d.workers[i]->neigh);
 		rte_free(d.workers[i]);
 	}

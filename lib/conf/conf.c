@@ -765,6 +765,36 @@ static void load_routes(struct reader *r, const config_setting_t *port, const ch
 	}
 }
 
+/* TCP ports the VIPs serve: an array of 1–8 port numbers; 80 when absent. */
+static void load_listen(struct reader *r, const config_setting_t *port, const char *path,
+			struct conf_port *pt)
+{
+	char p[CONF_STR_LEN];
+	join_path(p, sizeof(p), path, "listen");
+	const config_setting_t *a = config_setting_get_member(port, "listen");
+	pt->listen[0] = 80;
+	pt->n_listen = 1;
+	if (a == NULL)
+		return;
+	int n = config_setting_length(a);
+	if (config_setting_type(a) != CONFIG_TYPE_ARRAY || n < 1 || n > 8) {
+		report(r, a, p, "expected an array of 1 to 8 TCP ports, e.g. [80, 8080]");
+		return;
+	}
+	pt->n_listen = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(a, (unsigned)i);
+		int v = config_setting_type(e) == CONFIG_TYPE_INT ? config_setting_get_int(e) : -1;
+		if (v < 1 || v > 65535) {
+			char ep[CONF_STR_LEN];
+			snprintf(ep, sizeof(ep), "%s.[%d]", p, i);
+			report(r, e, ep, "expected a TCP port from 1 to 65535");
+			continue;
+		}
+		pt->listen[pt->n_listen++] = (uint16_t)v;
+	}
+}
+
 static void load_port(struct reader *r, const config_setting_t *g, const char *path,
 		      struct conf_port *pt)
 {
@@ -802,6 +832,7 @@ static void load_port(struct reader *r, const config_setting_t *g, const char *p
 	get_string_array(r, g, path, "snat", CONF_MAX_ADDRS, add_addr, &snat);
 	get_string_array(r, g, path, "subnets", CONF_MAX_ADDRS, add_subnet, pt);
 	load_routes(r, g, path, pt);
+	load_listen(r, g, path, pt);
 
 	/* Every route's next hop must be on a subnet we can ARP on. */
 	for (unsigned i = 0; i < pt->n_routes; i++) {

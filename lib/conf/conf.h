@@ -92,6 +92,8 @@ struct conf_port {
 	uint16_t n_subnets;
 	struct conf_route routes[CONF_MAX_ROUTES];
 	uint16_t n_routes;
+	uint16_t listen[8]; /* TCP ports served on the VIPs (host order); default 80 */
+	uint16_t n_listen;
 	char file[CONF_STR_LEN]; /* where the port was defined, for run-time messages */
 	int line;
 };

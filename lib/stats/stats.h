@@ -42,6 +42,28 @@
 	X(not_local, "Packets for none of the gateway's addresses (dropped, no exception port)")   \
 	X(unhandled, "Packets to a gateway address with a protocol or port it does not serve")     \
 	X(tcp_rst_sent, "TCP resets sent")                                                         \
+	X(tcp_syn_in, "SYNs received for a VIP port")                                              \
+	X(tcp_cookie_ok, "Handshakes completed with a valid SYN cookie")                           \
+	X(tcp_cookie_bad, "ACKs with an invalid or expired SYN cookie (answered with RST)")        \
+	X(tcp_flows_full, "New connections refused because the flow table was full")               \
+	X(tcp_flows_closed, "Flows removed (closed, reset or aged out)")                           \
+	X(tcp_out_of_order, "Request segments out of order or duplicated (re-acknowledged)")       \
+	X(tcp_retransmits,                                                                         \
+	  "Segments the gateway retransmitted (its responses, buffered requests)")                 \
+	X(pod_connects, "SYNs sent to pods")                                                       \
+	X(pod_refused, "Pod connections refused (RST), retried on another pod")                    \
+	X(pod_timeouts, "Pod connections that timed out")                                          \
+	X(spliced_to_pod, "Packets spliced client to pod")                                         \
+	X(spliced_to_client, "Packets spliced pod to client")                                      \
+	X(http_requests, "Request heads parsed and routed")                                        \
+	X(http_local_400, "Responses 400 sent by the gateway (malformed request)")                 \
+	X(http_local_404, "Responses 404 sent by the gateway (no route)")                          \
+	X(http_local_408, "Responses 408 sent by the gateway (head not complete in time)")         \
+	X(http_local_431, "Responses 414/431 sent by the gateway (head or line too large)")        \
+	X(http_local_501, "Responses 501/505 sent by the gateway (method or version)")             \
+	X(http_local_502, "Responses 502 sent by the gateway (every pod refused)")                 \
+	X(http_local_503, "Responses 503 sent by the gateway (no ready pod)")                      \
+	X(http_local_504, "Responses 504 sent by the gateway (pod did not answer)")                \
 	X(polls, "Poll loop iterations")                                                           \
 	X(busy_polls, "Poll loop iterations that received at least one packet")
 

@@ -39,6 +39,8 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 	struct net_pkt info[WORKER_BURST];
 	enum net_class cls[WORKER_BURST];
 	enum net_drop_reason why[WORKER_BURST];
+	struct rte_mbuf *tcp_pkts[WORKER_BURST];
+	struct net_pkt tcp_info[WORKER_BURST];
 	uint16_t queued = 0;
 
 	while (n > 0) {
@@ -50,6 +52,7 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 		stats_add(st, STATS_rx_bytes, bytes);
 
 		net_parse_burst(pkts, k, info, cls, why);
+		uint16_t n_tcp = 0;
 
 		for (uint16_t i = 0; i < k; i++) {
 			struct rte_mbuf *m = pkts[i];
@@ -94,6 +97,12 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 				}
 				break;
 			case NET_CLASS_TCP:
+				if (ctx->tcp && tcpl_wants(ctx->tcp, pi, p)) {
+					tcp_pkts[n_tcp] = m;
+					tcp_info[n_tcp++] = *p;
+					break;
+				}
+				/* fall through */
 			case NET_CLASS_UDP:
 			case NET_CLASS_IPV6:
 			case NET_CLASS_OTHER:
@@ -105,6 +114,15 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 				rte_pktmbuf_free(m);
 				break;
 			}
+		}
+		if (n_tcp) {
+			/* The TCP-lite engine takes the burst's TCP at once (cookies and flow
+			 * lookups are done per burst) and says what to send where. */
+			struct tcpl_out out[2 * WORKER_BURST];
+			uint16_t no = tcpl_input_burst(ctx->tcp, pi, tcp_pkts, tcp_info, n_tcp, now,
+						       out, 2 * WORKER_BURST);
+			for (uint16_t o = 0; o < no; o++)
+				queued += worker_tx_enqueue(ctx, out[o].port, out[o].m);
 		}
 		pkts += k;
 		n -= k;
@@ -132,6 +150,13 @@ static void send_arp_request(struct worker_ctx *ctx, uint16_t pi, uint32_t targe
 
 void worker_housekeeping(struct worker_ctx *ctx, uint64_t now)
 {
+	if (ctx->tcp) {
+		struct tcpl_out out[64];
+		tcpl_set_seconds(ctx->tcp, now / ctx->tsc_hz);
+		uint16_t no = tcpl_tick(ctx->tcp, now, out, 64);
+		for (uint16_t o = 0; o < no; o++)
+			worker_tx_enqueue(ctx, out[o].port, out[o].m);
+	}
 	if (now < ctx->next_housekeeping)
 		return;
 	/* Ten rounds a second: fine-grained enough for ARP retries, cheap enough to ignore. */

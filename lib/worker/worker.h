@@ -25,6 +25,7 @@
 #include "conf/conf.h"
 #include "net/net.h"
 #include "stats/stats.h"
+#include "tcp/tcp.h"
 
 #define WORKER_BURST	   32
 #define WORKER_TX_CAP	   (4 * WORKER_BURST)
@@ -48,6 +49,7 @@ struct worker_ctx {
 	struct rte_mempool *pool;  /* this worker's mbufs (RX queues and generated packets) */
 	struct net_neigh *neigh;   /* this worker's neighbour table */
 	struct stats_lcore *stats; /* this worker's counters */
+	struct tcpl_ctx *tcp;	   /* TCP-lite engine; NULL: TCP to our addresses is refused */
 	uint64_t tsc_hz;
 	uint64_t next_housekeeping; /* tsc of the next neighbour aging / resolve round */
 	uint32_t resolve_ip[WORKER_MAX_RESOLVE]; /* next hops to keep resolved, with their port */

@@ -104,9 +104,9 @@ wait_for() {
 	done
 }
 
-# Write a gateway config for this topology. Args: FILE PREFIX METRICS_PORT [WORKERS]
+# Write a gateway config for this topology. Args: FILE PREFIX METRICS_PORT [WORKERS] [MANIFESTS]
 topo_write_config() {
-	local file=$1 P=$2 mport=$3 workers=${4:-"[1]"}
+	local file=$1 P=$2 mport=$3 workers=${4:-"[1]"} manifests=${5:-}
 	local root
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 	# @include resolves relative to the config's directory (libconfig 1.5 has no absolute
@@ -135,7 +135,9 @@ ports = (
     routes = ( { dst = "198.19.0.0/16"; via = "$TOPO_ROUTER"; } );
   }
 );
-limits = { mbufs = 4095; };
+limits = { mbufs = 4095; max_flows = 4096; };
 metrics = { listen = "127.0.0.1:$mport"; };
+routing = { manifests = "$manifests"; };
+timeouts = { header_ms = 2000; connect_ms = 1000; };
 CONF
 }

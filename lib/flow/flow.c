@@ -1,0 +1,187 @@
+/*
+ * flow.c: two rte_hash tables over one record array with an index free list.
+ */
+#include "flow/flow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+struct flow_table {
+	struct rte_hash *client;
+	struct rte_hash *pod;
+	struct flow *recs;
+	uint32_t capacity;
+	uint32_t count;
+	uint32_t free_head;
+	uint32_t age_cursor;
+};
+
+_Static_assert(sizeof(struct flow_key) == 12, "flow keys are 12 bytes");
+
+static struct rte_hash *make_hash(const char *name, const char *suffix, uint32_t capacity,
+				  int socket)
+{
+	char n[RTE_HASH_NAMESIZE];
+	snprintf(n, sizeof(n), "%s_%s", name, suffix);
+	struct rte_hash_parameters p = {
+		.name = n,
+		/* rte_hash buckets hold 8 keys; headroom keeps inserts from failing on a
+		 * crowded bucket before the record array is full. */
+		.entries = capacity * 2,
+		.key_len = sizeof(struct flow_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = socket,
+	};
+	return rte_hash_create(&p);
+}
+
+struct flow_table *flow_table_create(const char *name, uint32_t capacity, int socket)
+{
+	struct flow_table *t =
+		rte_zmalloc_socket("flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket);
+	if (t == NULL)
+		return NULL;
+	t->capacity = capacity;
+	t->recs = rte_zmalloc_socket("flows", (size_t)capacity * sizeof(struct flow),
+				     RTE_CACHE_LINE_SIZE, socket);
+	t->client = make_hash(name, "c", capacity, socket);
+	t->pod = make_hash(name, "p", capacity, socket);
+	if (t->recs == NULL || t->client == NULL || t->pod == NULL) {
+		flow_table_free(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < capacity; i++)
+		t->recs[i].next_free = i + 1 < capacity ? i + 1 : FLOW_NONE;
+	t->free_head = 0;
+	return t;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	if (t == NULL)
+		return;
+	rte_hash_free(t->client);
+	rte_hash_free(t->pod);
+	rte_free(t->recs);
+	rte_free(t);
+}
+
+void flow_lookup_burst(struct flow_table *t, bool pod_side, const struct flow_key *keys, uint16_t n,
+		       uint32_t *idx)
+{
+	const void *kp[64];
+	void *data[64];
+	if (n > 64)
+		n = 64;
+	for (uint16_t i = 0; i < n; i++)
+		kp[i] = &keys[i];
+	uint64_t hits = 0;
+	rte_hash_lookup_bulk_data(pod_side ? t->pod : t->client, kp, n, &hits, data);
+	for (uint16_t i = 0; i < n; i++)
+		idx[i] = (hits >> i) & 1 ? (uint32_t)(uintptr_t)data[i] : FLOW_NONE;
+}
+
+void flow_client_key(const struct flow *f, struct flow_key *k)
+{
+	*k = (struct flow_key){f->client_ip, f->vip, f->client_port, f->vip_port};
+}
+
+void flow_pod_key(const struct flow *f, struct flow_key *k)
+{
+	*k = (struct flow_key){f->pod_ip, f->snat_ip, f->pod_port, f->snat_port};
+}
+
+uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
+{
+	if (t->free_head == FLOW_NONE)
+		return FLOW_NONE;
+	uint32_t idx = t->free_head;
+	if (rte_hash_add_key_data(t->client, ck, (void *)(uintptr_t)idx) != 0)
+		return FLOW_NONE;
+	struct flow *f = &t->recs[idx];
+	t->free_head = f->next_free;
+	memset(f, 0, sizeof(*f));
+	f->client_ip = ck->remote_ip;
+	f->vip = ck->local_ip;
+	f->client_port = ck->remote_port;
+	f->vip_port = ck->local_port;
+	f->buf = FLOW_NONE;
+	f->state = FLOW_HEAD;
+	t->count++;
+	return idx;
+}
+
+int flow_bind_pod(struct flow_table *t, uint32_t idx, const struct flow_key *pk)
+{
+	struct flow *f = &t->recs[idx];
+	void *existing;
+	if (rte_hash_lookup_data(t->pod, pk, &existing) >= 0)
+		return -EEXIST;
+	if (f->pod_ip) {
+		struct flow_key old;
+		flow_pod_key(f, &old);
+		rte_hash_del_key(t->pod, &old);
+	}
+	if (rte_hash_add_key_data(t->pod, pk, (void *)(uintptr_t)idx) != 0) {
+		f->pod_ip = 0;
+		return -ENOSPC;
+	}
+	f->pod_ip = pk->remote_ip;
+	f->snat_ip = pk->local_ip;
+	f->pod_port = pk->remote_port;
+	f->snat_port = pk->local_port;
+	return 0;
+}
+
+void flow_remove(struct flow_table *t, uint32_t idx)
+{
+	struct flow *f = &t->recs[idx];
+	if (f->state == FLOW_FREE)
+		return;
+	struct flow_key k;
+	flow_client_key(f, &k);
+	rte_hash_del_key(t->client, &k);
+	if (f->pod_ip) {
+		flow_pod_key(f, &k);
+		rte_hash_del_key(t->pod, &k);
+	}
+	f->state = FLOW_FREE;
+	f->next_free = t->free_head;
+	t->free_head = idx;
+	t->count--;
+}
+
+struct flow *flow_get(struct flow_table *t, uint32_t idx)
+{
+	return &t->recs[idx];
+}
+
+uint32_t flow_count(const struct flow_table *t)
+{
+	return t->count;
+}
+
+uint32_t flow_capacity(const struct flow_table *t)
+{
+	return t->capacity;
+}
+
+unsigned flow_age(struct flow_table *t, uint64_t now, unsigned budget, flow_dead_fn dead, void *arg)
+{
+	unsigned removed = 0;
+	for (unsigned n = 0; n < budget && n < t->capacity; n++) {
+		uint32_t i = t->age_cursor;
+		t->age_cursor = i + 1 < t->capacity ? i + 1 : 0;
+		struct flow *f = &t->recs[i];
+		if (f->state != FLOW_FREE && dead(f, now, arg)) {
+			flow_remove(t, i);
+			removed++;
+		}
+	}
+	return removed;
+}

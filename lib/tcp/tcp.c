@@ -1,0 +1,1088 @@
+/*
+ * tcp.c: the TCP-lite state machine (DESIGN §4 steps 1–8).
+ *
+ * A burst goes through three passes:
+ *   1. key every packet (client side: client → VIP; pod side: pod → SNAT) and look the keys up
+ *      with one rte_hash bulk call per side;
+ *   2. gather the SYNs that need a cookie and the bare ACKs of unknown flows that carry one,
+ *      and MAC each group with one ipsec-mb burst;
+ *   3. act on each packet in arrival order.
+ *
+ * Sequence spaces. The client's ISN is x, our cookie is c, the pod's ISN is y. The SYN to the
+ * pod carries seq x, so client→pod sequence numbers pass unchanged; pod→client sequence numbers
+ * get + D and client→pod acknowledgements − D, with D = c − y (mod 2^32; unsigned arithmetic
+ * wraps exactly as TCP sequence numbers do).
+ *
+ * Timers live in a bounded list of flows in timed states (head, neighbour wait, connect,
+ * unacknowledged request, the gateway's own response), walked by tcpl_tick(); idle and closed
+ * flows are aged by lib/flow a slice at a time.
+ */
+#include "tcp/tcp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_tcp.h>
+
+#define TIMER_LIST_MAX 8192
+#define EJECT_SLOTS    64
+#define MAX_RETRANSMIT 6
+#define HEAD_SCRATCH   4096 /* normalised path */
+
+enum local_status {
+	RESP_400,
+	RESP_404,
+	RESP_408,
+	RESP_414,
+	RESP_431,
+	RESP_501,
+	RESP_502,
+	RESP_503,
+	RESP_504,
+	RESP_505,
+	RESP__COUNT
+};
+
+static const struct {
+	uint16_t code;
+	const char *reason;
+	enum stats_counter counter;
+} responses[RESP__COUNT] = {
+	[RESP_400] = {400, "Bad Request", STATS_http_local_400},
+	[RESP_404] = {404, "Not Found", STATS_http_local_404},
+	[RESP_408] = {408, "Request Timeout", STATS_http_local_408},
+	[RESP_414] = {414, "URI Too Long", STATS_http_local_431},
+	[RESP_431] = {431, "Request Header Fields Too Large", STATS_http_local_431},
+	[RESP_501] = {501, "Not Implemented", STATS_http_local_501},
+	[RESP_502] = {502, "Bad Gateway", STATS_http_local_502},
+	[RESP_503] = {503, "Service Unavailable", STATS_http_local_503},
+	[RESP_504] = {504, "Gateway Timeout", STATS_http_local_504},
+	[RESP_505] = {505, "HTTP Version Not Supported", STATS_http_local_501},
+};
+
+struct ejected {
+	uint32_t addr;
+	uint16_t port;
+	uint64_t until;
+};
+
+struct tcpl_ctx {
+	struct tcpl_config cfg;
+	struct tcpl_port ports[TCPL_MAX_PORTS];
+	uint8_t n_ports;
+	uint8_t pod_pi; /* the port that holds SNAT addresses */
+	struct rte_mempool *pool;
+	struct net_neigh *neigh;
+	struct stats_lcore *st;
+	struct flow_table *ft;
+	struct crypto_ctx *crypto;
+	const struct crypto_keys *keys;
+	const struct route_table *routes;
+	uint64_t seconds;
+	uint8_t *bufs;
+	uint32_t *buf_free;
+	uint32_t n_buf_free;
+	uint16_t next_snat;
+	uint32_t rr;
+	uint32_t *timers;
+	uint32_t n_timers;
+	uint64_t next_tick;
+	struct ejected eject[EJECT_SLOTS];
+	char resp[RESP__COUNT][160];
+	uint16_t resp_len[RESP__COUNT];
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static inline uint32_t seq_add(uint32_t a, uint32_t b)
+{
+	return a + b;
+}
+
+/* a < b in sequence space (RFC 9293 §3.4). */
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static inline uint8_t *buf_of(struct tcpl_ctx *c, const struct flow *f)
+{
+	return c->bufs + (size_t)f->buf * c->cfg.request_buffer;
+}
+
+static void buf_release(struct tcpl_ctx *c, struct flow *f)
+{
+	if (f->buf != FLOW_NONE) {
+		c->buf_free[c->n_buf_free++] = f->buf;
+		f->buf = FLOW_NONE;
+	}
+}
+
+static void timer_arm(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t deadline)
+{
+	f->deadline = deadline;
+	if (!f->timer_listed && c->n_timers < TIMER_LIST_MAX) {
+		c->timers[c->n_timers++] = idx;
+		f->timer_listed = 1;
+	}
+}
+
+static void flow_drop(struct tcpl_ctx *c, uint32_t idx)
+{
+	struct flow *f = flow_get(c->ft, idx);
+	buf_release(c, f);
+	f->deadline = 0;
+	flow_remove(c->ft, idx);
+	stats_add(c->st, STATS_tcp_flows_closed, 1);
+}
+
+static inline bool emit(struct tcpl_out *out, uint16_t *n, uint16_t cap, struct rte_mbuf *m,
+			uint8_t port, struct stats_lcore *st)
+{
+	if (m == NULL)
+		return false;
+	if (*n >= cap) {
+		rte_pktmbuf_free(m);
+		stats_add(st, STATS_tx_dropped, 1);
+		return false;
+	}
+	out[*n].m = m;
+	out[*n].port = port;
+	(*n)++;
+	return true;
+}
+
+/* Build a TCP/IPv4 segment from scratch. */
+static struct rte_mbuf *segment(struct tcpl_ctx *c, uint8_t pi, const struct rte_ether_addr *dst,
+				uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport,
+				uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+				uint16_t mss, const uint8_t *payload, uint16_t plen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
+	if (m == NULL)
+		return NULL;
+	uint16_t optlen = mss ? 4 : 0;
+	uint16_t l4 = (uint16_t)(sizeof(struct rte_tcp_hdr) + optlen);
+	uint16_t len =
+		(uint16_t)(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + l4 + plen);
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)d;
+	eh->dst_addr = *dst;
+	eh->src_addr = c->ports[pi].local->mac;
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + l4 + plen));
+	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = sip;
+	ip->dst_addr = dip;
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	th->src_port = sport;
+	th->dst_port = dport;
+	th->sent_seq = rte_cpu_to_be_32(seq);
+	th->recv_ack = rte_cpu_to_be_32(ack);
+	th->data_off = (uint8_t)((l4 / 4) << 4);
+	th->tcp_flags = flags;
+	th->rx_win = rte_cpu_to_be_16(win);
+	th->cksum = 0;
+	th->tcp_urp = 0;
+	if (mss) {
+		uint8_t *o = (uint8_t *)(th + 1);
+		o[0] = 2, o[1] = 4, o[2] = (uint8_t)(mss >> 8), o[3] = (uint8_t)mss;
+	}
+	if (plen)
+		memcpy((uint8_t *)th + l4, payload, plen);
+	struct net_pkt p = {.l2_len = sizeof(*eh), .l3_len = sizeof(*ip), .l4_len = l4};
+	net_ipv4_tcp_cksum_finish(m, &p, c->ports[pi].offloads);
+	return m;
+}
+
+/* A segment to the client of flow f (from the VIP). */
+static struct rte_mbuf *to_client(struct tcpl_ctx *c, const struct flow *f, uint32_t seq,
+				  uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *payload,
+				  uint16_t plen)
+{
+	return segment(c, f->client_pi, &f->client_mac, f->vip, f->client_ip, f->vip_port,
+		       f->client_port, seq, ack, flags, win, 0, payload, plen);
+}
+
+/* Next byte we expect from the client. */
+static inline uint32_t client_next(const struct flow *f)
+{
+	return seq_add(f->client_isn, 1 + f->req_len);
+}
+
+static uint16_t head_window(const struct tcpl_ctx *c, const struct flow *f)
+{
+	uint32_t space = c->cfg.request_buffer - f->req_len;
+	return (uint16_t)(space > 65535 ? 65535 : space);
+}
+
+/* ---- the gateway's own responses ---------------------------------------------------------- */
+
+static void local_response(struct tcpl_ctx *c, uint32_t idx, struct flow *f, enum local_status s,
+			   uint64_t now, struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	stats_add(c->st, responses[s].counter, 1);
+	f->state = FLOW_LOCAL_RESP;
+	f->resp_status_idx = (uint8_t)s;
+	f->resp_len = c->resp_len[s];
+	f->tries = 0;
+	buf_release(c, f);
+	/* Response and FIN together; the client's data beyond this point is not read. */
+	emit(out, n, cap,
+	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f),
+		       RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, 0,
+		       (const uint8_t *)c->resp[s], f->resp_len),
+	     f->client_pi, c->st);
+	timer_arm(c, idx, f, now + c->cfg.rto_tsc);
+}
+
+static enum local_status status_of(uint16_t code)
+{
+	switch (code) {
+	case 414:
+		return RESP_414;
+	case 431:
+		return RESP_431;
+	case 501:
+		return RESP_501;
+	case 505:
+		return RESP_505;
+	default:
+		return RESP_400;
+	}
+}
+
+/* ---- choosing and reaching a pod ---------------------------------------------------------- */
+
+static bool ejected(struct tcpl_ctx *c, uint32_t addr, uint16_t port, uint64_t now)
+{
+	for (unsigned i = 0; i < EJECT_SLOTS; i++)
+		if (c->eject[i].addr == addr && c->eject[i].port == port && c->eject[i].until > now)
+			return true;
+	return false;
+}
+
+/* Passive ejection: a pod that refused or timed out is skipped for a while (10× connect). */
+static void eject(struct tcpl_ctx *c, uint32_t addr, uint16_t port, uint64_t now)
+{
+	unsigned slot = 0;
+	for (unsigned i = 0; i < EJECT_SLOTS; i++)
+		if (c->eject[i].until < c->eject[slot].until)
+			slot = i;
+	c->eject[slot] = (struct ejected){addr, port, now + 10 * c->cfg.connect_tsc};
+}
+
+/* Pick an endpoint (round robin, skipping ejected and the one that just failed). */
+static int pick_endpoint(struct tcpl_ctx *c, const struct route_pool *p, uint32_t avoid,
+			 uint64_t now)
+{
+	if (p->n_endpoints == 0)
+		return -1;
+	uint32_t start = c->rr++;
+	for (uint32_t k = 0; k < p->n_endpoints; k++) {
+		uint32_t i = (start + k) % p->n_endpoints;
+		if (i == avoid && p->n_endpoints > 1)
+			continue;
+		if (!ejected(c, p->endpoints[i].addr, p->endpoints[i].port, now))
+			return (int)i;
+	}
+	/* Everything ejected: try anyway rather than fail a request that might succeed. */
+	uint32_t i = start % p->n_endpoints;
+	if (i == avoid && p->n_endpoints > 1)
+		i = (i + 1) % p->n_endpoints;
+	return (int)i;
+}
+
+/* The address to resolve for pod_ip: itself when on-link, else the route's next hop. */
+static uint32_t next_hop(const struct tcpl_ctx *c, uint32_t pod_ip)
+{
+	const struct conf_port *cp = c->ports[c->pod_pi].conf;
+	if (cp == NULL)
+		return pod_ip;
+	for (unsigned i = 0; i < cp->n_subnets; i++)
+		if (conf_prefix_contains(&cp->subnets[i], pod_ip))
+			return pod_ip;
+	const struct conf_route *best = NULL;
+	for (unsigned i = 0; i < cp->n_routes; i++)
+		if (conf_prefix_contains(&cp->routes[i].dst, pod_ip) &&
+		    (best == NULL || cp->routes[i].dst.len > best->dst.len))
+			best = &cp->routes[i];
+	return best ? best->via : pod_ip;
+}
+
+static void send_syn(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
+		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+	emit(out, n, cap,
+	     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
+		     f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, mss, NULL, 0),
+	     c->pod_pi, c->st);
+	stats_add(c->st, STATS_pod_connects, 1);
+	f->state = FLOW_CONNECT;
+	timer_arm(c, idx, f, now + c->cfg.connect_tsc);
+}
+
+/* Resolve the pod's MAC; send the SYN now or wait for ARP (the timer retries). */
+static void try_connect(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
+			struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	bool ask = false;
+	uint32_t hop = next_hop(c, f->pod_ip);
+	int rc = net_neigh_lookup(c->neigh, hop, now, &f->pod_mac, &ask);
+	if (ask) {
+		const struct net_local *l = c->ports[c->pod_pi].local;
+		struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
+		if (m && net_arp_request_build(m, l, f->snat_ip, hop) == 0) {
+			stats_add(c->st, STATS_arp_requests, 1);
+			emit(out, n, cap, m, c->pod_pi, c->st);
+		} else if (m) {
+			rte_pktmbuf_free(m);
+		}
+	}
+	if (rc == 0) {
+		send_syn(c, idx, f, now, out, n, cap);
+		return;
+	}
+	if (f->state != FLOW_NEIGH) {
+		f->state = FLOW_NEIGH;
+		f->tries = 0;
+	}
+	/* Poll again soon; give up after the connect timeout. */
+	timer_arm(c, idx, f, now + c->cfg.rto_tsc / 20 + 1);
+}
+
+/* Choose a pod (a different one on retry), an SNAT port, and connect. */
+static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now, uint32_t avoid,
+		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	const struct route_pool *p = route_pool(c->routes, f->pool);
+	int e = p ? pick_endpoint(c, p, avoid, now) : -1;
+	if (e < 0) {
+		local_response(c, idx, f, RESP_503, now, out, n, cap);
+		return;
+	}
+	f->endpoint = (uint32_t)e;
+	const struct net_local *l = c->ports[c->pod_pi].local;
+	uint32_t snat = l->snat[f->client_port % l->n_snat];
+	for (unsigned tries = 0; tries < 16; tries++) {
+		uint16_t port = (uint16_t)(c->cfg.snat_port_first +
+					   c->next_snat++ % c->cfg.snat_port_count);
+		struct flow_key k = {p->endpoints[e].addr, snat,
+				     rte_cpu_to_be_16(p->endpoints[e].port),
+				     rte_cpu_to_be_16(port)};
+		if (flow_bind_pod(c->ft, idx, &k) == 0) {
+			try_connect(c, idx, f, now, out, n, cap);
+			return;
+		}
+	}
+	local_response(c, idx, f, RESP_503, now, out, n, cap);
+}
+
+/* The head is complete: route it and start the pod connection. */
+static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
+			  const struct http_request *r, uint64_t now, struct tcpl_out *out,
+			  uint16_t *n, uint16_t cap)
+{
+	const uint8_t *b = buf_of(c, f);
+	char path[HEAD_SCRATCH];
+	int pl = http_normalize_path(b + r->path.off, r->path.len, path, sizeof(path));
+	stats_add(c->st, STATS_http_requests, 1);
+	f->method = (uint8_t)r->method;
+	if (pl < 0) {
+		local_response(c, idx, f, RESP_400, now, out, n, cap);
+		return;
+	}
+	const struct route_target *t =
+		c->routes ? route_lookup(c->routes, (const char *)b + r->host.off, r->host.len,
+					 path, (size_t)pl)
+			  : NULL;
+	if (t == NULL) {
+		local_response(c, idx, f, RESP_404, now, out, n, cap);
+		return;
+	}
+	f->pool = t->pool;
+	f->tries = 0;
+	bind_pod(c, idx, f, now, UINT32_MAX, out, n, cap);
+}
+
+/* Retry on another pod, or answer 502/504. The request reached no pod, so any method may be
+ * retried (DESIGN §4 step 5). */
+static void connect_failed(struct tcpl_ctx *c, uint32_t idx, struct flow *f, bool refused,
+			   uint64_t now, struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	const struct route_pool *p = route_pool(c->routes, f->pool);
+	if (p && f->endpoint < p->n_endpoints)
+		eject(c, p->endpoints[f->endpoint].addr, p->endpoints[f->endpoint].port, now);
+	stats_add(c->st, refused ? STATS_pod_refused : STATS_pod_timeouts, 1);
+	if (++f->tries >= c->cfg.connect_tries || p == NULL) {
+		local_response(c, idx, f, refused ? RESP_502 : RESP_504, now, out, n, cap);
+		return;
+	}
+	uint8_t tries = f->tries;
+	bind_pod(c, idx, f, now, f->endpoint, out, n, cap);
+	f->tries = tries;
+}
+
+/* Send the buffered request bytes to the pod (after its SYN-ACK, or on retransmission). */
+static void send_request(struct tcpl_ctx *c, struct flow *f, struct tcpl_out *out, uint16_t *n,
+			 uint16_t cap, bool with_ack_only)
+{
+	const uint8_t *b = buf_of(c, f);
+	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+	uint32_t ack = seq_add(f->pod_isn, 1);
+	if (with_ack_only)
+		emit(out, n, cap,
+		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
+			     f->pod_port, seq_add(f->client_isn, 1), ack, RTE_TCP_ACK_FLAG,
+			     head_window(c, f) ? 65535 : 65535, 0, NULL, 0),
+		     c->pod_pi, c->st);
+	for (uint32_t off = 0; off < f->req_len; off += mss) {
+		uint16_t len = (uint16_t)(f->req_len - off < mss ? f->req_len - off : mss);
+		emit(out, n, cap,
+		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
+			     f->pod_port, seq_add(f->client_isn, 1 + off), ack,
+			     RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, 65535, 0, b + off, len),
+		     c->pod_pi, c->st);
+	}
+}
+
+/* ---- splice ------------------------------------------------------------------------------- */
+
+/* Rewrite a client packet for the pod, in place. */
+static void splice_to_pod(struct tcpl_ctx *c, struct flow *f, struct rte_mbuf *m,
+			  const struct net_pkt *p)
+{
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, p->l2_len);
+	struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	eh->dst_addr = f->pod_mac;
+	eh->src_addr = c->ports[c->pod_pi].local->mac;
+	ip->src_addr = f->snat_ip;
+	ip->dst_addr = f->pod_ip;
+	th->src_port = f->snat_port;
+	th->dst_port = f->pod_port;
+	if (th->tcp_flags & RTE_TCP_ACK_FLAG)
+		th->recv_ack = rte_cpu_to_be_32(rte_be_to_cpu_32(th->recv_ack) - f->delta);
+	net_ipv4_tcp_cksum_finish(m, p, c->ports[c->pod_pi].offloads);
+}
+
+/* Rewrite a pod packet for the client, in place. */
+static void splice_to_client(struct tcpl_ctx *c, struct flow *f, struct rte_mbuf *m,
+			     const struct net_pkt *p)
+{
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, p->l2_len);
+	struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	eh->dst_addr = f->client_mac;
+	eh->src_addr = c->ports[f->client_pi].local->mac;
+	ip->src_addr = f->vip;
+	ip->dst_addr = f->client_ip;
+	th->src_port = f->vip_port;
+	th->dst_port = f->client_port;
+	th->sent_seq = rte_cpu_to_be_32(rte_be_to_cpu_32(th->sent_seq) + f->delta);
+	net_ipv4_tcp_cksum_finish(m, p, c->ports[f->client_pi].offloads);
+}
+
+static void track_close(struct flow *f, uint8_t flags, uint8_t side)
+{
+	if (flags & RTE_TCP_RST_FLAG) {
+		f->state = FLOW_CLOSED;
+		return;
+	}
+	if (flags & RTE_TCP_FIN_FLAG)
+		f->fins |= side;
+	if ((f->fins & (FLOW_FIN_CLIENT | FLOW_FIN_POD)) == (FLOW_FIN_CLIENT | FLOW_FIN_POD))
+		f->state = FLOW_CLOSED;
+}
+
+/* ---- client side -------------------------------------------------------------------------- */
+
+static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct rte_mbuf *m,
+			  const struct net_pkt *p, uint64_t now, struct tcpl_out *out, uint16_t *n,
+			  uint16_t cap)
+{
+	struct flow *f = flow_get(c->ft, idx);
+	const struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint8_t flags = p->tcp_flags;
+	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
+	f->last_seen = now;
+
+	switch (f->state) {
+	case FLOW_SPLICED:
+	case FLOW_CLOSED:
+		track_close(f, flags, FLOW_FIN_CLIENT);
+		splice_to_pod(c, f, m, p);
+		stats_add(c->st, STATS_spliced_to_pod, 1);
+		emit(out, n, cap, m, c->pod_pi, c->st);
+		return;
+
+	case FLOW_LOCAL_RESP: {
+		uint32_t our_end = seq_add(f->cookie_isn, 2 + f->resp_len); /* after our FIN */
+		if (flags & RTE_TCP_RST_FLAG) {
+			rte_pktmbuf_free(m);
+			flow_drop(c, idx);
+			return;
+		}
+		if ((flags & RTE_TCP_ACK_FLAG) && !seq_lt(rte_be_to_cpu_32(th->recv_ack), our_end))
+			f->deadline = 0; /* response delivered */
+		if (flags & RTE_TCP_FIN_FLAG) {
+			uint32_t fin_ack = seq_add(seq, p->payload_len + 1);
+			emit(out, n, cap,
+			     to_client(c, f, our_end, fin_ack, RTE_TCP_ACK_FLAG, 0, NULL, 0),
+			     f->client_pi, c->st);
+			f->fins |= FLOW_FIN_CLIENT;
+			if (f->deadline == 0)
+				f->state = FLOW_CLOSED;
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
+
+	case FLOW_HEAD:
+	case FLOW_NEIGH:
+	case FLOW_CONNECT:
+	default:
+		break;
+	}
+
+	/* Before the splice: the gateway is the client's peer. */
+	if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
+		/* The client gave up before we reached a pod. A FIN gets a reset: there is no
+		 * response to wait for. */
+		if (flags & RTE_TCP_FIN_FLAG) {
+			emit(out, n, cap,
+			     to_client(c, f, seq_add(f->cookie_isn, 1),
+				       seq_add(seq, p->payload_len + 1),
+				       RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, 0),
+			     pi, c->st);
+			stats_add(c->st, STATS_tcp_rst_sent, 1);
+		}
+		rte_pktmbuf_free(m);
+		flow_drop(c, idx);
+		return;
+	}
+	if (flags & RTE_TCP_SYN_FLAG) {
+		rte_pktmbuf_free(m); /* a stray SYN retransmission for an established flow */
+		return;
+	}
+	f->client_wnd = rte_be_to_cpu_16(th->rx_win);
+	uint16_t plen = p->payload_len;
+	if (plen == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	uint32_t expect = client_next(f);
+	const uint8_t *data =
+		rte_pktmbuf_mtod_offset(m, const uint8_t *, p->l2_len + p->l3_len + p->l4_len);
+	if (seq != expect) {
+		/* Out of order or overlapping: take the new part of an overlap, otherwise ask
+		 * again for what we expect (the client retransmits). */
+		uint32_t skip = expect - seq;
+		if (seq_lt(seq, expect) && skip < plen) {
+			data += skip;
+			plen = (uint16_t)(plen - skip);
+		} else {
+			stats_add(c->st, STATS_tcp_out_of_order, 1);
+			emit(out, n, cap,
+			     to_client(c, f, seq_add(f->cookie_isn, 1), expect, RTE_TCP_ACK_FLAG,
+				       head_window(c, f), NULL, 0),
+			     pi, c->st);
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
+	uint32_t space = c->cfg.request_buffer - f->req_len;
+	uint16_t take = (uint16_t)(plen < space ? plen : space);
+	if (f->buf != FLOW_NONE && take) {
+		memcpy(buf_of(c, f) + f->req_len, data, take);
+		f->req_len += take;
+	}
+	rte_pktmbuf_free(m);
+	emit(out, n, cap,
+	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), RTE_TCP_ACK_FLAG,
+		       head_window(c, f), NULL, 0),
+	     pi, c->st);
+	if (f->state != FLOW_HEAD)
+		return; /* request body arriving while we connect: buffered, sent after */
+
+	struct http_request r;
+	int rc = http_request_parse(&f->hp, &c->cfg.limits, buf_of(c, f), f->req_len, &r);
+	if (rc > 0) {
+		route_request(c, idx, f, &r, now, out, n, cap);
+	} else if (rc == HTTP_ERROR) {
+		local_response(c, idx, f, status_of(r.status), now, out, n, cap);
+	} else if (f->req_len >= c->cfg.request_buffer) {
+		local_response(c, idx, f, RESP_431, now, out, n, cap);
+	}
+}
+
+/* ---- pod side ----------------------------------------------------------------------------- */
+
+static void pod_packet(struct tcpl_ctx *c, uint32_t idx, struct rte_mbuf *m,
+		       const struct net_pkt *p, uint64_t now, struct tcpl_out *out, uint16_t *n,
+		       uint16_t cap)
+{
+	struct flow *f = flow_get(c->ft, idx);
+	const struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint8_t flags = p->tcp_flags;
+	f->last_seen = now;
+
+	if (f->state == FLOW_CONNECT) {
+		if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+			    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
+		    rte_be_to_cpu_32(th->recv_ack) == seq_add(f->client_isn, 1)) {
+			/* Step 6: the pod accepted. The splice starts now. */
+			f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
+			f->delta = f->cookie_isn - f->pod_isn;
+			f->state = FLOW_SPLICED;
+			f->tries = 0;
+			send_request(c, f, out, n, cap, true);
+			timer_arm(c, idx, f, now + c->cfg.rto_tsc);
+		} else if (flags & RTE_TCP_RST_FLAG) {
+			connect_failed(c, idx, f, true, now, out, n, cap);
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (f->state != FLOW_SPLICED && f->state != FLOW_CLOSED) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if ((flags & RTE_TCP_SYN_FLAG) && (flags & RTE_TCP_ACK_FLAG)) {
+		/* Our ACK or the request was lost: the pod repeats its SYN-ACK. */
+		if (f->buf != FLOW_NONE) {
+			send_request(c, f, out, n, cap, true);
+			stats_add(c->st, STATS_tcp_retransmits, 1);
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (f->buf != FLOW_NONE && (flags & RTE_TCP_ACK_FLAG) &&
+	    !seq_lt(rte_be_to_cpu_32(th->recv_ack), client_next(f))) {
+		buf_release(c, f); /* the pod has the whole buffered request */
+		f->deadline = 0;
+	}
+	track_close(f, flags, FLOW_FIN_POD);
+	splice_to_client(c, f, m, p);
+	stats_add(c->st, STATS_spliced_to_client, 1);
+	emit(out, n, cap, m, f->client_pi, c->st);
+}
+
+/* ---- burst entry -------------------------------------------------------------------------- */
+
+bool tcpl_wants(const struct tcpl_ctx *c, uint16_t pi, const struct net_pkt *p)
+{
+	const struct net_local *l = c->ports[pi].local;
+	return net_local_is_vip(l, p->dst_ip) || net_local_is_snat(l, p->dst_ip);
+}
+
+static bool listening(const struct tcpl_ctx *c, uint16_t port_be)
+{
+	uint16_t port = rte_be_to_cpu_16(port_be);
+	for (unsigned i = 0; i < c->cfg.n_listen; i++)
+		if (c->cfg.listen_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* RST for a segment that belongs to no connection (RFC 9293 §3.10.7.1). */
+static void reset_for(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct net_pkt *p,
+		      struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = RTE_TCP_RST_FLAG;
+	if (p->tcp_flags & RTE_TCP_ACK_FLAG) {
+		seq = rte_be_to_cpu_32(th->recv_ack);
+	} else {
+		ack = rte_be_to_cpu_32(th->sent_seq) + p->payload_len +
+		      ((p->tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
+		      ((p->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
+		flags |= RTE_TCP_ACK_FLAG;
+	}
+	struct rte_ether_addr dst = eh->src_addr;
+	emit(out, n, cap,
+	     segment(c, (uint8_t)pi, &dst, p->dst_ip, p->src_ip, p->dst_port, p->src_port, seq, ack,
+		     flags, 0, 0, NULL, 0),
+	     (uint8_t)pi, c->st);
+	stats_add(c->st, STATS_tcp_rst_sent, 1);
+}
+
+uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
+			  const struct net_pkt *info, uint16_t n, uint64_t now,
+			  struct tcpl_out *out, uint16_t out_cap)
+{
+	uint16_t nout = 0;
+	struct flow_key ck[64], pk[64];
+	uint16_t ci[64], pkix[64];
+	uint16_t nc = 0, np = 0;
+	uint32_t idx[64];
+	const struct net_local *l = c->ports[pi].local;
+	if (n > 64)
+		n = 64;
+
+	/* Pass 1: keys and bulk lookups. */
+	for (uint16_t i = 0; i < n; i++) {
+		const struct net_pkt *p = &info[i];
+		struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+		if (net_local_is_vip(l, p->dst_ip)) {
+			ck[nc] = k;
+			ci[nc++] = i;
+		} else {
+			pk[np] = k;
+			pkix[np++] = i;
+		}
+	}
+	uint32_t cres[64], pres[64];
+	if (nc)
+		flow_lookup_burst(c->ft, false, ck, nc, cres);
+	if (np)
+		flow_lookup_burst(c->ft, true, pk, np, pres);
+	bool client_side[64];
+	for (uint16_t k = 0; k < nc; k++) {
+		idx[ci[k]] = cres[k];
+		client_side[ci[k]] = true;
+	}
+	for (uint16_t k = 0; k < np; k++) {
+		idx[pkix[k]] = pres[k];
+		client_side[pkix[k]] = false;
+	}
+
+	/* Pass 2: cookies for SYNs and for ACKs of unknown flows, one burst each. */
+	struct crypto_cookie_in syn_in[64], ack_in[64];
+	uint8_t syn_mss[64];
+	uint16_t syn_ix[64], ack_ix[64], nsyn = 0, nack = 0;
+	uint32_t ack_cookie[64];
+	for (uint16_t i = 0; i < n; i++) {
+		const struct net_pkt *p = &info[i];
+		if (!client_side[i] || idx[i] != FLOW_NONE || !listening(c, p->dst_port))
+			continue;
+		struct crypto_cookie_in in = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+		uint8_t f = p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG);
+		if (f == RTE_TCP_SYN_FLAG) {
+			uint16_t want = p->tcp_mss ? p->tcp_mss : 536; /* RFC 9293 §3.7.1 default */
+			if (want > c->ports[pi].mss)
+				want = c->ports[pi].mss;
+			syn_in[nsyn] = in;
+			syn_mss[nsyn] = (uint8_t)crypto_mss_index(want);
+			syn_ix[nsyn++] = i;
+		} else if (f == RTE_TCP_ACK_FLAG) {
+			const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
+				pkts[i], const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+			ack_in[nack] = in;
+			ack_cookie[nack] = rte_be_to_cpu_32(th->recv_ack) - 1;
+			ack_ix[nack++] = i;
+		}
+	}
+	uint32_t cookies[64];
+	bool ack_ok[64] = {false};
+	uint16_t ack_mss[64];
+	uint32_t count = crypto_cookie_count(c->seconds);
+	const struct crypto_keys *keys = __atomic_load_n(&c->keys, __ATOMIC_ACQUIRE);
+	if (nsyn && keys)
+		crypto_cookie_make_burst(c->crypto, keys, syn_in, syn_mss, nsyn, count, cookies);
+	if (nack && keys)
+		crypto_cookie_check_burst(c->crypto, keys, ack_in, ack_cookie, nack, count, ack_ok,
+					  ack_mss);
+	int16_t syn_of[64], ack_of[64];
+	memset(syn_of, -1, sizeof(syn_of));
+	memset(ack_of, -1, sizeof(ack_of));
+	for (uint16_t k = 0; k < nsyn; k++)
+		syn_of[syn_ix[k]] = (int16_t)k;
+	for (uint16_t k = 0; k < nack; k++)
+		ack_of[ack_ix[k]] = (int16_t)k;
+
+	/* Pass 3: act, in arrival order. */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct net_pkt *p = &info[i];
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (!client_side[i]) {
+			if (idx[i] == FLOW_NONE) {
+				/* A pod packet for no flow (an old connection's stray). */
+				if (!(p->tcp_flags & RTE_TCP_RST_FLAG))
+					reset_for(c, pi, m, p, out, &nout, out_cap);
+				rte_pktmbuf_free(m);
+			} else {
+				pod_packet(c, idx[i], m, p, now, out, &nout, out_cap);
+			}
+			continue;
+		}
+		uint32_t fi = idx[i];
+		if (fi == FLOW_NONE && nout < out_cap) {
+			/* An earlier packet of this burst may have created it. */
+			uint32_t again;
+			struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+			flow_lookup_burst(c->ft, false, &k, 1, &again);
+			fi = again;
+		}
+		if (fi != FLOW_NONE) {
+			client_packet(c, pi, fi, m, p, now, out, &nout, out_cap);
+			continue;
+		}
+		if (syn_of[i] >= 0) {
+			/* Step 1: SYN → SYN-ACK with a cookie; no state. */
+			stats_add(c->st, STATS_tcp_syn_in, 1);
+			const struct rte_ether_hdr *eh =
+				rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+			const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
+				m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+			struct rte_ether_addr dst = eh->src_addr;
+			uint16_t k = (uint16_t)syn_of[i];
+			emit(out, &nout, out_cap,
+			     segment(c, (uint8_t)pi, &dst, p->dst_ip, p->src_ip, p->dst_port,
+				     p->src_port, cookies[k], rte_be_to_cpu_32(th->sent_seq) + 1,
+				     RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG,
+				     (uint16_t)(c->cfg.request_buffer > 65535
+							? 65535
+							: c->cfg.request_buffer),
+				     crypto_mss_table[syn_mss[k]], NULL, 0),
+			     (uint8_t)pi, c->st);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (ack_of[i] >= 0 && ack_ok[ack_of[i]]) {
+			/* Step 2: a valid cookie: the connection exists from now on. */
+			stats_add(c->st, STATS_tcp_cookie_ok, 1);
+			struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+			uint32_t nf = c->n_buf_free ? flow_insert(c->ft, &k) : FLOW_NONE;
+			if (nf == FLOW_NONE) {
+				stats_add(c->st, STATS_tcp_flows_full, 1);
+				reset_for(c, pi, m, p, out, &nout, out_cap);
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			struct flow *f = flow_get(c->ft, nf);
+			const struct rte_ether_hdr *eh =
+				rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+			const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
+				m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+			f->client_mac = eh->src_addr;
+			f->client_pi = (uint8_t)pi;
+			f->pod_pi = c->pod_pi;
+			f->client_isn = rte_be_to_cpu_32(th->sent_seq) - 1;
+			f->cookie_isn = ack_cookie[ack_of[i]];
+			f->mss = ack_mss[ack_of[i]];
+			f->buf = c->buf_free[--c->n_buf_free];
+			f->last_seen = now;
+			http_request_parser_init(&f->hp);
+			timer_arm(c, nf, f, now + c->cfg.header_tsc);
+			client_packet(c, pi, nf, m, p, now, out, &nout, out_cap);
+			continue;
+		}
+		if (ack_of[i] >= 0) {
+			stats_add(c->st, STATS_tcp_cookie_bad, 1);
+			reset_for(c, pi, m, p, out, &nout, out_cap);
+		} else if (!(p->tcp_flags & RTE_TCP_RST_FLAG)) {
+			/* Not listening on this port, or a segment for no connection. */
+			reset_for(c, pi, m, p, out, &nout, out_cap);
+		}
+		rte_pktmbuf_free(m);
+	}
+	return nout;
+}
+
+/* ---- timers and aging --------------------------------------------------------------------- */
+
+static bool flow_dead(struct flow *f, uint64_t now, void *arg)
+{
+	struct tcpl_ctx *c = arg;
+	bool dead = (f->state == FLOW_CLOSED && now - f->last_seen > c->cfg.linger_tsc) ||
+		    now - f->last_seen > c->cfg.idle_tsc;
+	if (dead) {
+		buf_release(c, f);
+		f->deadline = 0;
+		stats_add(c->st, STATS_tcp_flows_closed, 1);
+	}
+	return dead;
+}
+
+static void timer_fire(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
+		       struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	switch (f->state) {
+	case FLOW_HEAD:
+		local_response(c, idx, f, RESP_408, now, out, n, cap);
+		break;
+	case FLOW_NEIGH:
+		if (++f->tries > 40) { /* ~ connect timeout at rto/20 polls */
+			connect_failed(c, idx, f, false, now, out, n, cap);
+			break;
+		}
+		try_connect(c, idx, f, now, out, n, cap);
+		break;
+	case FLOW_CONNECT:
+		connect_failed(c, idx, f, false, now, out, n, cap);
+		break;
+	case FLOW_SPLICED:
+		if (f->buf == FLOW_NONE) {
+			f->deadline = 0;
+			break;
+		}
+		if (++f->tries > MAX_RETRANSMIT) {
+			/* The pod never took the request: give up on the connection. */
+			f->state = FLOW_CLOSED;
+			buf_release(c, f);
+			f->deadline = 0;
+			break;
+		}
+		send_request(c, f, out, n, cap, false);
+		stats_add(c->st, STATS_tcp_retransmits, 1);
+		timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));
+		break;
+	case FLOW_LOCAL_RESP:
+		if (++f->tries > MAX_RETRANSMIT) {
+			flow_drop(c, idx);
+			break;
+		}
+		emit(out, n, cap,
+		     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f),
+			       RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, 0,
+			       (const uint8_t *)c->resp[f->resp_status_idx], f->resp_len),
+		     f->client_pi, c->st);
+		stats_add(c->st, STATS_tcp_retransmits, 1);
+		timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));
+		break;
+	default:
+		f->deadline = 0;
+		break;
+	}
+}
+
+uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint16_t out_cap)
+{
+	uint16_t nout = 0;
+	if (now < c->next_tick)
+		return 0;
+	c->next_tick = now + c->cfg.rto_tsc / 50 + 1; /* a few ms */
+	for (uint32_t i = 0; i < c->n_timers && nout + 8 < out_cap;) {
+		uint32_t idx = c->timers[i];
+		struct flow *f = flow_get(c->ft, idx);
+		if (f->state == FLOW_FREE || f->deadline == 0) {
+			f->timer_listed = 0;
+			c->timers[i] = c->timers[--c->n_timers];
+			continue;
+		}
+		if (now >= f->deadline)
+			timer_fire(c, idx, f, now, out, &nout, out_cap);
+		i++;
+	}
+	flow_age(c->ft, now, 256, flow_dead, c);
+	return nout;
+}
+
+/* ---- setup -------------------------------------------------------------------------------- */
+
+/* Published by the management lcore while the worker runs: one atomic pointer store. */
+void tcpl_set_routes(struct tcpl_ctx *c, const struct route_table *t)
+{
+	__atomic_store_n(&c->routes, t, __ATOMIC_RELEASE);
+}
+
+void tcpl_set_keys(struct tcpl_ctx *c, const struct crypto_keys *k)
+{
+	__atomic_store_n(&c->keys, k, __ATOMIC_RELEASE);
+}
+
+void tcpl_set_seconds(struct tcpl_ctx *c, uint64_t seconds)
+{
+	c->seconds = seconds;
+}
+
+uint32_t tcpl_flow_count(const struct tcpl_ctx *c)
+{
+	return flow_count(c->ft);
+}
+
+struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
+			     const struct tcpl_port *ports, uint8_t n_ports,
+			     struct rte_mempool *pool, struct net_neigh *neigh,
+			     struct stats_lcore *stats, int socket, char *err, size_t errlen)
+{
+	struct tcpl_ctx *c = rte_zmalloc_socket("tcpl", sizeof(*c), RTE_CACHE_LINE_SIZE, socket);
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory for the TCP engine");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->n_ports = n_ports > TCPL_MAX_PORTS ? TCPL_MAX_PORTS : n_ports;
+	memcpy(c->ports, ports, c->n_ports * sizeof(*ports));
+	c->pod_pi = 0;
+	for (uint8_t i = 0; i < c->n_ports; i++)
+		if (ports[i].local->n_snat) {
+			c->pod_pi = i;
+			break;
+		}
+	if (ports[c->pod_pi].local->n_snat == 0) {
+		snprintf(err, errlen,
+			 "no port has an SNAT address: add ports.snat so the gateway "
+			 "can reach pods");
+		tcpl_free(c);
+		return NULL;
+	}
+	c->pool = pool;
+	c->neigh = neigh;
+	c->st = stats;
+	c->ft = flow_table_create(name, cfg->max_flows, socket);
+	c->crypto = crypto_ctx_create();
+	c->bufs = rte_malloc_socket("reqbufs", (size_t)cfg->buffers * cfg->request_buffer, 64,
+				    socket);
+	c->buf_free = rte_malloc_socket("reqfree", cfg->buffers * sizeof(uint32_t), 64, socket);
+	c->timers = rte_malloc_socket("timers", TIMER_LIST_MAX * sizeof(uint32_t), 64, socket);
+	if (c->ft == NULL || c->crypto == NULL || c->bufs == NULL || c->buf_free == NULL ||
+	    c->timers == NULL) {
+		snprintf(err, errlen,
+			 "cannot allocate the TCP engine (%u flows, %u request buffers of %u "
+			 "bytes); reserve more hugepages or lower limits.max_flows / "
+			 "limits.request_buffer",
+			 cfg->max_flows, cfg->buffers, cfg->request_buffer);
+		tcpl_free(c);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < cfg->buffers; i++)
+		c->buf_free[i] = cfg->buffers - 1 - i;
+	c->n_buf_free = cfg->buffers;
+	for (int s = 0; s < RESP__COUNT; s++) {
+		char body[64];
+		int bl = snprintf(body, sizeof(body), "%u %s\n", responses[s].code,
+				  responses[s].reason);
+		int n = snprintf(c->resp[s], sizeof(c->resp[s]),
+				 "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: "
+				 "%d\r\nConnection: close\r\n\r\n%s",
+				 responses[s].code, responses[s].reason, bl, body);
+		c->resp_len[s] = (uint16_t)(n < (int)sizeof(c->resp[s]) ? n : 0);
+	}
+	return c;
+}
+
+void tcpl_free(struct tcpl_ctx *c)
+{
+	if (c == NULL)
+		return;
+	flow_table_free(c->ft);
+	crypto_ctx_free(c->crypto);
+	rte_free(c->bufs);
+	rte_free(c->buf_free);
+	rte_free(c->timers);
+	rte_free(c);
+}

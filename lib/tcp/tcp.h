@@ -1,0 +1,96 @@
+/*
+ * tcp: TCP-lite — delayed binding and splice (DESIGN §4).
+ *
+ * The gateway answers a client's SYN with a SYN cookie and keeps no state until the handshake
+ * completes; then it buffers the request head (acknowledging it itself), parses it with
+ * lib/http, routes it with lib/route, picks a pod, connects to it from an SNAT address with the
+ * client's own ISN, hands over the buffered bytes, and from then on rewrites every packet in
+ * place in both directions. The pod's TCP does retransmission and congestion control end to end.
+ *
+ * What this first cut negotiates: MSS only. The SYN-ACK offers no window scaling, SACK or
+ * timestamps, so the client uses none, and the SYN to the pod offers none either; the splice
+ * then translates addresses, ports, the sequence delta and acknowledgements, and nothing else.
+ * Windows are therefore limited to 64 KiB per direction (fine on a data-centre edge, a cap on
+ * long fat paths); negotiating the options and translating them (the table in DESIGN §4) is the
+ * next step and has room in the flow record.
+ *
+ * Like lib/net, this module never touches a NIC: tcpl_input_burst() takes parsed packets and
+ * returns the packets to send, each with the port index to send it on.
+ */
+#ifndef SLUICE_TCP_H
+#define SLUICE_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "conf/conf.h"
+#include "crypto/crypto.h"
+#include "flow/flow.h"
+#include "http/http.h"
+#include "net/net.h"
+#include "route/route.h"
+#include "stats/stats.h"
+
+#define TCPL_MAX_PORTS	8
+#define TCPL_MAX_LISTEN 8
+
+struct tcpl_port {
+	const struct net_local *local;
+	const struct conf_port *conf; /* subnets and routes, for next-hop choice */
+	unsigned offloads;	      /* NET_OFFLOAD_* */
+	uint16_t mss;		      /* MTU - 40 */
+};
+
+struct tcpl_config {
+	uint16_t listen_ports[TCPL_MAX_LISTEN]; /* host order */
+	uint8_t n_listen;
+	struct http_limits limits;
+	uint32_t request_buffer; /* bytes per connection while the head arrives */
+	uint32_t buffers;	 /* request buffers per worker */
+	uint32_t max_flows;
+	uint64_t header_tsc, connect_tsc, idle_tsc, linger_tsc, rto_tsc;
+	uint16_t snat_port_first, snat_port_count; /* this worker's SNAT port partition */
+	uint8_t connect_tries;
+};
+
+struct tcpl_out {
+	struct rte_mbuf *m;
+	uint8_t port;
+};
+
+struct tcpl_ctx;
+
+/* Create a worker's engine. pool: mbufs for packets the gateway builds. Returns NULL and a
+ * message in err on failure. */
+struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
+			     const struct tcpl_port *ports, uint8_t n_ports,
+			     struct rte_mempool *pool, struct net_neigh *neigh,
+			     struct stats_lcore *stats, int socket, char *err, size_t errlen);
+void tcpl_free(struct tcpl_ctx *c);
+
+/* The published state the engine reads (swapped by the management lcore). */
+void tcpl_set_routes(struct tcpl_ctx *c, const struct route_table *t);
+void tcpl_set_keys(struct tcpl_ctx *c, const struct crypto_keys *k);
+/* Seconds clock for cookies (the worker passes its own). */
+void tcpl_set_seconds(struct tcpl_ctx *c, uint64_t seconds);
+
+/* Is this packet for the engine (TCP to a VIP or SNAT address of port pi)? */
+bool tcpl_wants(const struct tcpl_ctx *c, uint16_t pi, const struct net_pkt *p);
+
+/*
+ * Process n TCP packets received on port pi (each one tcpl_wants accepted). Every mbuf is
+ * consumed: forwarded (rewritten in place) into out, or freed. Returns the number of out
+ * entries written (at most out_cap; beyond that packets are dropped and counted).
+ */
+uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
+			  const struct net_pkt *info, uint16_t n, uint64_t now,
+			  struct tcpl_out *out, uint16_t out_cap);
+
+/* Timers and aging, bounded per call; cheap when nothing is due. */
+uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint16_t out_cap);
+
+uint32_t tcpl_flow_count(const struct tcpl_ctx *c);
+
+#endif
