@@ -30,8 +30,9 @@ topo_up "$P"
 
 # Real backend servers in the pod namespaces: each names itself in its answer.
 for i in 1 2; do
-	mkdir -p "$work/pod$i"
-	echo "hello from pod$i" >"$work/pod$i/index.html"
+	mkdir -p "$work/pod$i/api"
+	echo "hello from pod$i (service web)" >"$work/pod$i/index.html"
+	echo "hello from pod$i (service api)" >"$work/pod$i/api/index.html"
 	ip netns exec "${P}pod$i" python3 -m http.server 8080 --bind 0.0.0.0 \
 		--directory "$work/pod$i" >"$work/pod$i.log" 2>&1 &
 done
@@ -51,8 +52,19 @@ say "pod network: the gateway resolved its next hop from SNAT $TOPO_SNAT"
 wait_for 5 sh -c "ip -n ${P}pods neigh show $TOPO_SNAT | grep -q lladdr" || true
 ip -n "${P}pods" neigh show "$TOPO_SNAT"
 
+req() {
+	printf '  $ curl -H "Host: %s" http://%s%s\n  ' "$1" "$TOPO_VIP" "$2"
+	ip netns exec "${P}client" curl -s --max-time 5 -H "Host: $1" "http://$TOPO_VIP$2" ||
+		echo "(failed)"
+}
+say "HTTP through the gateway, routed by the Ingress in demo/manifests"
+req shop.example /
+req shop.example /api/
+req v1.api.example /api/
+req unknown.example /
+
 say "metrics: curl http://127.0.0.1:9180/metrics (in ${P}gw)"
-metrics metrics | grep -E '^sluice_(rx_packets|tx_packets|arp_replies|arp_requests|icmp_echo_replies)_total|^sluice_port_rx_packets' | sed 's/^/  /'
+metrics metrics | grep -E '^sluice_(rx_packets|tx_packets|arp_replies|icmp_echo_replies|tcp_syn_in|http_requests|http_local_404|spliced_to_pod|spliced_to_client)_total' | sed 's/^/  /'
 
 say "telemetry: echo /sluice/stats | dpdk-telemetry.py -f sluice-demo"
 echo /sluice/stats | dpdk-telemetry.py -f sluice-demo 2>/dev/null | sed 's/^/  /' || true
