@@ -1,0 +1,474 @@
+/*
+ * Packet tests for the TCP-lite engine: crafted segments through tcpl_input_burst(), the
+ * gateway's answers read back with the parser. Two ports: 0 faces clients (VIP 198.18.0.10),
+ * 1 faces pods (SNAT 198.19.0.1); the route table sends shop.example to 198.19.0.11:8080.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include "control/control.h"
+#include "tcp/tcp.h"
+
+static struct rte_mempool *pool;
+static struct tcpl_ctx *tcp;
+static struct net_neigh *neigh;
+static struct net_local client_side, pod_side;
+static struct conf_port pod_conf;
+static struct route_table *routes;
+static struct crypto_keys keys;
+static struct crypto_ctx *crypto;
+
+static const struct rte_ether_addr gw_c = {{2, 0, 0, 0, 0, 1}}, gw_p = {{2, 0, 0, 0, 0, 2}};
+static const struct rte_ether_addr cli = {{2, 0, 0, 0, 0, 3}}, pod = {{2, 0, 0, 0, 0, 4}};
+#define VIP    "198.18.0.10"
+#define CLIENT "198.18.0.2"
+#define SNAT   "198.19.0.1"
+#define POD    "198.19.0.11"
+
+static uint64_t now;
+
+static void setup(void)
+{
+	static bool eal;
+	if (!eal) {
+		char *argv[] = {
+			"test", "--no-huge", "--no-shconf",	  "--no-pci",
+			"-m",	"256",	     "--log-level=error", "--file-prefix=sluice-test-tcp",
+			NULL};
+		cr_assert_geq(rte_eal_init(8, argv), 0);
+		eal = true;
+	}
+	pool = rte_pktmbuf_pool_create("tcptest", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	cr_assert_not_null(pool);
+	now = rte_get_tsc_hz() * 1000;
+	client_side = (struct net_local){.mac = gw_c, .n_vips = 1};
+	client_side.vips[0] = inet_addr(VIP);
+	pod_side = (struct net_local){.mac = gw_p, .n_snat = 1};
+	pod_side.snat[0] = inet_addr(SNAT);
+	memset(&pod_conf, 0, sizeof(pod_conf));
+	conf_parse_prefix("198.19.0.0/24", &pod_conf.subnets[0]);
+	pod_conf.n_subnets = 1;
+	neigh = net_neigh_create("tcptest_neigh", 64, SOCKET_ID_ANY, rte_get_tsc_hz() * 30,
+				 rte_get_tsc_hz());
+	net_neigh_learn(neigh, inet_addr(POD), &pod, now, true);
+
+	struct control_model *m = control_model_new();
+	struct control_errors errs = {0};
+	const char *objs[] = {
+		"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
+		"\"namespace\":\"t\"},\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}",
+		"{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
+		"{\"name\":\"web-1\",\"namespace\":\"t\",\"labels\":{\"kubernetes.io/"
+		"service-name\":"
+		"\"web\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"http\",\"port\":8080}],"
+		"\"endpoints\":[{\"addresses\":[\"" POD "\"]}]}",
+		"{\"apiVersion\":\"networking.k8s.io/"
+		"v1\",\"kind\":\"Ingress\",\"metadata\":{\"name\":"
+		"\"i\",\"namespace\":\"t\"},\"spec\":{\"ingressClassName\":\"sluice\",\"rules\":[{"
+		"\"host\":\"shop.example\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":"
+		"\"Prefix\",\"backend\":{\"service\":{\"name\":\"web\",\"port\":{\"number\":80}}}}]"
+		"}}]}}",
+	};
+	for (int i = 0; i < 3; i++) {
+		json_t *j = json_loads(objs[i], 0, NULL);
+		control_add_object(m, j, "test", &errs);
+		json_decref(j);
+	}
+	struct control_class cls = {"sluice", "sluice.dev/ingress-controller", NULL};
+	routes = control_compile(m, &cls, &errs);
+	cr_assert_eq(errs.n, 0);
+	control_model_free(m);
+	control_errors_free(&errs);
+
+	crypto = crypto_ctx_create();
+	crypto_keys_rotate(crypto, &keys, NULL, crypto_cookie_count(1000));
+
+	uint64_t hz = rte_get_tsc_hz();
+	struct tcpl_config cfg = {
+		.listen_ports = {80},
+		.n_listen = 1,
+		.limits = {8192, 8192, 100, true},
+		.request_buffer = 16384,
+		.buffers = 64,
+		.max_flows = 1024,
+		.header_tsc = hz * 10,
+		.connect_tsc = hz,
+		.idle_tsc = hz * 300,
+		.linger_tsc = hz * 2,
+		.rto_tsc = hz / 5,
+		.snat_port_first = 20000,
+		.snat_port_count = 1000,
+		.connect_tries = 3,
+	};
+	struct tcpl_port ports[2] = {
+		{.local = &client_side, .conf = NULL, .offloads = 0, .mss = 1460},
+		{.local = &pod_side, .conf = &pod_conf, .offloads = 0, .mss = 1460},
+	};
+	char err[256];
+	tcp = tcpl_create("tcptest", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	tcpl_set_routes(tcp, routes);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+	stats_reset();
+}
+
+static void teardown(void)
+{
+	tcpl_free(tcp);
+	route_table_free(routes);
+	crypto_ctx_free(crypto);
+	net_neigh_free(neigh);
+	rte_mempool_free(pool);
+}
+
+TestSuite(tcp, .init = setup, .fini = teardown);
+
+/* ---- frames ------------------------------------------------------------------------------- */
+
+static struct rte_mbuf *seg(const struct rte_ether_addr *src_mac,
+			    const struct rte_ether_addr *dst_mac, const char *sip, const char *dip,
+			    uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+			    uint8_t flags, const char *payload, uint16_t mss)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	cr_assert_not_null(m);
+	uint16_t plen = payload ? (uint16_t)strlen(payload) : 0;
+	uint16_t opt = mss ? 4 : 0;
+	uint16_t len = (uint16_t)(14 + 20 + 20 + opt + plen);
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+	memset(d, 0, len);
+	struct rte_ether_hdr *eh = (void *)d;
+	eh->src_addr = *src_mac;
+	eh->dst_addr = *dst_mac;
+	eh->ether_type = htons(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (void *)(eh + 1);
+	ip->version_ihl = 0x45;
+	ip->total_length = htons((uint16_t)(len - 14));
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = inet_addr(sip);
+	ip->dst_addr = inet_addr(dip);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	struct rte_tcp_hdr *th = (void *)(ip + 1);
+	th->src_port = htons(sport);
+	th->dst_port = htons(dport);
+	th->sent_seq = htonl(seq);
+	th->recv_ack = htonl(ack);
+	th->data_off = (uint8_t)(((20 + opt) / 4) << 4);
+	th->tcp_flags = flags;
+	th->rx_win = htons(65535);
+	if (mss) {
+		uint8_t *o = (uint8_t *)(th + 1);
+		o[0] = 2, o[1] = 4, o[2] = (uint8_t)(mss >> 8), o[3] = (uint8_t)mss;
+	}
+	if (plen)
+		memcpy((uint8_t *)th + 20 + opt, payload, plen);
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	return m;
+}
+
+static struct rte_mbuf *from_client(uint32_t seq, uint32_t ack, uint8_t flags, const char *data)
+{
+	return seg(&cli, &gw_c, CLIENT, VIP, 40000, 80, seq, ack, flags, data,
+		   (flags & RTE_TCP_SYN_FLAG) ? 1460 : 0);
+}
+
+/* Run one packet through port pi; outputs land in out[]. */
+static struct tcpl_out out[64];
+static uint16_t nout;
+
+static void feed(uint16_t pi, struct rte_mbuf *m)
+{
+	struct net_pkt p;
+	enum net_drop_reason why;
+	cr_assert_eq(net_parse(m, &p, &why), NET_CLASS_TCP, "crafted frame does not parse: %s",
+		     net_drop_reason_name(why));
+	for (uint16_t i = 0; i < nout; i++)
+		rte_pktmbuf_free(out[i].m);
+	nout = tcpl_input_burst(tcp, pi, &m, &p, 1, now, out, 64);
+}
+
+/* Parse output k and return its TCP header (checksums verified by the parser). */
+static const struct rte_tcp_hdr *out_tcp(uint16_t k, struct net_pkt *p)
+{
+	cr_assert_lt(k, nout);
+	enum net_drop_reason why;
+	cr_assert_eq(net_parse(out[k].m, p, &why), NET_CLASS_TCP, "output %u invalid: %s", k,
+		     net_drop_reason_name(why));
+	return rte_pktmbuf_mtod_offset(out[k].m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+}
+
+static uint32_t handshake(uint32_t isn)
+{
+	feed(0, from_client(isn, 0, RTE_TCP_SYN_FLAG, NULL));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(th->tcp_flags, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+	cr_assert_eq(ntohl(th->recv_ack), isn + 1);
+	cr_assert_eq(p.tcp_mss, 1460);
+	uint32_t cookie = ntohl(th->sent_seq);
+	feed(0, from_client(isn + 1, cookie + 1, RTE_TCP_ACK_FLAG, NULL));
+	cr_assert_eq(tcpl_flow_count(tcp), 1, "the valid cookie created the flow");
+	return cookie;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+Test(tcp, syn_gets_a_cookie_and_no_state)
+{
+	feed(0, from_client(1000, 0, RTE_TCP_SYN_FLAG, NULL));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out[0].port, 0);
+	cr_assert_eq(tcpl_flow_count(tcp), 0);
+	struct net_pkt p;
+	out_tcp(0, &p);
+	cr_assert_eq(p.src_ip, inet_addr(VIP));
+	cr_assert_eq(p.dst_ip, inet_addr(CLIENT));
+}
+
+Test(tcp, retransmitted_syn_gets_the_same_cookie)
+{
+	struct net_pkt p;
+	feed(0, from_client(1000, 0, RTE_TCP_SYN_FLAG, NULL));
+	uint32_t a = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, from_client(1000, 0, RTE_TCP_SYN_FLAG, NULL));
+	uint32_t b = ntohl(out_tcp(0, &p)->sent_seq);
+	cr_assert_eq(a, b);
+}
+
+Test(tcp, cookie_round_trip_creates_the_flow)
+{
+	handshake(5000);
+	cr_assert_eq(stats_sum(STATS_tcp_cookie_ok), 1);
+}
+
+Test(tcp, bad_cookie_is_reset)
+{
+	feed(0, from_client(1001, 0x12345678, RTE_TCP_ACK_FLAG, NULL));
+	cr_assert_eq(tcpl_flow_count(tcp), 0);
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert(th->tcp_flags & RTE_TCP_RST_FLAG);
+	cr_assert_eq(ntohl(th->sent_seq), 0x12345678, "RST takes the ACK's number as its seq");
+	cr_assert_eq(stats_sum(STATS_tcp_cookie_bad), 1);
+}
+
+Test(tcp, syn_to_a_port_not_served_is_reset)
+{
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 40000, 22, 7, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(th->tcp_flags, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+	cr_assert_eq(ntohl(th->recv_ack), 8);
+}
+
+/* Drive a request to the point where the SYN to the pod goes out; returns the cookie. */
+static uint32_t request_to_connect(uint32_t isn, const char *const *pieces, int n)
+{
+	uint32_t cookie = handshake(isn);
+	uint32_t seq = isn + 1;
+	for (int i = 0; i < n; i++) {
+		feed(0,
+		     from_client(seq, cookie + 1, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, pieces[i]));
+		seq += (uint32_t)strlen(pieces[i]);
+		struct net_pkt p;
+		const struct rte_tcp_hdr *th = out_tcp(0, &p);
+		cr_assert_eq(ntohl(th->recv_ack), seq, "piece %d acknowledged", i);
+	}
+	return cookie;
+}
+
+Test(tcp, request_split_over_segments_connects_to_the_pod_with_the_clients_isn)
+{
+	const char *pieces[] = {"GET / HT", "TP/1.1\r\nHo", "st: shop.example\r", "\n\r\n"};
+	request_to_connect(9000, pieces, 4);
+	cr_assert_eq(nout, 2, "ACK to the client and SYN to the pod");
+	struct net_pkt p;
+	const struct rte_tcp_hdr *syn = out_tcp(1, &p);
+	cr_assert_eq(out[1].port, 1);
+	cr_assert_eq(syn->tcp_flags, RTE_TCP_SYN_FLAG);
+	cr_assert_eq(ntohl(syn->sent_seq), 9000, "the pod sees the client's ISN");
+	cr_assert_eq(p.dst_ip, inet_addr(POD));
+	cr_assert_eq(ntohs(p.dst_port), 8080);
+	cr_assert_eq(p.src_ip, inet_addr(SNAT));
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(out[1].m, const struct rte_ether_hdr *);
+	cr_assert(rte_is_same_ether_addr(&eh->dst_addr, &pod));
+}
+
+Test(tcp, out_of_order_segment_is_reacknowledged_not_buffered)
+{
+	uint32_t cookie = handshake(100);
+	feed(0, from_client(101 + 10, cookie + 1, RTE_TCP_ACK_FLAG, "later bytes"));
+	struct net_pkt p;
+	cr_assert_eq(ntohl(out_tcp(0, &p)->recv_ack), 101, "still expecting byte 1");
+	cr_assert_eq(stats_sum(STATS_tcp_out_of_order), 1);
+	/* A duplicate of what we have is re-acknowledged too. */
+	feed(0, from_client(101, cookie + 1, RTE_TCP_ACK_FLAG, "GET /"));
+	feed(0, from_client(101, cookie + 1, RTE_TCP_ACK_FLAG, "GET /"));
+	cr_assert_eq(ntohl(out_tcp(0, &p)->recv_ack), 106);
+}
+
+Test(tcp, unknown_host_gets_404_with_fin)
+{
+	const char *pieces[] = {"GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n"};
+	request_to_connect(300, pieces, 1);
+	cr_assert_eq(nout, 2);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(1, &p);
+	cr_assert(th->tcp_flags & RTE_TCP_FIN_FLAG);
+	const char *body =
+		rte_pktmbuf_mtod_offset(out[1].m, const char *, p.l2_len + p.l3_len + p.l4_len);
+	cr_assert(strncmp(body, "HTTP/1.1 404 Not Found\r\n", 24) == 0);
+	cr_assert_eq(stats_sum(STATS_http_local_404), 1);
+}
+
+Test(tcp, malformed_request_gets_400)
+{
+	const char *pieces[] = {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"};
+	request_to_connect(300, pieces, 1);
+	struct net_pkt p;
+	out_tcp(1, &p);
+	const char *body =
+		rte_pktmbuf_mtod_offset(out[1].m, const char *, p.l2_len + p.l3_len + p.l4_len);
+	cr_assert(strncmp(body, "HTTP/1.1 400", 12) == 0);
+}
+
+/* Connect, have the pod accept with ISN pod_isn; returns the cookie. */
+static uint32_t spliced(uint32_t client_isn, uint32_t pod_isn, uint16_t *snat_port)
+{
+	const char *req = "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n";
+	const char *pieces[] = {req};
+	uint32_t cookie = request_to_connect(client_isn, pieces, 1);
+	struct net_pkt p;
+	out_tcp(1, &p);
+	*snat_port = ntohs(p.src_port);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, *snat_port, pod_isn, client_isn + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 2, "ACK and the buffered request to the pod");
+	const struct rte_tcp_hdr *th = out_tcp(1, &p);
+	cr_assert_eq(ntohl(th->sent_seq), client_isn + 1);
+	cr_assert_eq(ntohl(th->recv_ack), pod_isn + 1);
+	cr_assert_eq(p.payload_len, strlen(req));
+	return cookie;
+}
+
+Test(tcp, splice_translates_sequence_numbers_both_ways)
+{
+	uint16_t sp;
+	uint32_t cookie = spliced(7000, 3000000000u, &sp);
+	/* pod → client: seq + D */
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 3000000001u, 7000 + 1 + 38,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "HTTP/1.1 200 OK\r\n", 0));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(out[0].port, 0);
+	cr_assert_eq(ntohl(th->sent_seq), cookie + 1, "pod seq y+1 becomes cookie c+1");
+	cr_assert_eq(p.src_ip, inet_addr(VIP));
+	cr_assert_eq(ntohs(p.src_port), 80);
+	cr_assert_eq(p.dst_ip, inet_addr(CLIENT));
+	cr_assert_eq(ntohs(p.dst_port), 40000);
+	/* client → pod: ack − D */
+	feed(0, from_client(7000 + 1 + 38, cookie + 1 + 17, RTE_TCP_ACK_FLAG, NULL));
+	th = out_tcp(0, &p);
+	cr_assert_eq(out[0].port, 1);
+	cr_assert_eq(ntohl(th->recv_ack), 3000000001u + 17);
+	cr_assert_eq(p.dst_ip, inet_addr(POD));
+	cr_assert_eq(ntohs(p.src_port), sp);
+}
+
+Test(tcp, splice_handles_sequence_wrap_around)
+{
+	uint16_t sp;
+	/* Client near the top of the space, pod just below zero: both sides wrap. */
+	uint32_t cookie = spliced(0xffffffe0u, 0xfffffff0u, &sp);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 0xfffffff1u, 0xffffffe0u + 1 + 38,
+		    RTE_TCP_ACK_FLAG, "0123456789abcdefXYZ", 0));
+	struct net_pkt p;
+	cr_assert_eq(ntohl(out_tcp(0, &p)->sent_seq), cookie + 1);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 0xfffffff1u + 19, 0xffffffe0u + 1 + 38,
+		    RTE_TCP_ACK_FLAG, "after the wrap", 0));
+	cr_assert_eq(ntohl(out_tcp(0, &p)->sent_seq), cookie + 1 + 19);
+	feed(0, from_client(0xffffffe0u + 1 + 38, cookie + 1 + 33, RTE_TCP_ACK_FLAG, NULL));
+	cr_assert_eq(ntohl(out_tcp(0, &p)->recv_ack), 0xfffffff1u + 33);
+}
+
+Test(tcp, fin_from_either_side_is_forwarded_and_closes)
+{
+	uint16_t sp;
+	uint32_t cookie = spliced(100, 200, &sp);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 201, 139, RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG,
+		    NULL, 0));
+	struct net_pkt p;
+	cr_assert(out_tcp(0, &p)->tcp_flags & RTE_TCP_FIN_FLAG);
+	feed(0, from_client(139, cookie + 2, RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG, NULL));
+	cr_assert(out_tcp(0, &p)->tcp_flags & RTE_TCP_FIN_FLAG);
+	cr_assert_eq(out[0].port, 1);
+	/* Both FINs seen: the flow lingers, then ages out. */
+	now += rte_get_tsc_hz() * 3;
+	struct tcpl_out o[64];
+	for (int i = 0; i < 8; i++) {
+		now += rte_get_tsc_hz() / 10;
+		uint16_t k = tcpl_tick(tcp, now, o, 64);
+		for (uint16_t j = 0; j < k; j++)
+			rte_pktmbuf_free(o[j].m);
+	}
+	cr_assert_eq(tcpl_flow_count(tcp), 0);
+}
+
+Test(tcp, rst_from_the_pod_during_connect_retries_then_502)
+{
+	const char *pieces[] = {"GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"};
+	request_to_connect(400, pieces, 1);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct net_pkt p;
+		uint16_t k = nout == 2 ? 1 : 0;
+		const struct rte_tcp_hdr *syn = out_tcp(k, &p);
+		cr_assert_eq(syn->tcp_flags, RTE_TCP_SYN_FLAG, "attempt %d", attempt);
+		feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, ntohs(p.src_port), 0, 401,
+			    RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	}
+	struct net_pkt p;
+	out_tcp(0, &p);
+	const char *body =
+		rte_pktmbuf_mtod_offset(out[0].m, const char *, p.l2_len + p.l3_len + p.l4_len);
+	cr_assert(strncmp(body, "HTTP/1.1 502", 12) == 0, "%.20s", body);
+	cr_assert_eq(stats_sum(STATS_pod_refused), 3);
+}
+
+Test(tcp, head_timeout_answers_408)
+{
+	uint32_t cookie = handshake(500);
+	feed(0, from_client(501, cookie + 1, RTE_TCP_ACK_FLAG, "GET / HTTP/1.1\r\n"));
+	now += rte_get_tsc_hz() * 11;
+	struct tcpl_out o[64];
+	uint16_t k = tcpl_tick(tcp, now, o, 64);
+	cr_assert_eq(k, 1);
+	struct net_pkt p;
+	enum net_drop_reason why;
+	cr_assert_eq(net_parse(o[0].m, &p, &why), NET_CLASS_TCP);
+	const char *body =
+		rte_pktmbuf_mtod_offset(o[0].m, const char *, p.l2_len + p.l3_len + p.l4_len);
+	cr_assert(strncmp(body, "HTTP/1.1 408", 12) == 0);
+	rte_pktmbuf_free(o[0].m);
+}
+
+Test(tcp, client_rst_before_splice_frees_the_flow)
+{
+	uint32_t cookie = handshake(600);
+	feed(0, from_client(601, cookie + 1, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL));
+	cr_assert_eq(tcpl_flow_count(tcp), 0);
+}
