@@ -4,6 +4,7 @@
 #include "flow/flow.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ struct flow_table {
 	uint32_t age_cursor;
 };
 
-_Static_assert(sizeof(struct flow_key) == 12, "flow keys are 12 bytes");
+_Static_assert(offsetof(struct flow_key, local_port) + 2 == FLOW_KEY_LEN, "key layout");
 
 static struct rte_hash *make_hash(const char *name, const char *suffix, uint32_t capacity,
 				  int socket)
@@ -33,7 +34,7 @@ static struct rte_hash *make_hash(const char *name, const char *suffix, uint32_t
 		/* rte_hash buckets hold 8 keys; headroom keeps inserts from failing on a
 		 * crowded bucket before the record array is full. */
 		.entries = capacity * 2,
-		.key_len = sizeof(struct flow_key),
+		.key_len = FLOW_KEY_LEN,
 		.hash_func = rte_hash_crc,
 		.socket_id = socket,
 	};

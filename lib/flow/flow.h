@@ -25,7 +25,9 @@
 struct flow_key {
 	uint32_t remote_ip, local_ip;
 	uint16_t remote_port, local_port;
-};
+} __attribute__((aligned(8))); /* rte_hash's CRC reads keys 8 bytes at a time */
+
+#define FLOW_KEY_LEN 12 /* hashed bytes; the struct is padded to 16 */
 
 enum flow_state {
 	FLOW_FREE,
