@@ -79,7 +79,8 @@ struct flow {
 	uint32_t client_wnd; /* last window the client advertised (raw) */
 	struct http_request_parser hp;
 	uint32_t next_free;
-	uint8_t pad[8];
+	uint8_t syn_tx; /* SYN retransmissions to the current pod */
+	uint8_t pad[7];
 };
 
 _Static_assert(sizeof(struct flow) == 128, "struct flow: keep to two cache lines");

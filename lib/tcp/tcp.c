@@ -322,6 +322,13 @@ static uint32_t next_hop(const struct tcpl_ctx *c, uint32_t pod_ip)
 	return best ? best->via : pod_ip;
 }
 
+/* SYN retransmission intervals: rto, 2·rto, 4·rto... (RFC 6298 §5.5 back-off) within the
+ * connect budget; the budget used after k retransmissions is rto·(2^k − 1). */
+static inline uint64_t syn_interval(const struct tcpl_ctx *c, unsigned k)
+{
+	return c->cfg.rto_tsc << k;
+}
+
 static void send_syn(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
 {
@@ -332,7 +339,8 @@ static void send_syn(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 	     c->pod_pi, c->st);
 	stats_add(c->st, STATS_pod_connects, 1);
 	f->state = FLOW_CONNECT;
-	timer_arm(c, idx, f, now + c->cfg.connect_tsc);
+	f->syn_tx = 0;
+	timer_arm(c, idx, f, now + syn_interval(c, 0));
 }
 
 /* Resolve the pod's MAC; send the SYN now or wait for ARP (the timer retries). */
@@ -964,9 +972,24 @@ static void timer_fire(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_
 		}
 		try_connect(c, idx, f, now, out, n, cap);
 		break;
-	case FLOW_CONNECT:
-		connect_failed(c, idx, f, false, now, out, n, cap);
+	case FLOW_CONNECT: {
+		/* A pod whose accept queue overflowed drops SYNs: retransmit before moving on. */
+		unsigned k = f->syn_tx + 1u;
+		uint64_t used = c->cfg.rto_tsc * ((1ull << k) - 1);
+		if (k > 6 || used + syn_interval(c, k) > c->cfg.connect_tsc) {
+			connect_failed(c, idx, f, false, now, out, n, cap);
+			break;
+		}
+		uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+		emit(out, n, cap,
+		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
+			     f->pod_port, f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, mss, NULL, 0),
+		     c->pod_pi, c->st);
+		stats_add(c->st, STATS_tcp_retransmits, 1);
+		f->syn_tx = (uint8_t)k;
+		timer_arm(c, idx, f, now + syn_interval(c, k));
 		break;
+	}
 	case FLOW_SPLICED:
 		if (f->buf == FLOW_NONE) {
 			f->deadline = 0;

@@ -55,6 +55,7 @@ class H(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 os.chdir(sys.argv[1])
+http.server.ThreadingHTTPServer.request_queue_size = 1024
 http.server.ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever()
 PY
 for i in 1 2; do
@@ -156,11 +157,61 @@ sum=$(ip netns exec "${P}client" curl -s --max-time 60 -H 'Host: shop.example' \
 [ "$sum" = "$(sha256sum "$work/pod1/big.bin" | cut -d' ' -f1)" ] || fail "20 MB download checksum"
 echo "ok: 20 MB download byte-exact"
 
+# Load: wrk with 200 connections for 10 s (keep-alive; bounded by time), zero errors.
+ip netns exec "${P}client" wrk -t 2 -c 200 -d 10s --timeout 5s -H 'Host: shop.example' \
+	"http://$TOPO_VIP/api/" >"$work/wrk.txt" 2>&1 || { cat "$work/wrk.txt"; fail "wrk failed"; }
+cat "$work/wrk.txt"
+grep -q "Socket errors" "$work/wrk.txt" && fail "wrk saw socket errors"
+grep -q "Non-2xx" "$work/wrk.txt" && fail "wrk saw non-2xx responses"
+reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
+[ "${reqs:-0}" -gt 1000 ] || fail "wrk completed only ${reqs:-0} requests"
+echo "ok: wrk -c 200 for 10 s: $reqs requests, no errors"
+
+# A SYN flood (spoofed 198.18.x.y sources, bounded in count and time) while curl keeps working.
+gwc_mac=$(ip netns exec "${P}gw" cat /sys/class/net/gw-c/address)
+ip netns exec "${P}client" python3 - "$TOPO_VIP" "$gwc_mac" <<'PY' &
+# The flood leaves through the client's own link (raw frames on c0), so it shares the
+# gateway's client port with the real requests below.
+import os, random, socket, struct, sys, time
+vip, mac = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("c0", 0))
+src_mac = open("/sys/class/net/c0/address").read().strip()
+smac = bytes.fromhex(src_mac.replace(":", ""))
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16: t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+deadline = time.time() + 8
+for i in range(20000):
+    if time.time() > deadline: break
+    src = socket.inet_aton("198.18.%d.%d" % (random.randint(1, 254), random.randint(1, 254)))
+    dst = socket.inet_aton(vip)
+    sport = random.randint(1024, 65535)
+    tcp = struct.pack("!HHIIBBHHH", sport, 80, random.getrandbits(32), 0, 0x50, 0x02, 65535, 0, 0)
+    ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xffff, 0, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    s.send(mac + smac + b"\x08\x00" + ip + tcp)
+PY
+flood_pid=$!
+ok=0
+for k in $(seq 1 20); do
+	[ "$(get shop.example /)" = "hello from pod1" ] && ok=$((ok + 1))
+done
+wait "$flood_pid" || true
+[ "$ok" -eq 20 ] || fail "only $ok of 20 requests succeeded during the SYN flood"
+echo "ok: 20 of 20 requests served during a SYN flood"
+
 page=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics")
 val() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
 [ "$(val sluice_pod_refused_total)" -ge 1 ] || fail "no refused pod counted"
 [ "$(val sluice_http_local_404_total)" -ge 1 ] || fail "404 not counted"
 [ "$(val sluice_spliced_to_client_total)" -gt 1000 ] || fail "spliced packets not counted"
+[ "$(val sluice_tcp_syn_in_total)" -gt 5000 ] || fail "the SYN flood was not seen"
+[ "$(val sluice_tcp_flows_full_total)" -eq 0 ] || fail "flows refused: the flood took state"
 echo "ok: counters"
 
 kill -TERM "$gw_pid"

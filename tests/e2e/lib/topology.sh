@@ -138,6 +138,6 @@ ports = (
 limits = { mbufs = 4095; max_flows = 4096; };
 metrics = { listen = "127.0.0.1:$mport"; };
 routing = { manifests = "$manifests"; };
-timeouts = { header_ms = 2000; connect_ms = 1000; };
+timeouts = { header_ms = 2000; connect_ms = 3000; };
 CONF
 }
