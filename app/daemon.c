@@ -342,6 +342,7 @@ struct daemon {
 	uint64_t next_rotation;
 	struct port_state ports[CONF_MAX_PORTS];
 	struct worker_ctx *workers[CONF_MAX_WORKERS];
+	struct rte_ring *rings[CONF_MAX_WORKERS]; /* hand-off inboxes, by worker index */
 	struct stats_http *http;
 	uint64_t started_tsc;
 };
@@ -524,6 +525,18 @@ static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_
 					   .conf = &c->ports[p],
 					   .offloads = d->ports[p].tx_offloads,
 					   .mss = (uint16_t)(c->ports[p].profile.mtu - 40)};
+	/* Hand-off: this worker's place among its peers and its SNAT partition. */
+	w->worker_index = (uint16_t)wi;
+	w->n_workers = c->n_workers;
+	w->snat_first = tc.snat_port_first - (uint16_t)(wi * span);
+	w->snat_span = (uint16_t)span;
+	for (unsigned p = 0; p < c->n_ports; p++)
+		if (c->ports[p].n_snat) {
+			w->pod_pi = (uint16_t)p;
+			break;
+		}
+	w->inbox = d->rings[wi];
+	w->peers = d->rings;
 	char err[256];
 	snprintf(name, sizeof(name), "flows_%u", lcore);
 	w->tcp = tcpl_create(name, &tc, tp, (uint8_t)c->n_ports, pool, w->neigh, w->stats, socket,
@@ -737,11 +750,15 @@ int sluice_daemon_main(int argc, char **argv)
 		die("cannot initialise Intel ipsec-mb for SYN cookies");
 	rotate_keys(&d, true);
 	notice("SYN cookies: AES-128 via ipsec-mb (%s)", crypto_ctx_arch(d.crypto));
-	if (d.conf.n_workers > 1)
-		notice("%u workers: pod replies must reach the worker that owns the flow; the "
-		       "software hand-off ring is not built yet, so run one worker per port queue "
-		       "set with flow steering, or one worker",
-		       d.conf.n_workers);
+	for (unsigned i = 0; i < d.conf.n_workers && d.conf.n_workers > 1; i++) {
+		char rn[32];
+		snprintf(rn, sizeof(rn), "handoff_%u", d.conf.workers[i]);
+		d.rings[i] = rte_ring_create(
+			rn, 4096, (int)rte_lcore_to_socket_id(d.conf.workers[i]), RING_F_SC_DEQ);
+		if (d.rings[i] == NULL)
+			die("cannot create the hand-off ring for worker %u: %s", d.conf.workers[i],
+			    rte_strerror(rte_errno));
+	}
 	for (unsigned i = 0; i < d.conf.n_workers; i++) {
 		d.workers[i] = make_worker(&d, i, pools[i]);
 		int rc = rte_eal_remote_launch(worker_run, d.workers[i], d.conf.workers[i]);
@@ -765,6 +782,14 @@ int sluice_daemon_main(int argc, char **argv)
 		tcpl_free(d.workers[i]->tcp);
 		net_neigh_free(d.workers[i]->neigh);
 		rte_free(d.workers[i]);
+	}
+	for (unsigned i = 0; i < d.conf.n_workers; i++) {
+		if (d.rings[i]) {
+			struct rte_mbuf *m;
+			while (rte_ring_dequeue(d.rings[i], (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(d.rings[i]);
+		}
 	}
 	for (unsigned i = 0; i < d.conf.n_workers; i++)
 		rte_mempool_free(pools[i]);

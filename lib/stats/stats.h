@@ -64,6 +64,9 @@
 	X(http_local_502, "Responses 502 sent by the gateway (every pod refused)")                 \
 	X(http_local_503, "Responses 503 sent by the gateway (no ready pod)")                      \
 	X(http_local_504, "Responses 504 sent by the gateway (pod did not answer)")                \
+	X(handoff_out, "Packets handed to the worker that owns their flow")                        \
+	X(handoff_in, "Packets received from other workers")                                       \
+	X(handoff_dropped, "Packets dropped because the owner's hand-off ring was full")           \
 	X(polls, "Poll loop iterations")                                                           \
 	X(busy_polls, "Poll loop iterations that received at least one packet")
 

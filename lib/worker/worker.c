@@ -10,6 +10,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_arp.h>
 #include <rte_prefetch.h>
 
 static volatile bool stop_flag;
@@ -28,6 +29,80 @@ bool worker_stop_requested(void)
 static inline bool is_local(const struct net_local *l, uint32_t ip)
 {
 	return net_local_is_vip(l, ip) || net_local_is_snat(l, ip);
+}
+
+/* The worker that owns SNAT port `port_be` (network order), or this one if unpartitioned. */
+static inline uint16_t owner_of(const struct worker_ctx *ctx, uint16_t port_be)
+{
+	uint16_t port = rte_be_to_cpu_16(port_be);
+	if (ctx->n_workers <= 1 || ctx->snat_span == 0 || port < ctx->snat_first)
+		return ctx->worker_index;
+	uint32_t w = (uint32_t)(port - ctx->snat_first) / ctx->snat_span;
+	return w < ctx->n_workers ? (uint16_t)w : ctx->worker_index;
+}
+
+static inline void hand_off(struct worker_ctx *ctx, uint16_t to, struct rte_mbuf *m)
+{
+	if (rte_ring_enqueue(ctx->peers[to], m) != 0) {
+		rte_pktmbuf_free(m);
+		stats_add(ctx->stats, STATS_handoff_dropped, 1);
+		return;
+	}
+	stats_add(ctx->stats, STATS_handoff_out, 1);
+}
+
+/* Copy an ARP packet to every other worker so their neighbour tables learn it too. */
+static void share_arp(struct worker_ctx *ctx, struct rte_mbuf *m)
+{
+	for (uint16_t w = 0; w < ctx->n_workers; w++) {
+		if (w == ctx->worker_index)
+			continue;
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, ctx->pool, 0, UINT32_MAX);
+		if (c)
+			hand_off(ctx, w, c);
+	}
+}
+
+uint16_t worker_process_handoff(struct worker_ctx *ctx, struct rte_mbuf **pkts, uint16_t n,
+				uint64_t now)
+{
+	struct net_pkt info[WORKER_BURST];
+	enum net_class cls[WORKER_BURST];
+	enum net_drop_reason why[WORKER_BURST];
+	struct rte_mbuf *tcp_pkts[WORKER_BURST];
+	struct net_pkt tcp_info[WORKER_BURST];
+	uint16_t n_tcp = 0, queued = 0;
+	if (n > WORKER_BURST)
+		n = WORKER_BURST;
+	stats_add(ctx->stats, STATS_handoff_in, n);
+	net_parse_burst(pkts, n, info, cls, why);
+	for (uint16_t i = 0; i < n; i++) {
+		if (cls[i] == NET_CLASS_ARP) {
+			/* Learn the sender if it is already known or talks to us; never reply. */
+			const struct net_local *l = ctx->ports[ctx->pod_pi].local;
+			const uint8_t *d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+			const struct rte_arp_hdr *a = (const void *)(d + info[i].l2_len);
+			bool for_us = net_local_is_vip(l, info[i].dst_ip) ||
+				      net_local_is_snat(l, info[i].dst_ip);
+			if (info[i].src_ip && rte_is_unicast_ether_addr(&a->arp_data.arp_sha))
+				net_neigh_learn(ctx->neigh, info[i].src_ip, &a->arp_data.arp_sha,
+						now, for_us);
+			rte_pktmbuf_free(pkts[i]);
+		} else if (cls[i] == NET_CLASS_TCP && ctx->tcp) {
+			tcp_pkts[n_tcp] = pkts[i];
+			tcp_info[n_tcp++] = info[i];
+		} else {
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	if (n_tcp) {
+		struct tcpl_out out[2 * WORKER_BURST];
+		uint16_t no = tcpl_input_burst(ctx->tcp, ctx->pod_pi, tcp_pkts, tcp_info, n_tcp,
+					       now, out, 2 * WORKER_BURST);
+		for (uint16_t o = 0; o < no; o++)
+			queued += worker_tx_enqueue(ctx, out[o].port, out[o].m);
+	}
+	return queued;
 }
 
 uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mbuf **pkts,
@@ -64,6 +139,8 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 				break;
 			case NET_CLASS_ARP: {
 				stats_add(st, STATS_arp_in, 1);
+				if (ctx->n_workers > 1)
+					share_arp(ctx, m);
 				enum net_drop_reason arp_why = NET_DROP__COUNT;
 				enum net_arp_result r =
 					net_arp_input(m, p, local, ctx->neigh, now, &arp_why);
@@ -98,6 +175,14 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 				break;
 			case NET_CLASS_TCP:
 				if (ctx->tcp && tcpl_wants(ctx->tcp, pi, p)) {
+					if (ctx->n_workers > 1 &&
+					    net_local_is_snat(local, p->dst_ip)) {
+						uint16_t w = owner_of(ctx, p->dst_port);
+						if (w != ctx->worker_index) {
+							hand_off(ctx, w, m);
+							break;
+						}
+					}
 					tcp_pkts[n_tcp] = m;
 					tcp_info[n_tcp++] = *p;
 					break;
@@ -207,6 +292,14 @@ int worker_run(void *arg)
 				continue;
 			busy = true;
 			worker_process_burst(ctx, pi, pkts, n, now);
+		}
+		if (ctx->inbox) {
+			uint16_t n = (uint16_t)rte_ring_dequeue_burst(ctx->inbox, (void **)pkts,
+								      WORKER_BURST, NULL);
+			if (n) {
+				busy = true;
+				worker_process_handoff(ctx, pkts, n, now);
+			}
 		}
 		worker_housekeeping(ctx, now);
 		worker_flush(ctx);

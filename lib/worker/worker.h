@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "conf/conf.h"
 #include "net/net.h"
@@ -55,6 +56,14 @@ struct worker_ctx {
 	uint32_t resolve_ip[WORKER_MAX_RESOLVE]; /* next hops to keep resolved, with their port */
 	uint8_t resolve_port[WORKER_MAX_RESOLVE];
 	uint16_t n_resolve;
+	/* Hand-off between workers (DESIGN §3): a pod's reply names its owner by the SNAT port
+	 * partition; a worker that receives another's packet passes it through the owner's ring.
+	 * ARP is copied to every peer so each neighbour table learns what any queue saw. */
+	uint16_t worker_index, n_workers;
+	uint16_t snat_first, snat_span; /* partition of worker i: first + i·span ... */
+	uint16_t pod_pi;		/* port index holding the SNAT addresses */
+	struct rte_ring *inbox;		/* this worker's ring (many producers, one consumer) */
+	struct rte_ring *const *peers;	/* every worker's inbox, by worker index */
 	struct worker_port ports[WORKER_MAX_PORTS];
 };
 
@@ -73,6 +82,13 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
  * `now` passes ctx->next_housekeeping.
  */
 void worker_housekeeping(struct worker_ctx *ctx, uint64_t now);
+
+/*
+ * Process packets other workers handed over (from this worker's inbox): TCP for flows this
+ * worker owns, and copies of ARP to learn from (never answered here: the receiving worker did).
+ */
+uint16_t worker_process_handoff(struct worker_ctx *ctx, struct rte_mbuf **pkts, uint16_t n,
+				uint64_t now);
 
 /* Send what is queued on every port; what the NIC refuses is freed and counted. */
 void worker_flush(struct worker_ctx *ctx);
