@@ -510,6 +510,8 @@ static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_
 		.linger_tsc = (uint64_t)c->timeouts.linger_ms * w->tsc_hz / 1000,
 		.rto_tsc = w->tsc_hz / 5, /* 200 ms, Linux's minimum RTO */
 		.connect_tries = 3,
+		.wscale = 7,
+		.tsc_hz = rte_get_tsc_hz(),
 	};
 	/* SNAT source ports 1024–65535, split evenly: a pod's reply names its worker. */
 	uint32_t span = (65536 - 1024) / c->n_workers;

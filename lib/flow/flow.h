@@ -44,7 +44,7 @@ enum flow_state {
 #define FLOW_NONE	UINT32_MAX
 
 /*
- * One proxied connection: 128 bytes. The first cache line is what every spliced packet reads
+ * One proxied connection: 192 bytes. The first cache line is what every spliced packet reads
  * (state, both tuples, deltas, MACs, port indices); the rest serves the handshake phase.
  */
 struct flow {
@@ -76,14 +76,23 @@ struct flow {
 	uint16_t resp_len; /* bytes of the gateway's own response */
 	uint8_t method;	   /* enum http_method of the request */
 	uint8_t timer_listed;
-	uint32_t client_wnd; /* last window the client advertised (raw) */
+	uint32_t ts_client; /* the client's latest TSval, echoed by our own segments */
 	struct http_request_parser hp;
 	uint32_t next_free;
 	uint8_t syn_tx; /* SYN retransmissions to the current pod */
-	uint8_t pad[7];
-};
+	/* --- TCP options (RFC 7323, RFC 2018) --- */
+	uint8_t opts;				  /* FLOW_OPT_* negotiated with the client */
+	uint8_t c2p_in, c2p_out, p2c_in, p2c_out; /* window shifts: raw << in >> out */
+	uint32_t ts_ours0; /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
+	uint32_t ts_ms0;   /* our millisecond clock when the flow was created */
+	uint32_t ts_delta; /* T: pod TSval + T is what the client sees */
+} __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct flow) == 128, "struct flow: keep to two cache lines");
+#define FLOW_OPT_TS   0x1 /* timestamps on both sides */
+#define FLOW_OPT_SACK 0x2 /* SACK permitted by the client */
+#define FLOW_OPT_WS   0x4 /* window scaling with the client */
+
+_Static_assert(sizeof(struct flow) == 192, "struct flow: keep to three cache lines");
 
 struct flow_table;
 

@@ -82,6 +82,7 @@ struct tcpl_ctx {
 	const struct crypto_keys *keys;
 	const struct route_table *routes;
 	uint64_t seconds;
+	uint64_t now; /* tsc of the burst being processed */
 	uint8_t *bufs;
 	uint32_t *buf_free;
 	uint32_t n_buf_free;
@@ -155,16 +156,55 @@ static inline bool emit(struct tcpl_out *out, uint16_t *n, uint16_t cap, struct 
 	return true;
 }
 
+/* Options the gateway puts on a segment it builds. */
+struct seg_opts {
+	uint16_t mss; /* 0: none */
+	int8_t ws;    /* window scale shift, -1: none */
+	bool sack_ok; /* SACK-permitted */
+	bool ts;      /* timestamps */
+	uint32_t tsval, tsecr;
+};
+
+/* Encode options, 4-byte aligned (RFC 9293 §3.1, RFC 7323 §2–3, RFC 2018 §2). */
+static uint16_t opts_encode(const struct seg_opts *o, uint8_t *b)
+{
+	uint16_t n = 0;
+	if (o == NULL)
+		return 0;
+	if (o->mss) {
+		b[n++] = 2, b[n++] = 4, b[n++] = (uint8_t)(o->mss >> 8), b[n++] = (uint8_t)o->mss;
+	}
+	if (o->ts) {
+		if (o->sack_ok) {
+			b[n++] = 4, b[n++] = 2;
+		} else {
+			b[n++] = 1, b[n++] = 1;
+		}
+		b[n++] = 8, b[n++] = 10;
+		uint32_t v = rte_cpu_to_be_32(o->tsval), e = rte_cpu_to_be_32(o->tsecr);
+		memcpy(b + n, &v, 4);
+		memcpy(b + n + 4, &e, 4);
+		n += 8;
+	} else if (o->sack_ok) {
+		b[n++] = 1, b[n++] = 1, b[n++] = 4, b[n++] = 2;
+	}
+	if (o->ws >= 0) {
+		b[n++] = 1, b[n++] = 3, b[n++] = 3, b[n++] = (uint8_t)o->ws;
+	}
+	return n;
+}
+
 /* Build a TCP/IPv4 segment from scratch. */
 static struct rte_mbuf *segment(struct tcpl_ctx *c, uint8_t pi, const struct rte_ether_addr *dst,
 				uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport,
 				uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
-				uint16_t mss, const uint8_t *payload, uint16_t plen)
+				const struct seg_opts *o, const uint8_t *payload, uint16_t plen)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
 	if (m == NULL)
 		return NULL;
-	uint16_t optlen = mss ? 4 : 0;
+	uint8_t ob[40];
+	uint16_t optlen = opts_encode(o, ob);
 	uint16_t l4 = (uint16_t)(sizeof(struct rte_tcp_hdr) + optlen);
 	uint16_t len =
 		(uint16_t)(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + l4 + plen);
@@ -196,10 +236,8 @@ static struct rte_mbuf *segment(struct tcpl_ctx *c, uint8_t pi, const struct rte
 	th->rx_win = rte_cpu_to_be_16(win);
 	th->cksum = 0;
 	th->tcp_urp = 0;
-	if (mss) {
-		uint8_t *o = (uint8_t *)(th + 1);
-		o[0] = 2, o[1] = 4, o[2] = (uint8_t)(mss >> 8), o[3] = (uint8_t)mss;
-	}
+	if (optlen)
+		memcpy(th + 1, ob, optlen);
 	if (plen)
 		memcpy((uint8_t *)th + l4, payload, plen);
 	struct net_pkt p = {.l2_len = sizeof(*eh), .l3_len = sizeof(*ip), .l4_len = l4};
@@ -207,13 +245,33 @@ static struct rte_mbuf *segment(struct tcpl_ctx *c, uint8_t pi, const struct rte
 	return m;
 }
 
-/* A segment to the client of flow f (from the VIP). */
+/* Our millisecond clock, the unit of the gateway's TSvals. */
+static inline uint32_t ms_of(const struct tcpl_ctx *c, uint64_t now)
+{
+	return (uint32_t)(now / (c->cfg.tsc_hz / 1000 ? c->cfg.tsc_hz / 1000 : 1));
+}
+
+/* The TSval the gateway sends the client of f now: continues from the SYN-ACK's. */
+static inline uint32_t our_tsval(const struct tcpl_ctx *c, const struct flow *f, uint64_t now)
+{
+	return f->ts_ours0 + (ms_of(c, now) - f->ts_ms0);
+}
+
+/* A segment to the client of flow f (from the VIP); win in bytes, scaled here. */
 static struct rte_mbuf *to_client(struct tcpl_ctx *c, const struct flow *f, uint32_t seq,
-				  uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *payload,
+				  uint32_t ack, uint8_t flags, uint32_t win, const uint8_t *payload,
 				  uint16_t plen)
 {
+	struct seg_opts o = {.ws = -1};
+	if (f->opts & FLOW_OPT_TS) {
+		o.ts = true;
+		o.tsval = our_tsval(c, f, c->now);
+		o.tsecr = f->ts_client;
+	}
+	win >>= f->p2c_out;
 	return segment(c, f->client_pi, &f->client_mac, f->vip, f->client_ip, f->vip_port,
-		       f->client_port, seq, ack, flags, win, 0, payload, plen);
+		       f->client_port, seq, ack, flags, (uint16_t)(win > 65535 ? 65535 : win),
+		       (f->opts & FLOW_OPT_TS) ? &o : NULL, payload, plen);
 }
 
 /* Next byte we expect from the client. */
@@ -222,10 +280,10 @@ static inline uint32_t client_next(const struct flow *f)
 	return seq_add(f->client_isn, 1 + f->req_len);
 }
 
-static uint16_t head_window(const struct tcpl_ctx *c, const struct flow *f)
+/* Buffer space left, in bytes (to_client scales it). */
+static uint32_t head_window(const struct tcpl_ctx *c, const struct flow *f)
 {
-	uint32_t space = c->cfg.request_buffer - f->req_len;
-	return (uint16_t)(space > 65535 ? 65535 : space);
+	return c->cfg.request_buffer - f->req_len;
 }
 
 /* ---- the gateway's own responses ---------------------------------------------------------- */
@@ -329,14 +387,27 @@ static inline uint64_t syn_interval(const struct tcpl_ctx *c, unsigned k)
 	return c->cfg.rto_tsc << k;
 }
 
+/* The SYN to the pod: the client's ISN and the client's own options, so that everything the
+ * client sends later means the same to the pod (DESIGN §4 step 5). */
+static struct rte_mbuf *syn_to_pod(struct tcpl_ctx *c, const struct flow *f)
+{
+	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+	struct seg_opts o = {
+		.mss = mss,
+		.ws = (f->opts & FLOW_OPT_WS) ? (int8_t)f->c2p_in : -1,
+		.sack_ok = (f->opts & FLOW_OPT_SACK) != 0,
+		.ts = (f->opts & FLOW_OPT_TS) != 0,
+		.tsval = f->ts_client,
+		.tsecr = 0,
+	};
+	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
+		       f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, &o, NULL, 0);
+}
+
 static void send_syn(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
 {
-	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
-	emit(out, n, cap,
-	     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
-		     f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, mss, NULL, 0),
-	     c->pod_pi, c->st);
+	emit(out, n, cap, syn_to_pod(c, f), c->pod_pi, c->st);
 	stats_add(c->st, STATS_pod_connects, 1);
 	f->state = FLOW_CONNECT;
 	f->syn_tx = 0;
@@ -451,18 +522,30 @@ static void send_request(struct tcpl_ctx *c, struct flow *f, struct tcpl_out *ou
 	const uint8_t *b = buf_of(c, f);
 	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
 	uint32_t ack = seq_add(f->pod_isn, 1);
+	struct seg_opts o = {.ws = -1};
+	const struct seg_opts *op = NULL;
+	if (f->opts & FLOW_OPT_TS) {
+		/* On the client's behalf: its TSval, and the pod's TSval echoed. */
+		o.ts = true;
+		o.tsval = f->ts_client;
+		o.tsecr = our_tsval(c, f, c->now) - f->ts_delta;
+		op = &o;
+		mss = (uint16_t)(mss - 12); /* RFC 6691: options come out of the segment */
+	}
+	/* The client's real window is unknown here: advertise 64 KiB until its next ACK. */
+	uint16_t win = (uint16_t)(65535u >> f->c2p_out);
 	if (with_ack_only)
 		emit(out, n, cap,
 		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
-			     f->pod_port, seq_add(f->client_isn, 1), ack, RTE_TCP_ACK_FLAG,
-			     head_window(c, f) ? 65535 : 65535, 0, NULL, 0),
+			     f->pod_port, seq_add(f->client_isn, 1), ack, RTE_TCP_ACK_FLAG, win, op,
+			     NULL, 0),
 		     c->pod_pi, c->st);
 	for (uint32_t off = 0; off < f->req_len; off += mss) {
 		uint16_t len = (uint16_t)(f->req_len - off < mss ? f->req_len - off : mss);
 		emit(out, n, cap,
 		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
 			     f->pod_port, seq_add(f->client_isn, 1 + off), ack,
-			     RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, 65535, 0, b + off, len),
+			     RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, win, op, b + off, len),
 		     c->pod_pi, c->st);
 	}
 }
@@ -474,69 +557,134 @@ static void send_request(struct tcpl_ctx *c, struct flow *f, struct tcpl_out *ou
  * Without offload the sums are updated incrementally (RFC 1624): a few adds per field, the
  * same cost for a 60-byte ACK and a 9000-byte segment.
  */
+struct splice_fix {
+	bool fix_ack;	/* client → pod: ack − D (else pod → client: seq + D) */
+	uint32_t delta; /* D */
+	uint8_t win_in, win_out;
+	uint32_t ts_delta; /* added to TSval (pod → client) or taken from TSecr (client → pod) */
+	bool ts;
+	bool sack; /* SACK edges − D (client → pod) */
+};
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
 static inline void rewrite(struct rte_mbuf *m, const struct net_pkt *p, unsigned offloads,
 			   const struct rte_ether_addr *dmac, const struct rte_ether_addr *smac,
-			   uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport, bool fix_ack,
-			   uint32_t delta)
+			   uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport,
+			   const struct splice_fix *x)
 {
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, p->l2_len);
 	struct rte_tcp_hdr *th =
 		rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint8_t *tb = (uint8_t *)th;
+	bool sw = !(offloads & (NET_OFFLOAD_IPV4_CKSUM | NET_OFFLOAD_TCP_CKSUM));
+	uint16_t ipc = ip->hdr_checksum, tc = th->cksum;
 	eh->dst_addr = *dmac;
 	eh->src_addr = *smac;
-	uint32_t old_field = fix_ack ? th->recv_ack : th->sent_seq;
-	uint32_t new_field = fix_ack ? rte_cpu_to_be_32(rte_be_to_cpu_32(old_field) - delta)
-				     : rte_cpu_to_be_32(rte_be_to_cpu_32(old_field) + delta);
-	if (fix_ack && !(th->tcp_flags & RTE_TCP_ACK_FLAG))
-		new_field = old_field;
-	if (offloads & (NET_OFFLOAD_IPV4_CKSUM | NET_OFFLOAD_TCP_CKSUM)) {
-		ip->src_addr = sip;
-		ip->dst_addr = dip;
-		th->src_port = sport;
-		th->dst_port = dport;
-		if (fix_ack)
-			th->recv_ack = new_field;
-		else
-			th->sent_seq = new_field;
-		net_ipv4_tcp_cksum_finish(m, p, offloads);
-		return;
+
+	/* Sequence or acknowledgement. */
+	uint32_t old = x->fix_ack ? th->recv_ack : th->sent_seq;
+	uint32_t nw = old;
+	if (!x->fix_ack)
+		nw = rte_cpu_to_be_32(rte_be_to_cpu_32(old) + x->delta);
+	else if (th->tcp_flags & RTE_TCP_ACK_FLAG)
+		nw = rte_cpu_to_be_32(rte_be_to_cpu_32(old) - x->delta);
+	if (sw)
+		tc = net_cksum_adjust32(tc, old, nw);
+	if (x->fix_ack)
+		th->recv_ack = nw;
+	else
+		th->sent_seq = nw;
+
+	/* Window, across differing scales, clamped (DESIGN §4 table). */
+	if (x->win_in != x->win_out) {
+		uint32_t w = ((uint32_t)rte_be_to_cpu_16(th->rx_win) << x->win_in) >> x->win_out;
+		uint16_t nwin = rte_cpu_to_be_16((uint16_t)(w > 65535 ? 65535 : w));
+		if (sw)
+			tc = net_cksum_adjust16(tc, th->rx_win, nwin);
+		th->rx_win = nwin;
 	}
-	uint16_t ipc = ip->hdr_checksum, tc = th->cksum;
-	ipc = net_cksum_adjust32(ipc, ip->src_addr, sip);
-	ipc = net_cksum_adjust32(ipc, ip->dst_addr, dip);
-	tc = net_cksum_adjust32(tc, ip->src_addr, sip);
-	tc = net_cksum_adjust32(tc, ip->dst_addr, dip);
-	tc = net_cksum_adjust16(tc, th->src_port, sport);
-	tc = net_cksum_adjust16(tc, th->dst_port, dport);
-	tc = net_cksum_adjust32(tc, old_field, new_field);
+	/* Timestamps: TSval + T towards the client, TSecr − T towards the pod. */
+	if (x->ts && p->tcp_ts_off) {
+		uint8_t *at = tb + p->tcp_ts_off + (x->fix_ack ? 4 : 0);
+		uint32_t o = rd32(at);
+		uint32_t v = rte_cpu_to_be_32(x->fix_ack ? rte_be_to_cpu_32(o) - x->ts_delta
+							 : rte_be_to_cpu_32(o) + x->ts_delta);
+		if (sw)
+			tc = net_cksum_adjust32(tc, o, v);
+		wr32(at, v);
+	}
+	/* SACK blocks from the client name pod→client bytes in the client's (cookie) space. */
+	if (x->sack && p->tcp_sack_blocks) {
+		for (unsigned b = 0; b < 2u * p->tcp_sack_blocks; b++) {
+			uint8_t *at = tb + p->tcp_sack_off + 4 * b;
+			uint32_t o = rd32(at);
+			uint32_t v = rte_cpu_to_be_32(rte_be_to_cpu_32(o) - x->delta);
+			if (sw)
+				tc = net_cksum_adjust32(tc, o, v);
+			wr32(at, v);
+		}
+	}
+	if (sw) {
+		ipc = net_cksum_adjust32(ipc, ip->src_addr, sip);
+		ipc = net_cksum_adjust32(ipc, ip->dst_addr, dip);
+		tc = net_cksum_adjust32(tc, ip->src_addr, sip);
+		tc = net_cksum_adjust32(tc, ip->dst_addr, dip);
+		tc = net_cksum_adjust16(tc, th->src_port, sport);
+		tc = net_cksum_adjust16(tc, th->dst_port, dport);
+	}
 	ip->src_addr = sip;
 	ip->dst_addr = dip;
 	th->src_port = sport;
 	th->dst_port = dport;
-	if (fix_ack)
-		th->recv_ack = new_field;
-	else
-		th->sent_seq = new_field;
-	ip->hdr_checksum = ipc;
-	th->cksum = tc;
+	if (sw) {
+		ip->hdr_checksum = ipc;
+		th->cksum = tc;
+	} else {
+		net_ipv4_tcp_cksum_finish(m, p, offloads);
+	}
 }
 
 /* Client → pod: addresses and ports to SNAT → pod, acknowledgement − D. */
 static void splice_to_pod(struct tcpl_ctx *c, struct flow *f, struct rte_mbuf *m,
 			  const struct net_pkt *p)
 {
+	struct splice_fix x = {.fix_ack = true,
+			       .delta = f->delta,
+			       .win_in = f->c2p_in,
+			       .win_out = f->c2p_out,
+			       .ts_delta = f->ts_delta,
+			       .ts = (f->opts & FLOW_OPT_TS) != 0,
+			       .sack = (f->opts & FLOW_OPT_SACK) != 0};
 	rewrite(m, p, c->ports[c->pod_pi].offloads, &f->pod_mac, &c->ports[c->pod_pi].local->mac,
-		f->snat_ip, f->pod_ip, f->snat_port, f->pod_port, true, f->delta);
+		f->snat_ip, f->pod_ip, f->snat_port, f->pod_port, &x);
 }
 
 /* Pod → client: addresses and ports to VIP → client, sequence + D. */
 static void splice_to_client(struct tcpl_ctx *c, struct flow *f, struct rte_mbuf *m,
 			     const struct net_pkt *p)
 {
+	struct splice_fix x = {.fix_ack = false,
+			       .delta = f->delta,
+			       .win_in = f->p2c_in,
+			       .win_out = f->p2c_out,
+			       .ts_delta = f->ts_delta,
+			       .ts = (f->opts & FLOW_OPT_TS) != 0,
+			       .sack = false};
 	rewrite(m, p, c->ports[f->client_pi].offloads, &f->client_mac,
 		&c->ports[f->client_pi].local->mac, f->vip, f->client_ip, f->vip_port,
-		f->client_port, false, f->delta);
+		f->client_port, &x);
 }
 
 static void track_close(struct flow *f, uint8_t flags, uint8_t side)
@@ -603,6 +751,8 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 	}
 
 	/* Before the splice: the gateway is the client's peer. */
+	if ((f->opts & FLOW_OPT_TS) && p->tcp_has_ts)
+		f->ts_client = p->tcp_tsval;
 	if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
 		/* The client gave up before we reached a pod. A FIN gets a reset: there is no
 		 * response to wait for. */
@@ -622,7 +772,6 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 		rte_pktmbuf_free(m); /* a stray SYN retransmission for an established flow */
 		return;
 	}
-	f->client_wnd = rte_be_to_cpu_16(th->rx_win);
 	uint16_t plen = p->payload_len;
 	if (plen == 0) {
 		rte_pktmbuf_free(m);
@@ -692,6 +841,17 @@ static void pod_packet(struct tcpl_ctx *c, uint32_t idx, struct rte_mbuf *m,
 			/* Step 6: the pod accepted. The splice starts now. */
 			f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
 			f->delta = f->cookie_isn - f->pod_isn;
+			/* Window scaling holds on the pod side only if the pod answered our
+			 * offer (the client's own shift); otherwise both directions rescale. */
+			if ((f->opts & FLOW_OPT_WS) && p->tcp_wscale != NET_WSCALE_NONE) {
+				f->c2p_out = f->c2p_in;
+				f->p2c_in = p->tcp_wscale;
+			} else {
+				f->c2p_out = 0;
+				f->p2c_in = 0;
+			}
+			if ((f->opts & FLOW_OPT_TS) && p->tcp_has_ts)
+				f->ts_delta = our_tsval(c, f, now) - p->tcp_tsval;
 			f->state = FLOW_SPLICED;
 			f->tries = 0;
 			send_request(c, f, out, n, cap, true);
@@ -763,7 +923,7 @@ static void reset_for(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const
 	struct rte_ether_addr dst = eh->src_addr;
 	emit(out, n, cap,
 	     segment(c, (uint8_t)pi, &dst, p->dst_ip, p->src_ip, p->dst_port, p->src_port, seq, ack,
-		     flags, 0, 0, NULL, 0),
+		     flags, 0, NULL, NULL, 0),
 	     (uint8_t)pi, c->st);
 	stats_add(c->st, STATS_tcp_rst_sent, 1);
 }
@@ -773,6 +933,7 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 			  struct tcpl_out *out, uint16_t out_cap)
 {
 	uint16_t nout = 0;
+	c->now = now;
 	struct flow_key ck[64], pk[64];
 	uint16_t ci[64], pkix[64];
 	uint16_t nc = 0, np = 0;
@@ -890,6 +1051,21 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 				m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
 			struct rte_ether_addr dst = eh->src_addr;
 			uint16_t k = (uint16_t)syn_of[i];
+			/* Options as Linux does with syncookies: offered only when the client
+			 * sends timestamps, whose low bits then carry the client's window scale
+			 * and SACK-permitted back to us in its TSecr (no state kept). */
+			struct seg_opts o = {.mss = crypto_mss_table[syn_mss[k]], .ws = -1};
+			if (p->tcp_has_ts) {
+				uint32_t ws =
+					p->tcp_wscale == NET_WSCALE_NONE ? 15u : p->tcp_wscale;
+				o.ts = true;
+				o.tsval = (ms_of(c, now) & ~0x1fu) | (p->tcp_sack_ok ? 0x10u : 0) |
+					  ws;
+				o.tsecr = p->tcp_tsval;
+				o.sack_ok = p->tcp_sack_ok;
+				if (p->tcp_wscale != NET_WSCALE_NONE)
+					o.ws = (int8_t)c->cfg.wscale;
+			}
 			emit(out, &nout, out_cap,
 			     segment(c, (uint8_t)pi, &dst, p->dst_ip, p->src_ip, p->dst_port,
 				     p->src_port, cookies[k], rte_be_to_cpu_32(th->sent_seq) + 1,
@@ -897,7 +1073,7 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 				     (uint16_t)(c->cfg.request_buffer > 65535
 							? 65535
 							: c->cfg.request_buffer),
-				     crypto_mss_table[syn_mss[k]], NULL, 0),
+				     &o, NULL, 0),
 			     (uint8_t)pi, c->st);
 			rte_pktmbuf_free(m);
 			continue;
@@ -924,6 +1100,21 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 			f->client_isn = rte_be_to_cpu_32(th->sent_seq) - 1;
 			f->cookie_isn = ack_cookie[ack_of[i]];
 			f->mss = ack_mss[ack_of[i]];
+			if (p->tcp_has_ts) {
+				/* Options come back in the echo of our SYN-ACK's TSval. */
+				uint32_t bits = p->tcp_tsecr & 0x1f;
+				f->opts |= FLOW_OPT_TS;
+				if (bits & 0x10)
+					f->opts |= FLOW_OPT_SACK;
+				if ((bits & 0xf) != 15) {
+					f->opts |= FLOW_OPT_WS;
+					f->c2p_in = (uint8_t)(bits & 0xf);
+					f->p2c_out = c->cfg.wscale;
+				}
+				f->ts_ours0 = p->tcp_tsecr;
+				f->ts_ms0 = ms_of(c, now);
+				f->ts_client = p->tcp_tsval;
+			}
 			f->buf = c->buf_free[--c->n_buf_free];
 			f->last_seen = now;
 			http_request_parser_init(&f->hp);
@@ -980,11 +1171,7 @@ static void timer_fire(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_
 			connect_failed(c, idx, f, false, now, out, n, cap);
 			break;
 		}
-		uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
-		emit(out, n, cap,
-		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
-			     f->pod_port, f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, mss, NULL, 0),
-		     c->pod_pi, c->st);
+		emit(out, n, cap, syn_to_pod(c, f), c->pod_pi, c->st);
 		stats_add(c->st, STATS_tcp_retransmits, 1);
 		f->syn_tx = (uint8_t)k;
 		timer_arm(c, idx, f, now + syn_interval(c, k));
@@ -1030,6 +1217,7 @@ uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint1
 	uint16_t nout = 0;
 	if (now < c->next_tick)
 		return 0;
+	c->now = now;
 	c->next_tick = now + c->cfg.rto_tsc / 50 + 1; /* a few ms */
 	for (uint32_t i = 0; i < c->n_timers && nout + 8 < out_cap;) {
 		uint32_t idx = c->timers[i];

@@ -7,12 +7,12 @@
  * client's own ISN, hands over the buffered bytes, and from then on rewrites every packet in
  * place in both directions. The pod's TCP does retransmission and congestion control end to end.
  *
- * What this first cut negotiates: MSS only. The SYN-ACK offers no window scaling, SACK or
- * timestamps, so the client uses none, and the SYN to the pod offers none either; the splice
- * then translates addresses, ports, the sequence delta and acknowledgements, and nothing else.
- * Windows are therefore limited to 64 KiB per direction (fine on a data-centre edge, a cap on
- * long fat paths); negotiating the options and translating them (the table in DESIGN §4) is the
- * next step and has room in the flow record.
+ * Options, as Linux does with syncookies: when the client sends timestamps, the SYN-ACK offers
+ * timestamps, SACK and window scaling, and carries the client's scale and SACK-permitted in the
+ * low bits of its TSval, which the client echoes in the cookie ACK. The SYN to the pod offers
+ * the client's own options, so the splice translates, per DESIGN §4's table, the sequence delta,
+ * windows across differing scales, SACK edges and timestamps. A client without timestamps gets
+ * MSS only (and 64 KiB windows).
  *
  * Like lib/net, this module never touches a NIC: tcpl_input_burst() takes parsed packets and
  * returns the packets to send, each with the port index to send it on.
@@ -53,6 +53,8 @@ struct tcpl_config {
 	uint64_t header_tsc, connect_tsc, idle_tsc, linger_tsc, rto_tsc;
 	uint16_t snat_port_first, snat_port_count; /* this worker's SNAT port partition */
 	uint8_t connect_tries;
+	uint8_t wscale;	 /* window scale the gateway offers clients (RFC 7323), e.g. 7 */
+	uint64_t tsc_hz; /* for the millisecond timestamp clock */
 };
 
 struct tcpl_out {

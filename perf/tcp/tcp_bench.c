@@ -110,6 +110,8 @@ static void make(struct setup *s, unsigned offloads, const char *name)
 		.snat_port_first = 1024,
 		.snat_port_count = 64000,
 		.connect_tries = 3,
+		.wscale = 7,
+		.tsc_hz = rte_get_tsc_hz(),
 	};
 	struct tcpl_port ports[2] = {{&s->c, NULL, offloads, 1460},
 				     {&s->p, &s->pc, offloads, 1460}};

@@ -107,6 +107,8 @@ static void setup(void)
 		.snat_port_first = 20000,
 		.snat_port_count = 1000,
 		.connect_tries = 3,
+		.wscale = 7,
+		.tsc_hz = rte_get_tsc_hz(),
 	};
 	struct tcpl_port ports[2] = {
 		{.local = &client_side, .conf = NULL, .offloads = 0, .mss = 1460},
