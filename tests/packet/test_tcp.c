@@ -474,3 +474,180 @@ Test(tcp, client_rst_before_splice_frees_the_flow)
 	feed(0, from_client(601, cookie + 1, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL));
 	cr_assert_eq(tcpl_flow_count(tcp), 0);
 }
+
+/* ---- options: window scale pairs, timestamps, SACK ---------------------------------------- */
+
+/* A segment with arbitrary options (already encoded, a multiple of 4 bytes). */
+static struct rte_mbuf *seg_opts(int pod_side, uint32_t seq, uint32_t ack, uint8_t flags,
+				 uint16_t win, const uint8_t *opts, uint16_t optlen, uint16_t sp,
+				 const char *payload)
+{
+	struct rte_mbuf *m =
+		pod_side ? seg(&pod, &gw_p, POD, SNAT, 8080, sp, seq, ack, flags, payload, 0)
+			 : seg(&cli, &gw_c, CLIENT, VIP, 40000, 80, seq, ack, flags, payload, 0);
+	/* Rebuild with options: shift the payload and fix lengths and checksums. */
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint16_t plen = payload ? (uint16_t)strlen(payload) : 0;
+	rte_pktmbuf_append(m, optlen);
+	memmove(d + 54 + optlen, d + 54, plen);
+	memcpy(d + 54, opts, optlen);
+	struct rte_ipv4_hdr *ip = (void *)(d + 14);
+	struct rte_tcp_hdr *th = (void *)(d + 34);
+	ip->total_length = htons((uint16_t)(40 + optlen + plen));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	th->data_off = (uint8_t)(((20 + optlen) / 4) << 4);
+	th->rx_win = htons(win);
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	return m;
+}
+
+/* SYN options: MSS 1460, SACK-permitted, TS (tsval, 0), window scale ws (or none if < 0). */
+static uint16_t syn_opts(uint8_t *o, int ws, uint32_t tsval, bool sack)
+{
+	uint16_t n = 0;
+	o[n++] = 2, o[n++] = 4, o[n++] = 0x05, o[n++] = 0xb4;
+	if (sack)
+		o[n++] = 4, o[n++] = 2;
+	else
+		o[n++] = 1, o[n++] = 1;
+	o[n++] = 8, o[n++] = 10;
+	uint32_t v = htonl(tsval), z = 0;
+	memcpy(o + n, &v, 4), memcpy(o + n + 4, &z, 4);
+	n += 8;
+	o[n++] = 1, o[n++] = 3, o[n++] = 3, o[n++] = (uint8_t)(ws < 0 ? 0 : ws);
+	if (ws < 0)
+		o[n - 3] = 1, o[n - 2] = 1, o[n - 1] = 1; /* NOPs instead of the WS option */
+	return n;
+}
+
+static uint16_t ts_opts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
+{
+	o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
+	uint32_t v = htonl(tsval), e = htonl(tsecr);
+	memcpy(o + 4, &v, 4), memcpy(o + 8, &e, 4);
+	return 12;
+}
+
+struct optflow {
+	uint32_t cookie, ours_tsval, pod_tsval;
+	uint16_t sp;
+	int client_ws, pod_ws;
+};
+
+/* Handshake with options on both sides, request, pod accepts with its own options. */
+static struct optflow opt_splice(int client_ws, int pod_ws, bool sack)
+{
+	struct optflow of = {.client_ws = client_ws, .pod_ws = pod_ws};
+	uint8_t o[40];
+	uint16_t n = syn_opts(o, client_ws, 111, sack);
+	feed(0, seg_opts(0, 1000, 0, RTE_TCP_SYN_FLAG, 65535, o, n, 0, NULL));
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	of.cookie = ntohl(th->sent_seq);
+	cr_assert(p.tcp_has_ts, "SYN-ACK carries timestamps");
+	cr_assert_eq(p.tcp_tsecr, 111);
+	cr_assert_eq(p.tcp_sack_ok, sack);
+	cr_assert_eq(p.tcp_wscale, client_ws < 0 ? NET_WSCALE_NONE : 7, "we offer 7 iff asked");
+	of.ours_tsval = p.tcp_tsval;
+	n = ts_opts(o, 112, of.ours_tsval);
+	feed(0, seg_opts(0, 1001, of.cookie + 1, RTE_TCP_ACK_FLAG, 100, o, n, 0, NULL));
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+	feed(0, seg_opts(0, 1001, of.cookie + 1, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, 100, o, n, 0,
+			 "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"));
+	cr_assert_eq(nout, 2);
+	const struct rte_tcp_hdr *syn = out_tcp(1, &p);
+	of.sp = ntohs(syn->src_port);
+	cr_assert(p.tcp_has_ts, "the pod is offered timestamps");
+	cr_assert_eq(p.tcp_tsval, 112, "with the client's own TSval");
+	cr_assert_eq(p.tcp_wscale, client_ws < 0 ? NET_WSCALE_NONE : client_ws,
+		     "and the client's own window scale");
+	cr_assert_eq(p.tcp_sack_ok, sack);
+	of.pod_tsval = 5000000;
+	n = syn_opts(o, pod_ws, of.pod_tsval, sack);
+	memcpy(o + 12, &(uint32_t){htonl(112)}, 4); /* the pod echoes the client's TSval */
+	feed(1, seg_opts(1, 777777, 1001, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 65535, o, n, of.sp,
+			 NULL));
+	cr_assert_eq(nout, 2);
+	return of;
+}
+
+Test(tcp, every_pair_of_window_scales_is_translated)
+{
+	const int scales[] = {-1, 0, 7, 14};
+	for (int a = 0; a < 4; a++) {
+		for (int b = 0; b < 4; b++) {
+			teardown();
+			setup();
+			struct optflow of = opt_splice(scales[a], scales[b], false);
+			int cs = scales[a] < 0 ? 0 : scales[a]; /* client's shift */
+			int gs = scales[a] < 0 ? 0 : 7;		/* what we told the client */
+			bool pod_scales =
+				scales[a] >= 0 && scales[b] >= 0; /* negotiated pod side */
+			int ps = pod_scales ? scales[b] : 0;
+			int pod_sees = pod_scales ? cs : 0;
+			uint8_t o[12];
+			/* pod → client: raw window 1000 means 1000 << ps bytes. */
+			uint16_t n = ts_opts(o, of.pod_tsval + 1, 112);
+			feed(1,
+			     seg_opts(1, 777778, 1039, RTE_TCP_ACK_FLAG, 1000, o, n, of.sp, NULL));
+			struct net_pkt p;
+			const struct rte_tcp_hdr *th = out_tcp(0, &p);
+			uint32_t want = ((uint32_t)1000 << ps) >> gs;
+			cr_assert_eq(ntohs(th->rx_win), want > 65535 ? 65535 : want,
+				     "client ws %d, pod ws %d: pod→client window", scales[a],
+				     scales[b]);
+			/* client → pod: raw 300 means 300 << cs bytes. */
+			n = ts_opts(o, 113, p.tcp_tsval);
+			feed(0, seg_opts(0, 1039, of.cookie + 1, RTE_TCP_ACK_FLAG, 300, o, n, 0,
+					 NULL));
+			th = out_tcp(0, &p);
+			want = ((uint32_t)300 << cs) >> pod_sees;
+			cr_assert_eq(ntohs(th->rx_win), want > 65535 ? 65535 : want,
+				     "client ws %d, pod ws %d: client→pod window", scales[a],
+				     scales[b]);
+		}
+	}
+}
+
+Test(tcp, timestamps_continue_the_gateways_clock_and_echo_back_translated)
+{
+	struct optflow of = opt_splice(7, 7, true);
+	uint8_t o[12];
+	uint16_t n = ts_opts(o, of.pod_tsval + 40, 112);
+	feed(1, seg_opts(1, 777778, 1039, RTE_TCP_ACK_FLAG, 1000, o, n, of.sp, "data"));
+	struct net_pkt p;
+	out_tcp(0, &p);
+	uint32_t seen = p.tcp_tsval;
+	cr_assert(seen - of.ours_tsval < 100, "client sees TSvals continuing ours (%u after %u)",
+		  seen, of.ours_tsval);
+	cr_assert_eq(p.tcp_tsecr, 112, "the client's own TSval is echoed unchanged");
+	n = ts_opts(o, 120, seen);
+	feed(0, seg_opts(0, 1039, of.cookie + 5, RTE_TCP_ACK_FLAG, 300, o, n, 0, NULL));
+	out_tcp(0, &p);
+	cr_assert_eq(p.tcp_tsecr, of.pod_tsval + 40, "the pod gets its own TSval back");
+	cr_assert_eq(p.tcp_tsval, 120);
+}
+
+Test(tcp, sack_blocks_from_the_client_are_translated_into_pod_space)
+{
+	struct optflow of = opt_splice(7, 7, true);
+	uint32_t D = of.cookie - 777777;
+	uint8_t o[24] = {1, 1, 5, 18};
+	uint32_t edges[4] = {htonl(of.cookie + 1001), htonl(of.cookie + 2001),
+			     htonl(of.cookie + 3001), htonl(of.cookie + 4001)};
+	memcpy(o + 4, edges, 16);
+	o[20] = 1, o[21] = 1, o[22] = 1, o[23] = 1;
+	feed(0, seg_opts(0, 1039, of.cookie + 1, RTE_TCP_ACK_FLAG, 300, o, 24, 0, NULL));
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(p.tcp_sack_blocks, 2);
+	const uint8_t *b = (const uint8_t *)th + p.tcp_sack_off;
+	for (int k = 0; k < 4; k++) {
+		uint32_t v;
+		memcpy(&v, b + 4 * k, 4);
+		cr_assert_eq(ntohl(v), of.cookie + 1001 + 1000u * k - D, "edge %d", k);
+	}
+	cr_assert_eq(ntohl(th->recv_ack), 777778);
+}
