@@ -437,7 +437,7 @@ static void try_connect(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64
 	}
 	if (f->state != FLOW_NEIGH) {
 		f->state = FLOW_NEIGH;
-		f->tries = 0;
+		f->syn_tx = 0; /* counts neighbour polls here; tries counts pods */
 	}
 	/* Poll again soon; give up after the connect timeout. */
 	timer_arm(c, idx, f, now + c->cfg.rto_tsc / 20 + 1);
@@ -1157,7 +1157,7 @@ static void timer_fire(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_
 		local_response(c, idx, f, RESP_408, now, out, n, cap);
 		break;
 	case FLOW_NEIGH:
-		if (++f->tries > 40) { /* ~ connect timeout at rto/20 polls */
+		if (++f->syn_tx > 40) { /* 40 polls at rto/20: the neighbour never answered */
 			connect_failed(c, idx, f, false, now, out, n, cap);
 			break;
 		}

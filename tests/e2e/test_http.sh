@@ -32,7 +32,7 @@ for i in 1 2; do
 	echo "hello from pod$i" >"$work/pod$i/index.html"
 	echo "api on pod$i" >"$work/pod$i/api/index.html"
 done
-head -c 20000000 /dev/urandom >"$work/pod1/big.bin"
+head -c 100000000 /dev/urandom >"$work/pod1/big.bin"
 cat >"$work/server.py" <<'PY'
 import hashlib, http.server, sys, os
 class H(http.server.SimpleHTTPRequestHandler):
@@ -62,6 +62,26 @@ for i in 1 2; do
 	ip netns exec "${P}pod$i" python3 "$work/server.py" "$work/pod$i" >"$work/pod$i.log" 2>&1 &
 done
 ip -n "${P}pods" addr add 198.19.0.13/24 dev br0 # a live host with nothing on 8080: refuses
+# nginx as a pod too (port 8081 in pod2's namespace), serving pod1's files.
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<NGX
+daemon off;
+user root;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server { listen 8081; root $work/pod1; keepalive_requests 100000; }
+}
+NGX
+ip netns exec "${P}pod2" nginx -c "$work/nginx/nginx.conf" >/dev/null 2>&1 &
 
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" "$here/manifests"
@@ -71,6 +91,8 @@ wait_for 60 ip netns exec "${P}gw" curl -sf --max-time 2 "http://127.0.0.1:$mpor
 	fail "gateway did not come up"
 wait_for 10 ip netns exec "${P}pod1" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
 	fail "pod1 server did not start"
+wait_for 10 ip netns exec "${P}pod2" curl -sf --max-time 1 http://127.0.0.1:8081/index.html ||
+	{ cat "$work/nginx/error.log" >&2; fail "nginx pod did not start"; }
 
 get() { # host path → body (status checked by caller with -w)
 	ip netns exec "${P}client" curl -s --max-time 10 -H "Host: $1" "http://$TOPO_VIP$2"
@@ -90,10 +112,10 @@ echo "ok: GET by host and by path to the right pod"
 [ "$(code empty.example /)" = 503 ] || fail "service without endpoints did not get 503"
 echo "ok: 404 for no route, 503 for no ready pod"
 
-for k in 1 2 3 4; do
+for k in 1 2 3 4 5 6; do
 	[ "$(get flaky.example /)" = "hello from pod1" ] || fail "request $k to flaky not served"
 done
-echo "ok: a refusing pod is retried on a live one"
+echo "ok: a refusing pod and one that never answers are retried on a live one"
 
 # Slow head → 408; oversized head → 431; garbage → 400. Python raw sockets as the client.
 ip netns exec "${P}client" python3 - "$TOPO_VIP" <<'PY' || fail "gateway's own responses"
@@ -152,14 +174,14 @@ got=$(ip netns exec "${P}client" curl -s --max-time 30 -H 'Host: shop.example' \
 	-H 'Transfer-Encoding: chunked' --data-binary @"$work/up.bin" "http://$TOPO_VIP/upload")
 [ "$got" = "$want" ] || fail "chunked upload: pod saw '$got'"
 echo "ok: 1 MB POST and chunked upload byte-exact"
-sum=$(ip netns exec "${P}client" curl -s --max-time 60 -H 'Host: shop.example' \
+sum=$(ip netns exec "${P}client" curl -s --max-time 120 -H 'Host: nginx.example' \
 	"http://$TOPO_VIP/big.bin" | sha256sum | cut -d' ' -f1)
-[ "$sum" = "$(sha256sum "$work/pod1/big.bin" | cut -d' ' -f1)" ] || fail "20 MB download checksum"
-echo "ok: 20 MB download byte-exact"
+[ "$sum" = "$(sha256sum "$work/pod1/big.bin" | cut -d' ' -f1)" ] || fail "100 MB download checksum"
+echo "ok: 100 MB download from nginx byte-exact"
 
 # Load: wrk with 200 connections for 10 s (keep-alive; bounded by time), zero errors.
-ip netns exec "${P}client" wrk -t 2 -c 200 -d 10s --timeout 5s -H 'Host: shop.example' \
-	"http://$TOPO_VIP/api/" >"$work/wrk.txt" 2>&1 || { cat "$work/wrk.txt"; fail "wrk failed"; }
+ip netns exec "${P}client" wrk -t 2 -c 200 -d 10s --timeout 5s -H 'Host: nginx.example' \
+	"http://$TOPO_VIP/index.html" >"$work/wrk.txt" 2>&1 || { cat "$work/wrk.txt"; fail "wrk failed"; }
 cat "$work/wrk.txt"
 grep -q "Socket errors" "$work/wrk.txt" && fail "wrk saw socket errors"
 grep -q "Non-2xx" "$work/wrk.txt" && fail "wrk saw non-2xx responses"
