@@ -439,6 +439,13 @@ static struct route_table *load_routes(const struct sluice_conf *c)
 		notice("routing: no routing.manifests configured; every request gets 404 until "
 		       "rules arrive");
 	}
+	for (unsigned i = 0; i < c->n_static_routes; i++) {
+		const struct conf_static_route *sr = &c->static_routes[i];
+		control_add_static_route(m, i, c->routing.ingress_class, sr->host, sr->path,
+					 sr->path_type, sr->ep_addr, sr->ep_port, sr->n_eps, &errs);
+	}
+	if (c->n_static_routes)
+		notice("routing: %u static route(s) from the configuration", c->n_static_routes);
 	struct control_class cls = {c->routing.ingress_class, c->routing.controller,
 				    c->routing.default_backend[0] ? c->routing.default_backend
 								  : NULL};

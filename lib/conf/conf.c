@@ -160,6 +160,11 @@ static const char *const schema[] = {
 	"routing.ingress_class",
 	"routing.controller",
 	"routing.default_backend",
+	"static_routes",
+	"static_routes.host",
+	"static_routes.path",
+	"static_routes.path_type",
+	"static_routes.endpoints",
 	"log_level",
 	NULL,
 };
@@ -1003,6 +1008,96 @@ static void load_routing(struct reader *r, const config_setting_t *root, struct 
 	}
 }
 
+/* ---- static routes ----------------------------------------------------------------------- */
+
+struct ep_arg {
+	struct conf_static_route *sr;
+};
+
+static void add_endpoint(struct reader *r, const config_setting_t *e, const char *path,
+			 const char *v, void *arg)
+{
+	struct conf_static_route *sr = ((struct ep_arg *)arg)->sr;
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", v);
+	char *colon = strrchr(buf, ':');
+	char *end = NULL;
+	long port = -1;
+	uint32_t addr;
+	if (colon) {
+		*colon = '\0';
+		port = strtol(colon + 1, &end, 10);
+	}
+	if (colon == NULL || *end != '\0' || port < 1 || port > 65535 ||
+	    conf_parse_ipv4(buf, &addr) != 0) {
+		report(r, e, path, "\"%s\": expected \"ADDRESS:PORT\", e.g. \"198.19.0.11:8080\"",
+		       v);
+		return;
+	}
+	sr->ep_addr[sr->n_eps] = addr;
+	sr->ep_port[sr->n_eps] = (uint16_t)port;
+	sr->n_eps++;
+}
+
+static void load_static_routes(struct reader *r, const config_setting_t *root,
+			       struct sluice_conf *c)
+{
+	const config_setting_t *l = config_setting_get_member(root, "static_routes");
+	if (l == NULL)
+		return;
+	if (config_setting_type(l) != CONFIG_TYPE_LIST) {
+		report(r, l, "static_routes",
+		       "expected a list ( { host = ...; path = ...; ... } )");
+		return;
+	}
+	int n = config_setting_length(l);
+	if (n > CONF_MAX_STATIC_ROUTES) {
+		report(r, l, "static_routes", "%d routes; at most %d", n, CONF_MAX_STATIC_ROUTES);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		char p[64];
+		snprintf(p, sizeof(p), "static_routes.[%d]", i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			report(r, g, p,
+			       "expected a group { host = ...; path = ...; endpoints = [...]; }");
+			continue;
+		}
+		check_known(r, g, p, "static_routes");
+		struct conf_static_route *sr = &c->static_routes[c->n_static_routes];
+		memset(sr, 0, sizeof(*sr));
+		snprintf(sr->path, sizeof(sr->path), "/");
+		snprintf(sr->path_type, sizeof(sr->path_type), "Prefix");
+		get_string(r, g, p, "host", false, sr->host, sizeof(sr->host));
+		const config_setting_t *ps =
+			get_string(r, g, p, "path", false, sr->path, sizeof(sr->path));
+		if (ps && sr->path[0] != '/') {
+			char fp[96];
+			snprintf(fp, sizeof(fp), "%s.path", p);
+			report(r, ps, fp, "\"%s\" must start with '/'", sr->path);
+		}
+		const config_setting_t *ts = get_string(r, g, p, "path_type", false, sr->path_type,
+							sizeof(sr->path_type));
+		if (ts && strcmp(sr->path_type, "Exact") && strcmp(sr->path_type, "Prefix") &&
+		    strcmp(sr->path_type, "ImplementationSpecific")) {
+			char fp[96];
+			snprintf(fp, sizeof(fp), "%s.path_type", p);
+			report(r, ts, fp,
+			       "\"%s\": expected Exact, Prefix or ImplementationSpecific",
+			       sr->path_type);
+		}
+		struct ep_arg ea = {sr};
+		if (config_setting_get_member(g, "endpoints") == NULL) {
+			char fp[96];
+			snprintf(fp, sizeof(fp), "%s.endpoints", p);
+			report(r, g, fp, "missing; expected [\"ADDRESS:PORT\", ...]");
+		}
+		get_string_array(r, g, p, "endpoints", CONF_MAX_STATIC_EPS, add_endpoint, &ea);
+		c->n_static_routes++;
+	}
+}
+
 /* ---- top ---------------------------------------------------------------------------------- */
 
 static int load_root(struct reader *r, config_t *cfg, struct sluice_conf *c)
@@ -1016,6 +1111,7 @@ static int load_root(struct reader *r, config_t *cfg, struct sluice_conf *c)
 	load_timeouts(r, root, c);
 	load_metrics(r, root, c);
 	load_routing(r, root, c);
+	load_static_routes(r, root, c);
 	const config_setting_t *ll =
 		get_string(r, root, "", "log_level", false, c->log_level, sizeof(c->log_level));
 	if (ll && strcmp(c->log_level, "error") && strcmp(c->log_level, "warning") &&

@@ -131,6 +131,19 @@ struct conf_routing {
 	char default_backend[CONF_STR_LEN]; /* "namespace/service:port", "" = none */
 };
 
+#define CONF_MAX_STATIC_ROUTES 64
+#define CONF_MAX_STATIC_EPS    16
+
+/* A route from the configuration file itself, for use without a cluster. */
+struct conf_static_route {
+	char host[CONF_STR_LEN]; /* "" = any host */
+	char path[CONF_STR_LEN];
+	char path_type[24];		       /* Exact, Prefix, ImplementationSpecific */
+	uint32_t ep_addr[CONF_MAX_STATIC_EPS]; /* network order */
+	uint16_t ep_port[CONF_MAX_STATIC_EPS]; /* host order */
+	uint16_t n_eps;
+};
+
 struct sluice_conf {
 	char path[CONF_STR_LEN];
 	char *eal_args[CONF_MAX_EAL_ARGS]; /* extra EAL arguments, owned by the struct */
@@ -144,6 +157,8 @@ struct sluice_conf {
 	struct conf_timeouts timeouts;
 	struct conf_metrics metrics;
 	struct conf_routing routing;
+	struct conf_static_route static_routes[CONF_MAX_STATIC_ROUTES];
+	uint16_t n_static_routes;
 	char log_level[CONF_NAME_LEN];
 };
 

@@ -61,6 +61,17 @@ int control_load_dir(struct control_model *m, const char *dir, struct control_er
 
 size_t control_object_count(const struct control_model *m);
 
+/*
+ * A route from the gateway's own configuration: added to the model as the Kubernetes objects
+ * it stands for (a Service, an EndpointSlice and an Ingress in namespace "sluice-static", of
+ * our class, older than anything in a cluster so they win conflicts), so it is compiled and
+ * checked exactly like rules from manifests. index numbers the objects. Returns 0 or -1.
+ */
+int control_add_static_route(struct control_model *m, unsigned index, const char *class_name,
+			     const char *host, const char *path, const char *path_type,
+			     const uint32_t *addrs, const uint16_t *ports, unsigned n,
+			     struct control_errors *errs);
+
 struct control_class {
 	const char *name;	     /* our IngressClass name, e.g. "sluice" */
 	const char *controller;	     /* spec.controller that marks our classes */

@@ -11,6 +11,7 @@
  */
 #include "control/control.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -453,4 +454,58 @@ static int load_dir_depth(struct control_model *m, const char *dir, struct contr
 int control_load_dir(struct control_model *m, const char *dir, struct control_errors *errs)
 {
 	return load_dir_depth(m, dir, errs, 0);
+}
+
+int control_add_static_route(struct control_model *m, unsigned index, const char *class_name,
+			     const char *host, const char *path, const char *path_type,
+			     const uint32_t *addrs, const uint16_t *ports, unsigned n,
+			     struct control_errors *errs)
+{
+	char name[32], where[64];
+	snprintf(name, sizeof(name), "route-%u", index);
+	snprintf(where, sizeof(where), "configuration static_routes.[%u]", index);
+	/* One Service port per distinct endpoint port is not needed: the slice carries the
+	 * target port, so the Service port is a placeholder resolved through its name. */
+	json_t *eps = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		char a[INET_ADDRSTRLEN];
+		struct in_addr ia = {.s_addr = addrs[i]};
+		inet_ntop(AF_INET, &ia, a, sizeof(a));
+		json_array_append_new(eps, json_pack("{s:[s]}", "addresses", a));
+	}
+	int rc = 0;
+	/* Endpoints may use different ports: one slice per port. */
+	json_t *svc = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:[{s:s,s:i}]}}", "apiVersion", "v1",
+				"kind", "Service", "metadata", "name", name, "namespace",
+				"sluice-static", "spec", "ports", "name", "http", "port", 80);
+	rc |= control_add_object(m, svc, where, errs) < 0;
+	json_decref(svc);
+	for (unsigned i = 0; i < n; i++) {
+		char sn[48], a[INET_ADDRSTRLEN];
+		struct in_addr ia = {.s_addr = addrs[i]};
+		inet_ntop(AF_INET, &ia, a, sizeof(a));
+		snprintf(sn, sizeof(sn), "%s-%u", name, i);
+		json_t *sl = json_pack(
+			"{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:[{s:s,s:i}],s:[{s:[s]}]}", "apiVersion",
+			"discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name", sn,
+			"namespace", "sluice-static", "labels", "kubernetes.io/service-name", name,
+			"addressType", "IPv4", "ports", "name", "http", "port", (int)ports[i],
+			"endpoints", "addresses", a);
+		rc |= control_add_object(m, sl, where, errs) < 0;
+		json_decref(sl);
+	}
+	json_decref(eps);
+	json_t *rule = host && host[0] ? json_pack("{s:s}", "host", host) : json_object();
+	json_object_set_new(rule, "http",
+			    json_pack("{s:[{s:s,s:s,s:{s:{s:s,s:{s:s}}}}]}", "paths", "path", path,
+				      "pathType", path_type, "backend", "service", "name", name,
+				      "port", "name", "http"));
+	json_t *ing =
+		json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:[o]}}", "apiVersion",
+			  "networking.k8s.io/v1", "kind", "Ingress", "metadata", "name", name,
+			  "namespace", "sluice-static", "creationTimestamp", "0000-00-00T00:00:00Z",
+			  "spec", "ingressClassName", class_name, "rules", rule);
+	rc |= control_add_object(m, ing, where, errs) < 0;
+	json_decref(ing);
+	return rc ? -1 : 0;
 }

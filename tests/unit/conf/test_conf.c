@@ -370,3 +370,33 @@ Test(conf, reference_documents_every_field)
 			  *e);
 	}
 }
+
+Test(conf, static_routes_are_parsed)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT
+		      "static_routes = ( { host = \"a.example\"; path = \"/x\"; path_type = "
+		      "\"Exact\"; endpoints = [\"198.19.0.11:8080\", \"198.19.0.12:9090\"]; },\n"
+		      "{ endpoints = [\"198.19.0.13:80\"]; } );\n");
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(c.n_static_routes, 2);
+	cr_assert_str_eq(c.static_routes[0].host, "a.example");
+	cr_assert_str_eq(c.static_routes[0].path_type, "Exact");
+	cr_assert_eq(c.static_routes[0].n_eps, 2);
+	cr_assert_eq(c.static_routes[0].ep_port[1], 9090);
+	cr_assert_str_eq(c.static_routes[1].path, "/");
+	cr_assert_str_eq(c.static_routes[1].path_type, "Prefix");
+}
+
+Test(conf, static_route_errors_name_the_field)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT
+		      "static_routes = ( { path = \"x\"; path_type = \"Regex\"; endpoints = "
+		      "[\"198.19.0.11\"]; }, { host = \"b\"; } );\n");
+	cr_assert_eq(rc, 4, "%s", err);
+	cr_assert(strstr(err, "static_routes.[0].path: \"x\" must start with '/'"), "%s", err);
+	cr_assert(strstr(err, "static_routes.[0].path_type: \"Regex\": expected Exact"), "%s", err);
+	cr_assert(strstr(err, "static_routes.[0].endpoints.[0]: \"198.19.0.11\": expected "
+			      "\"ADDRESS:PORT\""),
+		  "%s", err);
+	cr_assert(strstr(err, "static_routes.[1].endpoints: missing"), "%s", err);
+}

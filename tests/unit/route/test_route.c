@@ -4,6 +4,7 @@
  * ports, class selection, and bad manifests (each message asserted, the good ones still load).
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -563,4 +564,30 @@ Test(route, objects_are_replaced_by_key_and_deleted)
 		route_pool(table, route_lookup(table, "foo.example", 11, "/", 1)->pool);
 	cr_assert_eq(p->n_endpoints, 1);
 	cr_assert_str_eq(where("foo.example", "/"), "b");
+}
+
+Test(route, static_routes_from_the_configuration_route_and_win_conflicts)
+{
+	service("default", "a", "198.19.0.11");
+	ingress("cluster", "2026-01-01T00:00:00Z", "status.example", P("/", "Prefix", "a"));
+	uint32_t addrs[2] = {inet_addr("198.19.0.21"), inet_addr("198.19.0.22")};
+	uint16_t ports[2] = {8080, 9090};
+	cr_assert_eq(control_add_static_route(model, 0, "sluice", "status.example", "/", "Prefix",
+					      addrs, ports, 2, &errs),
+		     0);
+	cr_assert_eq(control_add_static_route(model, 1, "sluice", "", "/health", "Exact", addrs,
+					      ports, 1, &errs),
+		     0);
+	compile();
+	dump_errors();
+	const struct route_target *t = route_lookup(table, "status.example", 14, "/x", 2);
+	cr_assert_not_null(t);
+	const struct route_pool *p = route_pool(table, t->pool);
+	cr_assert_str_eq(p->namespace_, "sluice-static", "the configuration wins the conflict");
+	cr_assert_eq(p->n_endpoints, 2);
+	cr_assert_eq(p->endpoints[1].port, 9090);
+	cr_assert_str_eq(where("anything.example", "/health"), "route-1");
+	cr_assert(
+		has_error("Ingress default/cluster: host \"status.example\" path \"/\" (Prefix) is "
+			  "already routed by an older Ingress"));
 }
