@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_telemetry.h>
 
 #include "commands.h"
@@ -343,6 +347,23 @@ struct daemon {
 	struct port_state ports[CONF_MAX_PORTS];
 	struct worker_ctx *workers[CONF_MAX_WORKERS];
 	struct rte_ring *rings[CONF_MAX_WORKERS]; /* hand-off inboxes, by worker index */
+	/* Hitless rule updates: a new table is published by pointer, the old one retired and
+	 * freed once every worker has passed a quiescent state and no flow can still be in its
+	 * handshake with a pool index from it. */
+	struct rte_rcu_qsbr *qsbr;
+	struct {
+		struct route_table *t;
+		uint64_t token;
+		uint64_t at;
+	} retired[128];
+	unsigned n_retired;
+	uint64_t retire_hold; /* tsc */
+	int inotify_fd;
+	uint64_t reload_at; /* tsc; 0 = none pending */
+	uint64_t publishes;
+	double last_compile_s;
+	uint64_t last_change_tsc;
+	double last_publish_latency_s;
 	struct stats_http *http;
 	uint64_t started_tsc;
 };
@@ -389,6 +410,23 @@ static void port_section(struct stats_text *t, void *arg)
 			  "# HELP sluice_workers Worker lcores polling.\n"
 			  "# TYPE sluice_workers gauge\nsluice_workers %u\n",
 			  d->conf.n_workers);
+	stats_text_printf(
+		t,
+		"# HELP sluice_route_rules Rules in the published route table.\n"
+		"# TYPE sluice_route_rules gauge\nsluice_route_rules %u\n"
+		"# HELP sluice_route_publishes_total Route tables published to the workers "
+		"after the first.\n"
+		"# TYPE sluice_route_publishes_total counter\nsluice_route_publishes_total "
+		"%lu\n"
+		"# HELP sluice_route_compile_seconds Time the last compile took.\n"
+		"# TYPE sluice_route_compile_seconds gauge\nsluice_route_compile_seconds "
+		"%.6f\n"
+		"# HELP sluice_route_change_to_publish_seconds From the last file change seen "
+		"to the workers having the new table.\n"
+		"# TYPE sluice_route_change_to_publish_seconds gauge\n"
+		"sluice_route_change_to_publish_seconds %.6f\n",
+		d->routes ? route_rule_count(d->routes) : 0, (unsigned long)d->publishes,
+		d->last_compile_s, d->last_publish_latency_s);
 }
 
 static struct daemon *tel_daemon;
@@ -546,6 +584,8 @@ static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_
 		}
 	w->inbox = d->rings[wi];
 	w->peers = d->rings;
+	w->qsbr = d->qsbr;
+	rte_rcu_qsbr_thread_register(d->qsbr, wi);
 	char err[256];
 	snprintf(name, sizeof(name), "flows_%u", lcore);
 	w->tcp = tcpl_create(name, &tc, tp, (uint8_t)c->n_ports, pool, w->neigh, w->stats, socket,
@@ -581,6 +621,73 @@ static void signal_mask(sigset_t *mask)
 	sigaddset(mask, SIGHUP);
 }
 
+/* Watch the manifest directory and its sub-folders for changes. */
+static void watch_tree(struct daemon *d, const char *dir, int depth)
+{
+	inotify_add_watch(d->inotify_fd, dir,
+			  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+				  IN_DELETE_SELF);
+	if (depth >= 8)
+		return;
+	DIR *dd = opendir(dir);
+	if (dd == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dd)) != NULL) {
+		if (e->d_name[0] == '.' && e->d_name[1] != '.' && e->d_name[1] != '\0')
+			continue;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			watch_tree(d, p, depth + 1);
+	}
+	closedir(dd);
+}
+
+/* Free retired tables that no worker can still read and no handshake still indexes. */
+static void reap_retired(struct daemon *d, uint64_t now)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < d->n_retired; i++) {
+		if (now - d->retired[i].at > d->retire_hold &&
+		    rte_rcu_qsbr_check(d->qsbr, d->retired[i].token, false) == 1) {
+			route_table_free(d->retired[i].t);
+			continue;
+		}
+		d->retired[k++] = d->retired[i];
+	}
+	d->n_retired = k;
+}
+
+/* Recompile and publish: the hitless update (DESIGN §2). */
+static void reload_routes(struct daemon *d, uint64_t now)
+{
+	if (d->n_retired == RTE_DIM(d->retired)) {
+		d->reload_at = now + rte_get_tsc_hz() / 5; /* too many in flight: try shortly */
+		return;
+	}
+	uint64_t t0 = rte_rdtsc();
+	struct route_table *t = load_routes(&d->conf);
+	d->last_compile_s = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+	for (unsigned i = 0; i < d->conf.n_workers; i++)
+		if (d->workers[i]->tcp)
+			tcpl_set_routes(d->workers[i]->tcp, t);
+	d->retired[d->n_retired].t = d->routes;
+	d->retired[d->n_retired].token = rte_rcu_qsbr_start(d->qsbr);
+	d->retired[d->n_retired].at = rte_rdtsc();
+	d->n_retired++;
+	d->routes = t;
+	d->publishes++;
+	d->last_publish_latency_s =
+		(double)(rte_rdtsc() - d->last_change_tsc) / (double)rte_get_tsc_hz();
+	d->reload_at = 0;
+	notice("routing: published table %lu (compile %.1f ms)", (unsigned long)d->publishes,
+	       d->last_compile_s * 1e3);
+}
+
 static int management_loop(struct daemon *d)
 {
 	sigset_t mask;
@@ -598,6 +705,10 @@ static int management_loop(struct daemon *d)
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	if (d->http)
 		stats_http_epoll_add(d->http, ep);
+	if (d->inotify_fd >= 0) {
+		ev.data.fd = d->inotify_fd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, d->inotify_fd, &ev);
+	}
 
 	notice("running: %u worker(s); SIGTERM or SIGINT stops", d->conf.n_workers);
 	for (;;) {
@@ -612,8 +723,10 @@ static int management_loop(struct daemon *d)
 				if (read(sfd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGHUP) {
-					notice("SIGHUP: configuration reload is not supported yet; "
-					       "restart to apply changes");
+					notice("SIGHUP: reloading the routes (other configuration "
+					       "changes need a restart)");
+					d->last_change_tsc = rte_rdtsc();
+					reload_routes(d, rte_rdtsc());
 					continue;
 				}
 				notice("signal %u: stopping", si.ssi_signo);
@@ -627,6 +740,10 @@ static int management_loop(struct daemon *d)
 					continue;
 				if (d->http)
 					stats_http_tick(d->http, ep);
+				uint64_t now = rte_rdtsc();
+				if (d->reload_at && now >= d->reload_at)
+					reload_routes(d, now);
+				reap_retired(d, now);
 				if (rte_rdtsc() / rte_get_tsc_hz() >= d->next_rotation) {
 					rotate_keys(d, false);
 					for (unsigned w = 0; w < d->conf.n_workers; w++)
@@ -634,6 +751,25 @@ static int management_loop(struct daemon *d)
 							tcpl_set_keys(d->workers[w]->tcp,
 								      &d->keys[d->key_slot]);
 				}
+			} else if (fd == d->inotify_fd) {
+				char buf[8192] __attribute__((aligned(8)));
+				ssize_t len;
+				bool dir_added = false;
+				while ((len = read(fd, buf, sizeof(buf))) > 0) {
+					for (char *p = buf; p < buf + len;) {
+						struct inotify_event *ie =
+							(struct inotify_event *)p;
+						dir_added |= (ie->mask & IN_CREATE) &&
+							     (ie->mask & IN_ISDIR);
+						p += sizeof(*ie) + ie->len;
+					}
+				}
+				if (dir_added)
+					watch_tree(d, d->conf.routing.manifests, 0);
+				/* Coalesce bursts (an editor's save, a ConfigMap swap): publish
+				 * 200 ms after the last change. */
+				d->last_change_tsc = rte_rdtsc();
+				d->reload_at = rte_rdtsc() + rte_get_tsc_hz() / 5;
 			} else if (d->http && stats_http_owns(d->http, fd)) {
 				stats_http_on_event(d->http, ep, fd, evs[i].events);
 			}
@@ -754,6 +890,20 @@ int sluice_daemon_main(int argc, char **argv)
 	}
 
 	d.routes = load_routes(&d.conf);
+	size_t qsz = rte_rcu_qsbr_get_memsize(d.conf.n_workers);
+	d.qsbr = rte_zmalloc("qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (d.qsbr == NULL || rte_rcu_qsbr_init(d.qsbr, d.conf.n_workers) != 0)
+		die("cannot set up RCU for hitless rule updates");
+	d.retire_hold =
+		((uint64_t)d.conf.timeouts.header_ms + 4ull * d.conf.timeouts.connect_ms + 5000) *
+		rte_get_tsc_hz() / 1000;
+	d.inotify_fd = -1;
+	if (d.conf.routing.manifests[0]) {
+		d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (d.inotify_fd >= 0)
+			watch_tree(&d, d.conf.routing.manifests, 0);
+		notice("routing: watching %s for changes", d.conf.routing.manifests);
+	}
 	d.crypto = crypto_ctx_create();
 	if (d.crypto == NULL)
 		die("cannot initialise Intel ipsec-mb for SYN cookies");
@@ -785,7 +935,12 @@ int sluice_daemon_main(int argc, char **argv)
 		rte_eth_dev_close(d.ports[p].port_id);
 	}
 	stats_http_close(d.http);
+	for (unsigned i = 0; i < d.n_retired; i++)
+		route_table_free(d.retired[i].t);
 	route_table_free(d.routes);
+	rte_free(d.qsbr);
+	if (d.inotify_fd >= 0)
+		close(d.inotify_fd);
 	crypto_ctx_free(d.crypto);
 	for (unsigned i = 0; i < d.conf.n_workers; i++) {
 		tcpl_free(d.workers[i]->tcp);

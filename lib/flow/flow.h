@@ -83,9 +83,11 @@ struct flow {
 	/* --- TCP options (RFC 7323, RFC 2018) --- */
 	uint8_t opts;				  /* FLOW_OPT_* negotiated with the client */
 	uint8_t c2p_in, c2p_out, p2c_in, p2c_out; /* window shifts: raw << in >> out */
-	uint32_t ts_ours0; /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
-	uint32_t ts_ms0;   /* our millisecond clock when the flow was created */
-	uint32_t ts_delta; /* T: pod TSval + T is what the client sees */
+	uint32_t ts_ours0;  /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
+	uint32_t ts_ms0;    /* our millisecond clock when the flow was created */
+	uint32_t ts_delta;  /* T: pod TSval + T is what the client sees */
+	const void *routes; /* the route table f->pool indexes (kept alive while flows may
+			     * retry; see the daemon's retirement of old tables) */
 } __attribute__((aligned(64)));
 
 #define FLOW_OPT_TS   0x1 /* timestamps on both sides */

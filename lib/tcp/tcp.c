@@ -447,7 +447,7 @@ static void try_connect(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64
 static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now, uint32_t avoid,
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
 {
-	const struct route_pool *p = route_pool(c->routes, f->pool);
+	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
 	int e = p ? pick_endpoint(c, p, avoid, now) : -1;
 	if (e < 0) {
 		local_response(c, idx, f, RESP_503, now, out, n, cap);
@@ -484,15 +484,18 @@ static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
 		local_response(c, idx, f, RESP_400, now, out, n, cap);
 		return;
 	}
-	const struct route_target *t =
-		c->routes ? route_lookup(c->routes, (const char *)b + r->host.off, r->host.len,
-					 path, (size_t)pl)
-			  : NULL;
+	/* One table per request: a publish between here and the pod's answer must not change
+	 * what f->pool means. */
+	const struct route_table *routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
+	const struct route_target *t = routes ? route_lookup(routes, (const char *)b + r->host.off,
+							     r->host.len, path, (size_t)pl)
+					      : NULL;
 	if (t == NULL) {
 		local_response(c, idx, f, RESP_404, now, out, n, cap);
 		return;
 	}
 	f->pool = t->pool;
+	f->routes = routes;
 	f->tries = 0;
 	bind_pod(c, idx, f, now, UINT32_MAX, out, n, cap);
 }
@@ -502,7 +505,7 @@ static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
 static void connect_failed(struct tcpl_ctx *c, uint32_t idx, struct flow *f, bool refused,
 			   uint64_t now, struct tcpl_out *out, uint16_t *n, uint16_t cap)
 {
-	const struct route_pool *p = route_pool(c->routes, f->pool);
+	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
 	if (p && f->endpoint < p->n_endpoints)
 		eject(c, p->endpoints[f->endpoint].addr, p->endpoints[f->endpoint].port, now);
 	stats_add(c->st, refused ? STATS_pod_refused : STATS_pod_timeouts, 1);

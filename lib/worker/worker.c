@@ -281,6 +281,8 @@ int worker_run(void *arg)
 {
 	struct worker_ctx *ctx = arg;
 	struct rte_mbuf *pkts[WORKER_BURST];
+	if (ctx->qsbr)
+		rte_rcu_qsbr_thread_online(ctx->qsbr, ctx->worker_index);
 
 	while (!worker_stop_requested()) {
 		uint64_t now = rte_rdtsc();
@@ -303,9 +305,15 @@ int worker_run(void *arg)
 		}
 		worker_housekeeping(ctx, now);
 		worker_flush(ctx);
+		/* Nothing from a published snapshot is held across iterations: the management
+		 * lcore may free what it retired before this point. */
+		if (ctx->qsbr)
+			rte_rcu_qsbr_quiescent(ctx->qsbr, ctx->worker_index);
 		stats_add(ctx->stats, STATS_polls, 1);
 		stats_add(ctx->stats, STATS_busy_polls, busy);
 	}
 	worker_flush(ctx);
+	if (ctx->qsbr)
+		rte_rcu_qsbr_thread_offline(ctx->qsbr, ctx->worker_index);
 	return 0;
 }

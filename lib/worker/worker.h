@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "conf/conf.h"
@@ -64,6 +65,7 @@ struct worker_ctx {
 	uint16_t pod_pi;		/* port index holding the SNAT addresses */
 	struct rte_ring *inbox;		/* this worker's ring (many producers, one consumer) */
 	struct rte_ring *const *peers;	/* every worker's inbox, by worker index */
+	struct rte_rcu_qsbr *qsbr;	/* published state: quiescent once per loop */
 	struct worker_port ports[WORKER_MAX_PORTS];
 };
 
