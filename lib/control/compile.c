@@ -24,6 +24,7 @@
  * have avoided.
  */
 #include "control/control.h"
+#include "lb/lb.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -187,7 +188,8 @@ struct compile {
 	struct index ix;
 	struct route_builder *b;
 	struct control_errors *errs;
-	json_t *pool_index; /* "ns/svc:port" → pool index (jansson's object is a hash table) */
+	json_t *pool_index;    /* "ns/svc:port" → pool index (jansson's object is a hash table) */
+	enum lb_algorithm alg; /* of the Ingress being compiled */
 };
 
 static int cond_true(json_t *conds, const char *key, bool missing)
@@ -300,6 +302,11 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	else
 		snprintf(key, sizeof(key), "%s/%s:%lld", ns, name,
 			 (long long)json_integer_value(pnum));
+	char portstr[64];
+	snprintf(portstr, sizeof(portstr), "%s", strrchr(key, ':') + 1);
+	/* The same Service port balanced two ways is two pools. */
+	size_t kl = strlen(key);
+	snprintf(key + kl, sizeof(key) - kl, "#%d", (int)cc->alg);
 	json_t *known = json_object_get(cc->pool_index, key);
 	if (known)
 		return json_integer_value(known);
@@ -327,13 +334,16 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	}
 	if (sp == NULL) {
 		snprintf(why, whylen, "Service %s/%s has no port %s (it has: %s)", ns, name,
-			 strrchr(key, ':') + 1, used ? ports : "none");
+			 portstr, used ? ports : "none");
 		return -1;
 	}
 	const char *sp_name = str_at(sp, "name");
 	struct route_endpoint *eps = NULL;
 	uint32_t n = collect_endpoints(&cc->ix, ns, name, sp_name ? sp_name : "", &eps);
+	*strrchr(key, '#') = '\0';
 	uint32_t idx = route_builder_add_pool(cc->b, ns, name, strrchr(key, ':') + 1, eps, n);
+	route_builder_set_pool_algorithm(cc->b, idx, (uint8_t)cc->alg);
+	snprintf(key + strlen(key), sizeof(key) - strlen(key), "#%d", (int)cc->alg);
 	free(eps);
 	json_object_set_new(cc->pool_index, key, json_integer(idx));
 	return idx;
@@ -399,6 +409,17 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 		return -1;                                                                         \
 	} while (0)
 
+	cc->alg = LB_ROUND_ROBIN;
+	const char *lbv = annotation(in->j, "sluice.dev/load-balance");
+	if (lbv && (!lb_algorithm_parse(lbv, &cc->alg) || cc->alg == LB_WEIGHTED ||
+		    cc->alg == LB_LEAST_REQUEST)) {
+		control_errors_add(
+			cc->errs,
+			"Ingress %s/%s: annotation sluice.dev/load-balance: \"%s\" is not "
+			"supported; use round-robin or maglev; round-robin used",
+			in->ns, in->name, lbv);
+		cc->alg = LB_ROUND_ROBIN;
+	}
 	json_t *db = json_object_get(spec, "defaultBackend");
 	if (db) {
 		*def_pool = resolve_backend(cc, in->ns, db, why, sizeof(why));
@@ -544,6 +565,7 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 					? json_pack("{s:I}", "number", (json_int_t)atoll(port))
 					: json_pack("{s:s}", "name", port));
 			char why[512];
+			cc.alg = LB_ROUND_ROBIN;
 			int64_t p = resolve_backend(&cc, ns, backend, why, sizeof(why));
 			json_decref(backend);
 			if (p >= 0)

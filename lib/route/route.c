@@ -16,6 +16,7 @@
  * element-wise" fall out of probing at segment boundaries.
  */
 #include "route/route.h"
+#include "lb/lb.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -179,6 +180,7 @@ struct target_rec {
 struct pool_rec {
 	uint32_t ns, service, port;
 	uint32_t first_ep, n_eps;
+	uint8_t algorithm;
 };
 
 struct route_builder {
@@ -298,6 +300,7 @@ uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const c
 	p->port = str_off(b, port);
 	p->first_ep = b->n_eps;
 	p->n_eps = 0;
+	p->algorithm = LB_ROUND_ROBIN;
 	for (uint32_t i = 0; i < n; i++) {
 		if (!GROW(b->eps, b->n_eps, b->cap_eps)) {
 			b->failed = true;
@@ -307,6 +310,12 @@ uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const c
 		p->n_eps++;
 	}
 	return b->n_pools++;
+}
+
+void route_builder_set_pool_algorithm(struct route_builder *b, uint32_t pool, uint8_t algorithm)
+{
+	if (pool < b->n_pools)
+		b->pools[pool].algorithm = algorithm;
 }
 
 bool route_host_valid(const char *host)
@@ -520,7 +529,27 @@ struct route_table *route_builder_finish(struct route_builder *b)
 			.port = A + p->port,
 			.n_endpoints = p->n_eps,
 			.endpoints = t->b.eps + p->first_ep,
+			.algorithm = p->algorithm,
 		};
+		if (p->algorithm == LB_MAGLEV && p->n_eps > 0) {
+			/* Endpoint ids are address and port, so the same endpoints give the same
+			 * table on every gateway and a change moves few clients. */
+			uint64_t *ids = malloc(p->n_eps * sizeof(uint64_t));
+			uint32_t *tab = malloc(LB_MAGLEV_SIZE * sizeof(uint32_t));
+			if (ids && tab) {
+				for (uint32_t e = 0; e < p->n_eps; e++) {
+					const struct route_endpoint *ep =
+						&t->b.eps[p->first_ep + e];
+					ids[e] = (uint64_t)ep->addr << 16 | ep->port;
+				}
+				lb_maglev_build(ids, NULL, p->n_eps, tab);
+				t->pools[i].maglev = tab;
+			} else {
+				free(tab);
+				t->pools[i].algorithm = LB_ROUND_ROBIN;
+			}
+			free(ids);
+		}
 	}
 	return t;
 }
@@ -529,6 +558,8 @@ void route_table_free(struct route_table *t)
 {
 	if (t == NULL)
 		return;
+	for (uint32_t i = 0; t->pools && i < t->b.n_pools; i++)
+		free((void *)t->pools[i].maglev);
 	builder_release(&t->b);
 	free(t->targets);
 	free(t->pools);

@@ -54,6 +54,8 @@ struct route_pool {
 	const char *port; /* the Service port as the Ingress named it: a name or a number */
 	uint32_t n_endpoints;
 	struct route_endpoint *endpoints;
+	uint8_t algorithm;	/* enum lb_algorithm */
+	const uint32_t *maglev; /* LB_MAGLEV_SIZE endpoint indices when algorithm is maglev */
 };
 
 /* Where a request goes, and why (for the route checker and access logs). */
@@ -90,6 +92,8 @@ void route_builder_free(struct route_builder *b);
 /* Add a pool; returns its index. Strings and endpoints are copied. */
 uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const char *service,
 				const char *port, const struct route_endpoint *eps, uint32_t n);
+/* Choose the pool's algorithm (enum lb_algorithm); tables are built by finish. */
+void route_builder_set_pool_algorithm(struct route_builder *b, uint32_t pool, uint8_t algorithm);
 
 /*
  * Add a rule: host ("" = any host; "*.foo.com" = wildcard; case-insensitive), path and type.

@@ -18,6 +18,7 @@
  * flows are aged by lib/flow a slice at a time.
  */
 #include "tcp/tcp.h"
+#include "lb/lb.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -344,10 +345,17 @@ static void eject(struct tcpl_ctx *c, uint32_t addr, uint16_t port, uint64_t now
 
 /* Pick an endpoint (round robin, skipping ejected and the one that just failed). */
 static int pick_endpoint(struct tcpl_ctx *c, const struct route_pool *p, uint32_t avoid,
-			 uint64_t now)
+			 uint64_t now, uint32_t client_ip)
 {
 	if (p->n_endpoints == 0)
 		return -1;
+	if (p->algorithm == LB_MAGLEV && p->maglev) {
+		/* Affinity: the client's pod, unless it is ejected or just failed. */
+		uint32_t i = lb_maglev_pick(p->maglev, lb_hash32(client_ip));
+		if (i < p->n_endpoints && i != avoid &&
+		    !ejected(c, p->endpoints[i].addr, p->endpoints[i].port, now))
+			return (int)i;
+	}
 	uint32_t start = c->rr++;
 	for (uint32_t k = 0; k < p->n_endpoints; k++) {
 		uint32_t i = (start + k) % p->n_endpoints;
@@ -448,7 +456,7 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
 {
 	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
-	int e = p ? pick_endpoint(c, p, avoid, now) : -1;
+	int e = p ? pick_endpoint(c, p, avoid, now, f->client_ip) : -1;
 	if (e < 0) {
 		local_response(c, idx, f, RESP_503, now, out, n, cap);
 		return;

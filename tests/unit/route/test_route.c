@@ -11,6 +11,7 @@
 
 #include "control/control.h"
 #include "route/route.h"
+#include "lb/lb.h"
 
 #ifndef SOURCE_ROOT
 #error "SOURCE_ROOT must point at the repository"
@@ -590,4 +591,28 @@ Test(route, static_routes_from_the_configuration_route_and_win_conflicts)
 	cr_assert(
 		has_error("Ingress default/cluster: host \"status.example\" path \"/\" (Prefix) is "
 			  "already routed by an older Ingress"));
+}
+
+Test(route, load_balance_annotation_selects_maglev_and_bad_values_are_reported)
+{
+	service("default", "a", "198.19.0.11");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'m',"
+	    "'namespace':'default','annotations':{'sluice.dev/load-balance':'maglev'}},'spec':{"
+	    "'ingressClassName':'sluice','rules':[{'host':'m.example','http':{'paths':[" P(
+		    "/", "Prefix", "a") "]}}]}}");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'x',"
+	    "'namespace':'default','annotations':{'sluice.dev/load-balance':'random'}},'spec':{"
+	    "'ingressClassName':'sluice','rules':[{'host':'x.example','http':{'paths':[" P(
+		    "/", "Prefix", "a") "]}}]}}");
+	compile();
+	const struct route_pool *m =
+		route_pool(table, route_lookup(table, "m.example", 9, "/", 1)->pool);
+	const struct route_pool *x =
+		route_pool(table, route_lookup(table, "x.example", 9, "/", 1)->pool);
+	cr_assert_eq(m->algorithm, LB_MAGLEV);
+	cr_assert_not_null(m->maglev);
+	cr_assert_eq(x->algorithm, LB_ROUND_ROBIN, "an unknown value falls back to round robin");
+	cr_assert_neq(m, x, "one Service port balanced two ways is two pools");
+	cr_assert(has_error("Ingress default/x: annotation sluice.dev/load-balance: \"random\" is "
+			    "not supported"));
 }

@@ -1,0 +1,81 @@
+/*
+ * lb: choosing a pod from a pool.
+ *
+ * Algorithms (chosen per Ingress with the annotation `sluice.dev/load-balance`):
+ *   round-robin   (default) each worker cycles through the endpoints; with N workers the
+ *                 spread is even over any window of N·endpoints requests
+ *   weighted      endpoints drawn in proportion to their weights (canary splits); stateless
+ *   least-request two random choices, the one with fewer connections in flight on this
+ *                 worker wins ("power of two choices": near-best balance at O(1) cost)
+ *   maglev        consistent hashing on the client address (Maglev, NSDI 2016): every node
+ *                 and worker computes the same table, so a client sticks to its pod across
+ *                 gateways, and an endpoint change moves only about 1/N of clients
+ *
+ * Tables are built off the data path (with the route table) and are immutable; picking never
+ * allocates.
+ */
+#ifndef SLUICE_LB_H
+#define SLUICE_LB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum lb_algorithm {
+	LB_ROUND_ROBIN,
+	LB_WEIGHTED,
+	LB_LEAST_REQUEST,
+	LB_MAGLEV,
+};
+
+/* "round-robin" etc. → algorithm; false if unknown. */
+bool lb_algorithm_parse(const char *s, enum lb_algorithm *out);
+const char *lb_algorithm_name(enum lb_algorithm a);
+
+/* Maglev lookup table size: a prime well above 100 × endpoints keeps the spread within 1 %. */
+#define LB_MAGLEV_SIZE 65537u
+
+/*
+ * Fill table[0..LB_MAGLEV_SIZE) with endpoint indices (Maglev's population, with weights as
+ * the number of turns each endpoint takes per round). ids identify endpoints stably across
+ * rebuilds (address and port), so a change moves few entries. n ≥ 1.
+ */
+void lb_maglev_build(const uint64_t *ids, const uint32_t *weights, uint32_t n, uint32_t *table);
+
+static inline uint32_t lb_maglev_pick(const uint32_t *table, uint64_t key_hash)
+{
+	return table[key_hash % LB_MAGLEV_SIZE];
+}
+
+/* A well-mixed 64-bit hash of a 32-bit key (the client address). */
+static inline uint64_t lb_hash32(uint32_t x)
+{
+	uint64_t z = (uint64_t)x + 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Weighted draw: cumulative weights cum[0..n) (cum[n-1] = total), r uniform. */
+uint32_t lb_weighted_pick(const uint32_t *cum, uint32_t n, uint32_t r);
+
+/* Power of two choices over loads[0..n), two random numbers r1, r2. */
+static inline uint32_t lb_p2c_pick(const uint32_t *loads, uint32_t n, uint32_t r1, uint32_t r2)
+{
+	uint32_t a = r1 % n, b = r2 % n;
+	if (a == b && n > 1)
+		b = (b + 1) % n;
+	return loads[b] < loads[a] ? b : a;
+}
+
+/* A fast per-worker random source (xorshift). */
+static inline uint32_t lb_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return (uint32_t)(x >> 32);
+}
+
+#endif
