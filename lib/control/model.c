@@ -465,7 +465,7 @@ int control_add_static_route(struct control_model *m, unsigned index, const char
 	snprintf(name, sizeof(name), "route-%u", index);
 	snprintf(where, sizeof(where), "configuration static_routes.[%u]", index);
 	/* One Service port per distinct endpoint port is not needed: the slice carries the
-	 * target port, so the Service port is a placeholder resolved through its name. */
+	 * target port, so the Service port exists only to be named by the Ingress. */
 	json_t *eps = json_array();
 	for (unsigned i = 0; i < n; i++) {
 		char a[INET_ADDRSTRLEN];

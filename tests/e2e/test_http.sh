@@ -7,15 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/topology.sh"
 
 SLUICE=${SLUICE:?path to the sluice binary}
-P="slh$$-"
-work=$(mktemp -d)
-gw_pid=
-cleanup() {
-	[ -n "$gw_pid" ] && kill -9 "$gw_pid" 2>/dev/null || true
-	topo_down "$P"
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_init "slh$$-"
 fail() {
 	echo "FAIL: $*" >&2
 	echo "--- gateway log" >&2
@@ -236,9 +228,4 @@ val() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } EN
 [ "$(val sluice_tcp_flows_full_total)" -eq 0 ] || fail "flows refused: the flood took state"
 echo "ok: counters"
 
-kill -TERM "$gw_pid"
-rc=0
-wait "$gw_pid" || rc=$?
-gw_pid=
-[ "$rc" -eq 0 ] || fail "gateway exited $rc after SIGTERM"
-echo "ok: SIGTERM exits 0"
+gw_stop

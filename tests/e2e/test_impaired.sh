@@ -6,25 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/topology.sh"
 SLUICE=${SLUICE:?path to the sluice binary}
-P="sli$$-"
-work=$(mktemp -d)
-gw_pid=
-cleanup() {
-	[ -n "$gw_pid" ] && kill -9 "$gw_pid" 2>/dev/null || true
-	if ip netns list | grep -qw "${P}relay"; then
-		pids=$(ip netns pids "${P}relay" || true)
-		[ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
-		ip netns del "${P}relay" || true
-	fi
-	topo_down "$P"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	tail -20 "$work/gw.log" >&2 || true
-	exit 1
-}
+E2E_EXTRA_NS="sli$$-relay"
+e2e_init "sli$$-"
 
 topo_up "$P"
 # Re-plumb the client side through a relay: client c0 <-> r0 [relay] r1 <-> gw-c.
@@ -49,10 +32,7 @@ echo "hello from pod1" >"$work/pod1/index.html"
 ip netns exec "${P}pod1" python3 -m http.server 8080 --directory "$work/pod1" >/dev/null 2>&1 &
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" "$here/manifests"
-ip netns exec "${P}gw" "$SLUICE" -c "$work/sluice.conf" >"$work/gw.log" 2>&1 &
-gw_pid=$!
-wait_for 60 ip netns exec "${P}gw" curl -sf --max-time 2 "http://127.0.0.1:$mport/healthz" ||
-	fail "gateway did not come up"
+gw_start "$work/sluice.conf" "$mport"
 wait_for 10 ip netns exec "${P}pod1" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
 	fail "pod did not start"
 

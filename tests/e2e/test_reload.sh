@@ -7,20 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/topology.sh"
 SLUICE=${SLUICE:?path to the sluice binary}
-P="slr$$-"
-work=$(mktemp -d)
-gw_pid=
-cleanup() {
-	[ -n "$gw_pid" ] && kill -9 "$gw_pid" 2>/dev/null || true
-	topo_down "$P"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	tail -20 "$work/gw.log" >&2 || true
-	exit 1
-}
+e2e_init "slr$$-"
 
 topo_up "$P"
 for i in 1 2; do
@@ -52,10 +39,7 @@ mkdir -p "$work/manifests"
 cp "$here/manifests/"*.yaml "$work/manifests/"
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" "$work/manifests"
-ip netns exec "${P}gw" "$SLUICE" -c "$work/sluice.conf" >"$work/gw.log" 2>&1 &
-gw_pid=$!
-wait_for 60 ip netns exec "${P}gw" curl -sf --max-time 2 "http://127.0.0.1:$mport/healthz" ||
-	fail "gateway did not come up"
+gw_start "$work/sluice.conf" "$mport"
 wait_for 10 ip netns exec "${P}pod2" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
 	fail "pods did not start"
 get() { ip netns exec "${P}client" curl -s --max-time 5 -H "Host: $1" "http://$TOPO_VIP$2"; }
@@ -108,9 +92,4 @@ pubs=$(printf '%s\n' "$page" | awk '/^sluice_route_publishes_total/ { print $2 }
 [ "${pubs:-0}" -ge 3 ] || { printf "%s\n" "$page" | grep -i route >&2; fail "expected at least 3 publishes, saw ${pubs:-0}"; }
 lat=$(printf '%s\n' "$page" | awk '/^sluice_route_change_to_publish_seconds/ { print $2 }')
 echo "ok: $pubs publishes; last change-to-publish ${lat}s"
-kill -TERM "$gw_pid"
-rc=0
-wait "$gw_pid" || rc=$?
-gw_pid=
-[ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM"
-echo "ok: SIGTERM exits 0"
+gw_stop

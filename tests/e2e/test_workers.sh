@@ -7,20 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/topology.sh"
 SLUICE=${SLUICE:?path to the sluice binary}
-P="slw$$-"
-work=$(mktemp -d)
-gw_pid=
-cleanup() {
-	[ -n "$gw_pid" ] && kill -9 "$gw_pid" 2>/dev/null || true
-	topo_down "$P"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	tail -20 "$work/gw.log" >&2 || true
-	exit 1
-}
+e2e_init "slw$$-"
 
 topo_up "$P"
 for i in 1 2; do
@@ -32,10 +19,7 @@ for i in 1 2; do
 done
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1, 2]" "$here/manifests"
-ip netns exec "${P}gw" "$SLUICE" -c "$work/sluice.conf" >"$work/gw.log" 2>&1 &
-gw_pid=$!
-wait_for 60 ip netns exec "${P}gw" curl -sf --max-time 2 "http://127.0.0.1:$mport/healthz" ||
-	fail "gateway did not come up"
+gw_start "$work/sluice.conf" "$mport"
 wait_for 10 ip netns exec "${P}pod1" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
 	fail "pod1 server did not start"
 
@@ -57,9 +41,4 @@ sum() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } EN
 [ "$(sum sluice_handoff_dropped_total)" -eq 0 ] || fail "hand-off ring overflowed"
 echo "ok: both workers served connections; $(sum sluice_handoff_out_total) packets handed off"
 
-kill -TERM "$gw_pid"
-rc=0
-wait "$gw_pid" || rc=$?
-gw_pid=
-[ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM"
-echo "ok: SIGTERM exits 0"
+gw_stop

@@ -141,3 +141,54 @@ routing = { manifests = "$manifests"; };
 timeouts = { header_ms = 2000; connect_ms = 3000; };
 CONF
 }
+
+# ---- scaffolding shared by the end-to-end tests -------------------------------------------
+# e2e_init PREFIX: sets P, work (a temporary directory) and a trap that kills the gateway,
+# removes the topology (plus any extra namespaces listed in E2E_EXTRA_NS) and the directory,
+# whatever way the test ends.
+e2e_init() {
+	P=$1
+	work=$(mktemp -d)
+	gw_pid=
+	E2E_EXTRA_NS=${E2E_EXTRA_NS:-}
+	trap e2e_cleanup EXIT
+}
+
+e2e_cleanup() {
+	[ -n "${gw_pid:-}" ] && kill -9 "$gw_pid" 2>/dev/null || true
+	local ns pids
+	for ns in $E2E_EXTRA_NS; do
+		if ip netns list | grep -qw "$ns"; then
+			pids=$(ip netns pids "$ns" || true)
+			[ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+			ip netns del "$ns" || true
+		fi
+	done
+	topo_down "$P"
+	rm -rf "$work"
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- gateway log" >&2
+	tail -20 "$work/gw.log" >&2 || true
+	exit 1
+}
+
+# gw_start CONFIG METRICS_PORT: run the gateway in the gw namespace and wait for /healthz.
+gw_start() {
+	ip netns exec "${P}gw" "$SLUICE" -c "$1" >"$work/gw.log" 2>&1 &
+	gw_pid=$!
+	wait_for 60 ip netns exec "${P}gw" curl -sf --max-time 2 "http://127.0.0.1:$2/healthz" ||
+		fail "gateway did not come up"
+}
+
+# gw_stop: SIGTERM, and the exit status must be 0.
+gw_stop() {
+	kill -TERM "$gw_pid"
+	local rc=0
+	wait "$gw_pid" || rc=$?
+	gw_pid=
+	[ "$rc" -eq 0 ] || fail "gateway exited $rc after SIGTERM"
+	echo "ok: SIGTERM exits 0"
+}
