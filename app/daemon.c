@@ -29,6 +29,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_telemetry.h>
 
@@ -876,6 +877,11 @@ int sluice_daemon_main(int argc, char **argv)
 	rte_telemetry_register_cmd("/sluice/ports", tel_ports,
 				   "Gateway ports: name to DPDK port id. No parameters");
 	stats_register_section(port_section, &d);
+	/* Live capture with dpdk-dumpcap / dpdk-pdump (DESIGN §7). Needs the shared runtime
+	 * directory, so not with --in-memory. */
+	if (rte_pdump_init() == 0)
+		notice("capture: dpdk-dumpcap --file-prefix=<prefix> -i <port> works on this "
+		       "process");
 
 	if (d.conf.metrics.enabled) {
 		char herr[256];
@@ -934,6 +940,7 @@ int sluice_daemon_main(int argc, char **argv)
 		rte_eth_dev_stop(d.ports[p].port_id);
 		rte_eth_dev_close(d.ports[p].port_id);
 	}
+	rte_pdump_uninit();
 	stats_http_close(d.http);
 	for (unsigned i = 0; i < d.n_retired; i++)
 		route_table_free(d.retired[i].t);
