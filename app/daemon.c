@@ -199,7 +199,41 @@ struct port_state {
 	uint16_t port_id;
 	unsigned tx_offloads; /* NET_OFFLOAD_* granted */
 	struct net_local local;
+	/* Toeplitz steering ("thash" profiles with RSS on): the port's key and RETA, read back
+	 * from the device so the software hash matches the NIC's. */
+	bool thash;
+	uint8_t rss_key[CONF_RSS_KEY_MAX];
+	uint16_t reta[RTE_ETH_RSS_RETA_SIZE_512];
+	uint16_t reta_size;
 };
+
+/* Read the key and redirection table back for thash steering; false (with a notice) when the
+ * device cannot tell us, and replies then go through the software hand-off. */
+static bool read_rss_state(const char *name, struct port_state *ps, uint16_t reta_size)
+{
+	struct rte_eth_rss_conf rc = {.rss_key = ps->rss_key, .rss_key_len = CONF_RSS_KEY_MAX};
+	if (rte_eth_dev_rss_hash_conf_get(ps->port_id, &rc) != 0 || rc.rss_key_len != 40 ||
+	    reta_size == 0 || reta_size > RTE_ETH_RSS_RETA_SIZE_512) {
+		notice("port '%s': cannot read the RSS key or table; thash steering off, replies "
+		       "use "
+		       "the hand-off ring",
+		       name);
+		return false;
+	}
+	struct rte_eth_rss_reta_entry64 conf[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+	memset(conf, 0, sizeof(conf));
+	for (unsigned i = 0; i < reta_size / RTE_ETH_RETA_GROUP_SIZE; i++)
+		conf[i].mask = ~0ull;
+	if (rte_eth_dev_rss_reta_query(ps->port_id, conf, reta_size) != 0) {
+		notice("port '%s': cannot read the RSS redirection table; thash steering off",
+		       name);
+		return false;
+	}
+	for (unsigned i = 0; i < reta_size; i++)
+		ps->reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+	ps->reta_size = reta_size;
+	return true;
+}
 
 static uint64_t rss_hf_of(uint32_t fields)
 {
@@ -321,6 +355,13 @@ static void setup_port(const struct sluice_conf *c, unsigned idx, struct rte_mem
 		die("port '%s': start failed: %s", cp->name, rte_strerror(-rc));
 	if (cp->profile.promiscuous)
 		rte_eth_promiscuous_enable(ps->port_id);
+	ps->thash = false;
+	if (cp->profile.steering == CONF_STEER_THASH && ec.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS)
+		ps->thash = read_rss_state(cp->name, ps, info.reta_size);
+	else if (cp->profile.steering != CONF_STEER_SOFTWARE && nq > 1)
+		notice("port '%s': steering \"%s\" is not available here; replies use the hand-off "
+		       "ring",
+		       cp->name, conf_steering_name(cp->profile.steering));
 
 	/* The gateway's addresses on this port. */
 	memset(&ps->local, 0, sizeof(ps->local));
@@ -572,7 +613,12 @@ static struct worker_ctx *make_worker(struct daemon *d, unsigned wi, struct rte_
 		tp[p] = (struct tcpl_port){.local = &d->ports[p].local,
 					   .conf = &c->ports[p],
 					   .offloads = d->ports[p].tx_offloads,
-					   .mss = (uint16_t)(c->ports[p].profile.mtu - 40)};
+					   .mss = (uint16_t)(c->ports[p].profile.mtu - 40),
+					   .rss_key =
+						   d->ports[p].thash ? d->ports[p].rss_key : NULL,
+					   .reta = d->ports[p].thash ? d->ports[p].reta : NULL,
+					   .reta_size = d->ports[p].reta_size,
+					   .queue = (uint16_t)wi};
 	/* Hand-off: this worker's place among its peers and its SNAT partition. */
 	w->worker_index = (uint16_t)wi;
 	w->n_workers = c->n_workers;

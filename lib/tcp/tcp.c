@@ -27,6 +27,7 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_tcp.h>
+#include <rte_thash.h>
 
 #define TIMER_LIST_MAX 8192
 #define EJECT_SLOTS    64
@@ -451,6 +452,19 @@ static void try_connect(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64
 	timer_arm(c, idx, f, now + c->cfg.rto_tsc / 20 + 1);
 }
 
+/* The RX queue the NIC will pick for the pod's reply (pod → SNAT), by Toeplitz hash and the
+ * redirection table, as the port computes it (rte_softrss). */
+static inline uint16_t reply_queue(const struct tcpl_port *tp, uint32_t pod_ip, uint32_t snat_ip,
+				   uint16_t pod_port_be, uint16_t snat_port)
+{
+	struct rte_ipv4_tuple t = {.src_addr = rte_be_to_cpu_32(pod_ip),
+				   .dst_addr = rte_be_to_cpu_32(snat_ip)};
+	t.sport = rte_be_to_cpu_16(pod_port_be);
+	t.dport = snat_port;
+	uint32_t h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, tp->rss_key);
+	return tp->reta[h % tp->reta_size];
+}
+
 /* Choose a pod (a different one on retry), an SNAT port, and connect. */
 static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now, uint32_t avoid,
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
@@ -464,9 +478,16 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 	f->endpoint = (uint32_t)e;
 	const struct net_local *l = c->ports[c->pod_pi].local;
 	uint32_t snat = l->snat[f->client_port % l->n_snat];
-	for (unsigned tries = 0; tries < 16; tries++) {
+	const struct tcpl_port *tp = &c->ports[c->pod_pi];
+	bool thash = tp->rss_key != NULL && tp->reta != NULL && tp->reta_size > 0;
+	/* With Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
+	 * (queues) candidates matches, so a bounded scan finds one; without it, any port. */
+	for (unsigned tries = 0; tries < (thash ? 256u : 16u); tries++) {
 		uint16_t port = (uint16_t)(c->cfg.snat_port_first +
 					   c->next_snat++ % c->cfg.snat_port_count);
+		if (thash && reply_queue(tp, p->endpoints[e].addr, snat,
+					 rte_cpu_to_be_16(p->endpoints[e].port), port) != tp->queue)
+			continue;
 		struct flow_key k = {p->endpoints[e].addr, snat,
 				     rte_cpu_to_be_16(p->endpoints[e].port),
 				     rte_cpu_to_be_16(port)};

@@ -41,6 +41,12 @@ struct tcpl_port {
 	const struct conf_port *conf; /* subnets and routes, for next-hop choice */
 	unsigned offloads;	      /* NET_OFFLOAD_* */
 	uint16_t mss;		      /* MTU - 40 */
+	/* Toeplitz steering (profile steering = "thash"): SNAT ports are chosen so the NIC's RSS
+	 * puts the pod's reply on this worker's queue. NULL key: not used on this port. */
+	const uint8_t *rss_key; /* 40 or 52 bytes */
+	const uint16_t *reta;	/* redirection table: hash % reta_size → queue */
+	uint16_t reta_size;
+	uint16_t queue; /* this worker's RX queue on the port */
 };
 
 struct tcpl_config {

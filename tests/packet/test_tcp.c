@@ -651,3 +651,77 @@ Test(tcp, sack_blocks_from_the_client_are_translated_into_pod_space)
 	}
 	cr_assert_eq(ntohl(th->recv_ack), 777778);
 }
+
+/* ---- Toeplitz steering -------------------------------------------------------------------- */
+
+#include <rte_thash.h>
+
+Test(tcp, thash_steering_picks_snat_ports_whose_replies_hash_to_this_workers_queue)
+{
+	/* Rebuild the engine with a pod port that does RSS over 2 queues; we are queue 1. */
+	tcpl_free(tcp);
+	static uint8_t key[40];
+	for (int i = 0; i < 40; i += 2)
+		key[i] = 0x6d, key[i + 1] = 0x5a;
+	static uint16_t reta[128];
+	for (int i = 0; i < 128; i++)
+		reta[i] = (uint16_t)(i % 2);
+	uint64_t hz = rte_get_tsc_hz();
+	struct tcpl_config cfg = {
+		.listen_ports = {80},
+		.n_listen = 1,
+		.limits = {8192, 8192, 100, true},
+		.request_buffer = 16384,
+		.buffers = 64,
+		.max_flows = 1024,
+		.header_tsc = hz * 10,
+		.connect_tsc = hz,
+		.idle_tsc = hz * 300,
+		.linger_tsc = hz * 2,
+		.rto_tsc = hz / 5,
+		.snat_port_first = 20000,
+		.snat_port_count = 1000,
+		.connect_tries = 3,
+		.wscale = 7,
+		.tsc_hz = hz,
+	};
+	struct tcpl_port ports[2] = {
+		{.local = &client_side, .offloads = 0, .mss = 1460},
+		{.local = &pod_side,
+		 .conf = &pod_conf,
+		 .offloads = 0,
+		 .mss = 1460,
+		 .rss_key = key,
+		 .reta = reta,
+		 .reta_size = 128,
+		 .queue = 1},
+	};
+	char err[128];
+	tcp = tcpl_create("tcpthash", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	tcpl_set_routes(tcp, routes);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+
+	for (uint16_t k = 0; k < 20; k++) {
+		uint16_t cport = (uint16_t)(41000 + k);
+		feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, 100, 0, RTE_TCP_SYN_FLAG, NULL,
+			    1460));
+		struct net_pkt p;
+		uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+		feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, 101, cookie + 1, RTE_TCP_ACK_FLAG,
+			    "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n", 0));
+		cr_assert_eq(nout, 2, "connection %u: ACK and SYN to the pod", k);
+		out_tcp(1, &p);
+		uint16_t snat_port = ntohs(p.src_port);
+		cr_assert(snat_port >= 20000 && snat_port < 21000, "within the partition");
+		struct rte_ipv4_tuple t = {.src_addr = ntohl(inet_addr(POD)),
+					   .dst_addr = ntohl(inet_addr(SNAT))};
+		t.sport = 8080;
+		t.dport = snat_port;
+		uint32_t h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, key);
+		cr_assert_eq(reta[h % 128], 1, "connection %u: reply to port %u lands on queue %u",
+			     k, snat_port, reta[h % 128]);
+	}
+}
