@@ -166,8 +166,10 @@ static int map_grow(struct map *m)
 /* ---- table -------------------------------------------------------------------------------- */
 
 struct host_entry {
-	uint32_t name;	     /* arena offset: "foo.com", "*.foo.com" or "" */
-	int32_t default_tgt; /* target index or -1 */
+	uint32_t name;		 /* arena offset: "foo.com", "*.foo.com" or "" */
+	int32_t default_tgt;	 /* target index or -1 */
+	int32_t max_prefix_segs; /* deepest Prefix rule of the host, in segments; -1: none.
+				  * Lookups skip deeper probes, which at scale are cache misses. */
 };
 
 struct target_rec {
@@ -391,7 +393,7 @@ static int32_t entry_for(struct route_builder *b, const char *host_in)
 		return -1;
 	int32_t idx = (int32_t)b->n_entries;
 	uint32_t name = str_off(b, host);
-	b->entries[b->n_entries++] = (struct host_entry){name, -1};
+	b->entries[b->n_entries++] = (struct host_entry){name, -1, -1};
 	if (n == 0) {
 		b->any_host = idx;
 	} else {
@@ -453,6 +455,13 @@ int route_builder_add_rule(struct route_builder *b, const char *host, const char
 		    (uint32_t)pl, t) < 0) {
 		b->failed = true;
 		return -1;
+	}
+	if (prefix) {
+		int32_t segs = 0;
+		for (size_t i = 0; i < pl; i++)
+			segs += path[i] == '/';
+		if (segs > b->entries[e].max_prefix_segs)
+			b->entries[e].max_prefix_segs = segs;
 	}
 	b->n_rules++;
 	return 1;
@@ -643,13 +652,16 @@ const struct route_target *route_lookup(const struct route_table *t, const char 
 			return &t->targets[x];
 		/* Prefix: the whole path (a trailing '/' is a boundary already), then each
 		 * boundary from the longest down to the root (the empty key). */
-		if (path_len > 0 && path[path_len - 1] != '/') {
+		int32_t max = b->entries[e].max_prefix_segs;
+		if (path_len > 0 && path[path_len - 1] != '/' && (int32_t)nb <= max) {
 			x = map_get(&b->prefix, A, fnv_finish(st, (uint32_t)e), (uint32_t)e, path,
 				    path_len);
 			if (x >= 0)
 				return &t->targets[x];
 		}
-		for (uint32_t k = nb; k-- > 0;) {
+		/* Boundary k ends a prefix of k segments. */
+		uint32_t top = max < 0 ? 0 : ((int32_t)nb < max + 1 ? nb : (uint32_t)max + 1);
+		for (uint32_t k = top; k-- > 0;) {
 			x = map_get(&b->prefix, A, fnv_finish(states[k], (uint32_t)e), (uint32_t)e,
 				    path, ends[k]);
 			if (x >= 0)
