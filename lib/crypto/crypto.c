@@ -79,7 +79,10 @@ int crypto_keys_rotate(struct crypto_ctx *c, struct crypto_keys *next,
 		memcpy(next->previous_raw, raw, 16);
 		memcpy(next->previous_exp, next->current_exp, sizeof(next->previous_exp));
 	}
-	next->epoch = now_count;
+	/* The new secret signs from the next period on. A worker may still hold the previous key
+	 * struct for a moment after the publish; with the switch at a period boundary, both
+	 * structs agree on which secret covers every counter either can see. */
+	next->epoch = now_count + 1;
 	return 0;
 }
 

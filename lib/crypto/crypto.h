@@ -49,7 +49,9 @@ void crypto_ctx_free(struct crypto_ctx *c);
 /* The ipsec-mb implementation chosen for this CPU ("avx512", "avx2", "sse", ...). */
 const char *crypto_ctx_arch(const struct crypto_ctx *c);
 
-/* Fill keys with a fresh random secret (getrandom) as current, the old current as previous. */
+/* Fill keys with a fresh random secret (getrandom) as current, the old current as previous.
+ * The new secret takes over at the next counter period (epoch = now_count + 1), so cookies
+ * signed just before the publish still check after it. Rotate at most once per period. */
 int crypto_keys_rotate(struct crypto_ctx *c, struct crypto_keys *next,
 		       const struct crypto_keys *prev, uint32_t now_count);
 

@@ -102,6 +102,11 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
 	if (t->free_head == FLOW_NONE)
 		return FLOW_NONE;
 	uint32_t idx = t->free_head;
+	/* rte_hash_add_key_data overwrites an existing key: refuse instead, or the first record
+	 * would be orphaned and its removal would delete the second flow's key. */
+	void *existing;
+	if (rte_hash_lookup_data(t->client, ck, &existing) >= 0)
+		return FLOW_NONE;
 	if (rte_hash_add_key_data(t->client, ck, (void *)(uintptr_t)idx) != 0)
 		return FLOW_NONE;
 	struct flow *f = &t->recs[idx];

@@ -106,7 +106,8 @@ void flow_table_free(struct flow_table *t);
 void flow_lookup_burst(struct flow_table *t, bool pod_side, const struct flow_key *keys, uint16_t n,
 		       uint32_t *idx);
 
-/* A new record for key (client side). Returns its index, or FLOW_NONE when full (-ENOSPC). */
+/* A new record for key (client side). Returns its index, or FLOW_NONE when the table is full
+ * or the key is already present. */
 uint32_t flow_insert(struct flow_table *t, const struct flow_key *client_key);
 
 /* Bind (or re-bind after a retry) the pod-side key; the old pod key, if any, is removed.

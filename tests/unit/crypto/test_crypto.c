@@ -122,3 +122,21 @@ Test(crypto, mss_index_rounds_down)
 	cr_assert_eq(crypto_mss_table[crypto_mss_index(9000)], 8960);
 	cr_assert_eq(crypto_mss_index(100), 0);
 }
+
+Test(crypto, cookie_signed_just_before_a_rotation_checks_after_it)
+{
+	/* A worker signs with the old key struct in the same period the new one is published. */
+	struct crypto_cookie_in in = tuple();
+	uint8_t m = 6;
+	uint32_t cookie;
+	uint16_t mss;
+	struct crypto_keys next;
+	crypto_cookie_make_burst(ctx, &keys, &in, &m, 1, 1000, &cookie);
+	cr_assert_eq(crypto_keys_rotate(ctx, &next, &keys, 1000), 0);
+	cr_assert(check(&next, in, cookie, 1000, &mss), "same period, new struct");
+	cr_assert(check(&next, in, cookie, 1001, &mss), "next period, new struct");
+	/* A cookie made with the new struct in the same period checks with the old one too. */
+	uint32_t c2;
+	crypto_cookie_make_burst(ctx, &next, &in, &m, 1, 1000, &c2);
+	cr_assert(check(&keys, in, c2, 1000, &mss));
+}

@@ -1,0 +1,145 @@
+/* Flow tables: both keys find the record, duplicates are refused, a full table refuses new
+ * flows and leaves established ones alone, aging is bounded and removes only dead flows. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+
+#include <rte_eal.h>
+
+#include "flow/flow.h"
+
+static struct flow_table *t;
+
+static void setup(void)
+{
+	static bool eal;
+	if (!eal) {
+		char *argv[] = {
+			"test", "--no-huge", "--no-shconf",	  "--no-pci",
+			"-m",	"128",	     "--log-level=error", "--file-prefix=sluice-test-flow",
+			NULL};
+		cr_assert_geq(rte_eal_init(8, argv), 0);
+		eal = true;
+	}
+	t = flow_table_create("ftest", 64, SOCKET_ID_ANY);
+	cr_assert_not_null(t);
+}
+
+static void teardown(void)
+{
+	flow_table_free(t);
+}
+
+TestSuite(flow, .init = setup, .fini = teardown);
+
+static struct flow_key ckey(uint16_t port)
+{
+	return (struct flow_key){inet_addr("198.18.0.2"), inet_addr("198.18.0.10"), htons(port),
+				 htons(80)};
+}
+
+Test(flow, both_keys_find_the_same_record_and_remove_clears_both)
+{
+	struct flow_key c = ckey(40000);
+	uint32_t idx = flow_insert(t, &c);
+	cr_assert_neq(idx, FLOW_NONE);
+	struct flow_key p = {inet_addr("198.19.0.11"), inet_addr("198.19.0.1"), htons(8080),
+			     htons(20001)};
+	cr_assert_eq(flow_bind_pod(t, idx, &p), 0);
+	uint32_t got;
+	flow_lookup_burst(t, false, &c, 1, &got);
+	cr_assert_eq(got, idx);
+	flow_lookup_burst(t, true, &p, 1, &got);
+	cr_assert_eq(got, idx);
+	flow_remove(t, idx);
+	flow_lookup_burst(t, false, &c, 1, &got);
+	cr_assert_eq(got, FLOW_NONE);
+	flow_lookup_burst(t, true, &p, 1, &got);
+	cr_assert_eq(got, FLOW_NONE);
+	cr_assert_eq(flow_count(t), 0);
+}
+
+Test(flow, rebinding_the_pod_side_replaces_the_old_key)
+{
+	struct flow_key c = ckey(40001);
+	uint32_t idx = flow_insert(t, &c);
+	struct flow_key p1 = {inet_addr("198.19.0.11"), inet_addr("198.19.0.1"), htons(8080),
+			      htons(20001)};
+	struct flow_key p2 = {inet_addr("198.19.0.12"), inet_addr("198.19.0.1"), htons(8080),
+			      htons(20002)};
+	cr_assert_eq(flow_bind_pod(t, idx, &p1), 0);
+	cr_assert_eq(flow_bind_pod(t, idx, &p2), 0);
+	uint32_t got;
+	flow_lookup_burst(t, true, &p1, 1, &got);
+	cr_assert_eq(got, FLOW_NONE);
+	flow_lookup_burst(t, true, &p2, 1, &got);
+	cr_assert_eq(got, idx);
+	uint32_t other =
+		flow_insert(t, &(struct flow_key){inet_addr("198.18.0.3"), inet_addr("198.18.0.10"),
+						  htons(1), htons(80)});
+	cr_assert_eq(flow_bind_pod(t, other, &p2), -EEXIST, "a pod key belongs to one flow");
+}
+
+Test(flow, duplicate_client_key_is_refused)
+{
+	struct flow_key c = ckey(40002);
+	uint32_t a = flow_insert(t, &c);
+	cr_assert_neq(a, FLOW_NONE);
+	cr_assert_eq(flow_insert(t, &c), FLOW_NONE);
+	uint32_t got;
+	flow_lookup_burst(t, false, &c, 1, &got);
+	cr_assert_eq(got, a);
+	cr_assert_eq(flow_count(t), 1);
+}
+
+Test(flow, full_table_refuses_new_flows_and_keeps_the_old)
+{
+	uint32_t idx[64];
+	for (uint16_t i = 0; i < 64; i++) {
+		struct flow_key c = ckey((uint16_t)(1000 + i));
+		idx[i] = flow_insert(t, &c);
+		cr_assert_neq(idx[i], FLOW_NONE, "insert %u", i);
+	}
+	struct flow_key extra = ckey(5000);
+	cr_assert_eq(flow_insert(t, &extra), FLOW_NONE);
+	for (uint16_t i = 0; i < 64; i++) {
+		struct flow_key c = ckey((uint16_t)(1000 + i));
+		uint32_t got;
+		flow_lookup_burst(t, false, &c, 1, &got);
+		cr_assert_eq(got, idx[i]);
+	}
+}
+
+static bool older_than(struct flow *f, uint64_t now, void *arg)
+{
+	(void)arg;
+	return now - f->last_seen > 100;
+}
+
+Test(flow, aging_is_bounded_and_removes_only_idle_flows)
+{
+	for (uint16_t i = 0; i < 40; i++) {
+		struct flow_key c = ckey((uint16_t)(2000 + i));
+		uint32_t idx = flow_insert(t, &c);
+		flow_get(t, idx)->last_seen = i < 20 ? 0 : 1000;
+	}
+	unsigned removed = flow_age(t, 1050, 8, older_than, NULL);
+	cr_assert_leq(removed, 8);
+	for (int k = 0; k < 20; k++)
+		removed += flow_age(t, 1050, 8, older_than, NULL);
+	cr_assert_eq(removed, 20);
+	cr_assert_eq(flow_count(t), 20);
+}
+
+Test(flow, bulk_lookup_mixes_hits_and_misses)
+{
+	struct flow_key keys[32];
+	uint32_t want[32];
+	for (uint16_t i = 0; i < 32; i++) {
+		keys[i] = ckey((uint16_t)(3000 + i));
+		want[i] = i % 2 ? flow_insert(t, &keys[i]) : FLOW_NONE;
+	}
+	uint32_t got[32];
+	flow_lookup_burst(t, false, keys, 32, got);
+	for (int i = 0; i < 32; i++)
+		cr_assert_eq(got[i], want[i], "key %d", i);
+}
