@@ -1008,6 +1008,22 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 	uint32_t ack_cookie[64];
 	for (uint16_t i = 0; i < n; i++) {
 		const struct net_pkt *p = &info[i];
+		if (client_side[i] && idx[i] != FLOW_NONE &&
+		    (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
+			    RTE_TCP_SYN_FLAG) {
+			/* A SYN on the 4-tuple of a flow we still hold: a repeat of the SYN that
+			 * opened it (same ISN) is ignored later; otherwise the client reused its
+			 * port after the old connection ended (we may still be lingering on it,
+			 * RFC 9293 §3.10.7.4's TIME-WAIT case), so the old flow gives way. */
+			struct flow *old = flow_get(c->ft, idx[i]);
+			const struct rte_tcp_hdr *sth = rte_pktmbuf_mtod_offset(
+				pkts[i], const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+			if (old->state == FLOW_CLOSED ||
+			    rte_be_to_cpu_32(sth->sent_seq) != old->client_isn) {
+				flow_drop(c, idx[i]);
+				idx[i] = FLOW_NONE;
+			}
+		}
 		if (!client_side[i] || idx[i] != FLOW_NONE || !listening(c, p->dst_port))
 			continue;
 		struct crypto_cookie_in in = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};

@@ -725,3 +725,32 @@ Test(tcp, thash_steering_picks_snat_ports_whose_replies_hash_to_this_workers_que
 			     k, snat_port, reta[h % 128]);
 	}
 }
+
+Test(tcp, a_new_syn_on_a_lingering_flows_tuple_starts_a_new_connection)
+{
+	uint16_t sp;
+	uint32_t cookie = spliced(100, 200, &sp);
+	/* Both FINs: the flow lingers. */
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 201, 139, RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG,
+		    NULL, 0));
+	feed(0, from_client(139, cookie + 2, RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG, NULL));
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+	/* The client reuses its port at once: a SYN with a new ISN gets a fresh SYN-ACK. */
+	feed(0, from_client(777000, 0, RTE_TCP_SYN_FLAG, NULL));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(th->tcp_flags, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+	cr_assert_eq(ntohl(th->recv_ack), 777001);
+	cr_assert_eq(out[0].port, 0, "answered by the gateway, not spliced to the old pod");
+	cr_assert_eq(tcpl_flow_count(tcp), 0);
+}
+
+Test(tcp, a_repeat_of_the_opening_syn_is_ignored)
+{
+	uint32_t cookie = handshake(4000);
+	(void)cookie;
+	feed(0, from_client(4000, 0, RTE_TCP_SYN_FLAG, NULL));
+	cr_assert_eq(nout, 0);
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+}
