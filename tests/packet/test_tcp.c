@@ -754,3 +754,41 @@ Test(tcp, a_repeat_of_the_opening_syn_is_ignored)
 	cr_assert_eq(nout, 0);
 	cr_assert_eq(tcpl_flow_count(tcp), 1);
 }
+
+Test(tcp, rst_from_the_client_during_the_splice_is_forwarded_and_closes)
+{
+	uint16_t sp;
+	uint32_t cookie = spliced(100, 200, &sp);
+	feed(0, from_client(139, cookie + 1, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out[0].port, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert(th->tcp_flags & RTE_TCP_RST_FLAG);
+	cr_assert_eq(ntohl(th->recv_ack), 201, "acknowledgement translated into pod space");
+	cr_assert_eq(p.dst_ip, inet_addr(POD));
+}
+
+Test(tcp, rst_from_the_pod_during_the_splice_is_forwarded_and_closes)
+{
+	uint16_t sp;
+	uint32_t cookie = spliced(100, 200, &sp);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 201, 139, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG,
+		    NULL, 0));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out[0].port, 0);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert(th->tcp_flags & RTE_TCP_RST_FLAG);
+	cr_assert_eq(ntohl(th->sent_seq), cookie + 1, "sequence translated into client space");
+	/* The flow lingers, then ages out. */
+	now += rte_get_tsc_hz() * 3;
+	struct tcpl_out o[64];
+	for (int i = 0; i < 8; i++) {
+		now += rte_get_tsc_hz() / 10;
+		uint16_t k = tcpl_tick(tcp, now, o, 64);
+		for (uint16_t j = 0; j < k; j++)
+			rte_pktmbuf_free(o[j].m);
+	}
+	cr_assert_eq(tcpl_flow_count(tcp), 0);
+}
