@@ -16,6 +16,7 @@
 #define SLUICE_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_ether.h>
@@ -44,55 +45,61 @@ enum flow_state {
 #define FLOW_NONE	UINT32_MAX
 
 /*
- * One proxied connection: 192 bytes. The first cache line is what every spliced packet reads
- * (state, both tuples, deltas, MACs, port indices); the rest serves the handshake phase.
+ * One proxied connection: 192 bytes. The first cache line is all a spliced packet reads and
+ * writes (state, both tuples, sequence and timestamp deltas, window shifts, MACs, last seen);
+ * the other two serve the handshake phase and the gateway's own segments.
  */
 struct flow {
-	/* --- line 1: splice --- */
+	/* --- line 1: everything a spliced packet reads or writes --- */
 	uint8_t state;
 	uint8_t fins;	   /* FLOW_FIN_* seen */
 	uint8_t client_pi; /* port index the client uses */
 	uint8_t pod_pi;	   /* port index towards pods */
+	uint8_t opts;	   /* FLOW_OPT_* negotiated with the client, FLOW_OPT_BUFFERED */
+	uint8_t c2p_in, c2p_out, p2c_in; /* window shifts: raw << in >> out */
+	uint8_t p2c_out;
+	uint8_t syn_tx; /* SYN retransmissions to the current pod / neighbour polls */
+	uint8_t tries;	/* pod attempts, or retransmissions of our own segments */
+	uint8_t timer_listed;
 	uint32_t client_ip, vip;
 	uint16_t client_port, vip_port;
 	uint32_t snat_ip, pod_ip;
 	uint16_t snat_port, pod_port;
 	uint32_t delta; /* D = cookie ISN - pod ISN: pod→client seq + D, client→pod ack - D */
+	uint32_t ts_delta; /* T: pod TSval + T is what the client sees */
 	struct rte_ether_addr client_mac;
 	struct rte_ether_addr pod_mac;
 	uint64_t last_seen; /* tsc */
+	/* --- line 2: the handshake and the gateway's own segments --- */
 	uint32_t client_isn;
 	uint32_t cookie_isn;
 	uint32_t pod_isn;
-	uint32_t req_len; /* bytes buffered from the client (request head and more) */
-	/* --- line 2+: handshake --- */
+	uint32_t req_len;  /* bytes buffered from the client (request head and more) */
 	uint64_t deadline; /* tsc of the next timer action, 0 = none */
 	uint32_t buf;	   /* request buffer index, FLOW_NONE when none */
 	uint32_t pool;	   /* route pool */
 	uint32_t endpoint; /* index of the chosen endpoint in the pool */
 	uint16_t mss;	   /* client's MSS (from the cookie) */
-	uint8_t tries;	   /* connect attempts / retransmissions */
 	uint8_t resp_status_idx;
-	uint16_t resp_len; /* bytes of the gateway's own response */
-	uint8_t method;	   /* enum http_method of the request */
-	uint8_t timer_listed;
+	uint8_t method;	    /* enum http_method of the request */
+	uint16_t resp_len;  /* bytes of the gateway's own response */
 	uint32_t ts_client; /* the client's latest TSval, echoed by our own segments */
 	struct http_request_parser hp;
 	uint32_t next_free;
-	uint8_t syn_tx; /* SYN retransmissions to the current pod */
-	/* --- TCP options (RFC 7323, RFC 2018) --- */
-	uint8_t opts;				  /* FLOW_OPT_* negotiated with the client */
-	uint8_t c2p_in, c2p_out, p2c_in, p2c_out; /* window shifts: raw << in >> out */
+	/* --- line 3 --- */
 	uint32_t ts_ours0;  /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
 	uint32_t ts_ms0;    /* our millisecond clock when the flow was created */
-	uint32_t ts_delta;  /* T: pod TSval + T is what the client sees */
 	const void *routes; /* the route table f->pool indexes (kept alive while flows may
 			     * retry; see the daemon's retirement of old tables) */
 } __attribute__((aligned(64)));
 
-#define FLOW_OPT_TS   0x1 /* timestamps on both sides */
-#define FLOW_OPT_SACK 0x2 /* SACK permitted by the client */
-#define FLOW_OPT_WS   0x4 /* window scaling with the client */
+_Static_assert(offsetof(struct flow, last_seen) + sizeof(uint64_t) <= 64,
+	       "the splice path must touch one cache line of the flow");
+
+#define FLOW_OPT_TS	  0x1 /* timestamps on both sides */
+#define FLOW_OPT_SACK	  0x2 /* SACK permitted by the client */
+#define FLOW_OPT_WS	  0x4 /* window scaling with the client */
+#define FLOW_OPT_BUFFERED 0x8 /* holds a request buffer (flow->buf), not yet all acked */
 
 _Static_assert(sizeof(struct flow) == 192, "struct flow: keep to three cache lines");
 

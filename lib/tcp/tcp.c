@@ -122,6 +122,7 @@ static void buf_release(struct tcpl_ctx *c, struct flow *f)
 		c->buf_free[c->n_buf_free++] = f->buf;
 		f->buf = FLOW_NONE;
 	}
+	f->opts &= (uint8_t)~FLOW_OPT_BUFFERED;
 }
 
 static void timer_arm(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t deadline)
@@ -900,14 +901,14 @@ static void pod_packet(struct tcpl_ctx *c, uint32_t idx, struct rte_mbuf *m,
 	}
 	if ((flags & RTE_TCP_SYN_FLAG) && (flags & RTE_TCP_ACK_FLAG)) {
 		/* Our ACK or the request was lost: the pod repeats its SYN-ACK. */
-		if (f->buf != FLOW_NONE) {
+		if (f->opts & FLOW_OPT_BUFFERED) {
 			send_request(c, f, out, n, cap, true);
 			stats_add(c->st, STATS_tcp_retransmits, 1);
 		}
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (f->buf != FLOW_NONE && (flags & RTE_TCP_ACK_FLAG) &&
+	if ((f->opts & FLOW_OPT_BUFFERED) && (flags & RTE_TCP_ACK_FLAG) &&
 	    !seq_lt(rte_be_to_cpu_32(th->recv_ack), client_next(f))) {
 		buf_release(c, f); /* the pod has the whole buffered request */
 		f->deadline = 0;
@@ -1164,6 +1165,7 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 				f->ts_client = p->tcp_tsval;
 			}
 			f->buf = c->buf_free[--c->n_buf_free];
+			f->opts |= FLOW_OPT_BUFFERED;
 			f->last_seen = now;
 			http_request_parser_init(&f->hp);
 			timer_arm(c, nf, f, now + c->cfg.header_tsc);
