@@ -2,13 +2,19 @@
  * sluice route: "where would this request go?", answered by the same parser, normaliser and
  * route table the data path uses, with no NIC and no EAL.
  *
- *   sluice route --manifests DIR [--class NAME] [--controller C] [--default-backend NS/SVC:PORT]
+ *   sluice route (--manifests DIR | --kubeconfig FILE [--context NAME] | --in-cluster)
+ *                [--watch] [--timeout SECONDS] [--class NAME] [--controller C] [--default-backend
+ * NS/SVC:PORT]
  *                [--dump] [--raw FILE...]
  *
  * Line mode reads "HOST PATH" lines on stdin and writes one JSON object per line. Raw mode
  * parses each FILE as the bytes a client sent. Problems in the manifests go to stderr and do not
  * change the exit status; only unusable input does (no readable manifest directory, bad
- * arguments, an unreadable raw file).
+ * arguments, an unreadable raw file, an API server that cannot be listed).
+ *
+ * With a live source the objects are listed from the API server with the gateway's own client
+ * (lib/kube). --watch keeps watching while answering: every line is answered from the objects
+ * as they are when it arrives.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,19 +22,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <arpa/inet.h>
 #include <jansson.h>
 
 #include "commands.h"
 #include "control/control.h"
 #include "http/http.h"
+#include "kube/kube.h"
 #include "route/route.h"
 
 #define PATH_MAX_NORM 8192
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice route --manifests DIR [--class NAME] [--controller NAME]\n"
+	fprintf(f, "usage: sluice route (--manifests DIR | --kubeconfig FILE [--context NAME] |\n"
+		   "                     --in-cluster) [--watch] [--timeout S] [--class NAME]\n"
+		   "                    [--controller NAME]\n"
 		   "                    [--default-backend NS/SVC:PORT] [--dump] [--raw FILE...]\n"
 		   "Reads \"HOST PATH\" lines on stdin; writes one JSON object per line.\n");
 }
@@ -91,32 +103,36 @@ static void emit(json_t *o)
 	json_decref(o);
 }
 
+static void answer_line(const struct route_table *t, char *line, ssize_t n)
+{
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	char *host = strtok(line, " \t");
+	char *path = host ? strtok(NULL, " \t") : NULL;
+	if (host == NULL)
+		return; /* blank line */
+	json_t *o = json_object();
+	json_object_set_new(o, "host", json_string(host));
+	if (path == NULL || path[0] != '/') {
+		json_object_set_new(o, "error",
+				    json_string("expected \"HOST PATH\" with PATH "
+						"starting with /"));
+		emit(o);
+		return;
+	}
+	json_object_set_new(o, "path", json_string(path));
+	size_t plen = strcspn(path, "?"); /* the query does not route */
+	add_route_fields(o, t, host, strlen(host), path, plen);
+	emit(o);
+}
+
 static void line_mode(const struct route_table *t)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	while ((n = getline(&line, &cap, stdin)) > 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		char *host = strtok(line, " \t");
-		char *path = host ? strtok(NULL, " \t") : NULL;
-		if (host == NULL)
-			continue; /* blank line */
-		json_t *o = json_object();
-		json_object_set_new(o, "host", json_string(host));
-		if (path == NULL || path[0] != '/') {
-			json_object_set_new(o, "error",
-					    json_string("expected \"HOST PATH\" with PATH "
-							"starting with /"));
-			emit(o);
-			continue;
-		}
-		json_object_set_new(o, "path", json_string(path));
-		size_t plen = strcspn(path, "?"); /* the query does not route */
-		add_route_fields(o, t, host, strlen(host), path, plen);
-		emit(o);
-	}
+	while ((n = getline(&line, &cap, stdin)) > 0)
+		answer_line(t, line, n);
 	free(line);
 }
 
@@ -173,13 +189,97 @@ static int raw_mode(const struct route_table *t, char **files, int n)
 	return rc;
 }
 
+static void kube_log(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "sluice route: %s\n", msg);
+}
+
+static struct route_table *compile_model(const struct control_model *m,
+					 const struct control_class *c)
+{
+	struct control_errors errs = {0};
+	struct route_table *t = control_compile(m, c, &errs);
+	control_errors_print(&errs, stderr, "sluice route: ");
+	control_errors_free(&errs);
+	if (t == NULL)
+		fprintf(stderr, "sluice route: out of memory compiling the routes\n");
+	return t;
+}
+
+/* Drive the sync until every kind is listed, or give up after timeout_ms. */
+static bool wait_synced(struct kube_sync *s, int timeout_ms)
+{
+	uint64_t until = kube_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	while (!kube_sync_synced(s)) {
+		uint64_t now = kube_now_ns();
+		if (now >= until)
+			return false;
+		long t = kube_sync_timeout_ms(s);
+		long left = (long)((until - now) / 1000000ull) + 1;
+		if (t < 0 || t > left)
+			t = left;
+		struct pollfd p = {.fd = kube_sync_fd(s), .events = POLLIN};
+		poll(&p, 1, (int)t);
+		kube_sync_run(s);
+	}
+	return true;
+}
+
+/* --watch: answer lines as they come, from the objects as they are at that moment. */
+static void watch_mode(struct kube_sync *s, struct control_model *m, const struct control_class *c,
+		       struct route_table **t)
+{
+	uint64_t compiled = kube_sync_take_changes(s);
+	char buf[65536];
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
+				      {.fd = kube_sync_fd(s), .events = POLLIN}};
+		long to = kube_sync_timeout_ms(s);
+		poll(p, 2, to < 0 || to > 1000 ? 1000 : (int)to);
+		kube_sync_run(s);
+		if (!(p[0].revents & (POLLIN | POLLHUP)))
+			continue;
+		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return;
+		len += (size_t)n;
+		char *start = buf, *nl;
+		while ((nl = memchr(start, '\n', len - (size_t)(start - buf))) != NULL) {
+			kube_sync_run(s);
+			if (kube_sync_generation(s) != compiled) {
+				compiled = kube_sync_take_changes(s);
+				struct route_table *nt = compile_model(m, c);
+				if (nt) {
+					route_table_free(*t);
+					*t = nt;
+				}
+			}
+			*nl = '\0';
+			answer_line(*t, start, nl - start);
+			start = nl + 1;
+		}
+		len -= (size_t)(start - buf);
+		memmove(buf, start, len);
+		if (len == sizeof(buf) - 1)
+			len = 0; /* an endless line: drop it */
+	}
+}
+
 int sluice_route_main(int argc, char **argv)
 {
-	const char *dir = NULL, *default_backend = NULL;
+	const char *dir = NULL, *default_backend = NULL, *kubeconfig = NULL, *context = NULL;
 	const char *cls = "sluice", *controller = "sluice.dev/ingress-controller";
-	bool dump = false, raw = false;
+	bool dump = false, raw = false, in_cluster = false, watch = false;
+	int timeout_s = 30;
 	static const struct option opts[] = {
 		{"manifests", required_argument, NULL, 'm'},
+		{"kubeconfig", required_argument, NULL, 'k'},
+		{"context", required_argument, NULL, 'x'},
+		{"in-cluster", no_argument, NULL, 'i'},
+		{"watch", no_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'},
 		{"class", required_argument, NULL, 'c'},
 		{"controller", required_argument, NULL, 'C'},
 		{"default-backend", required_argument, NULL, 'd'},
@@ -194,6 +294,25 @@ int sluice_route_main(int argc, char **argv)
 		switch (o) {
 		case 'm':
 			dir = optarg;
+			break;
+		case 'k':
+			kubeconfig = optarg;
+			break;
+		case 'x':
+			context = optarg;
+			break;
+		case 'i':
+			in_cluster = true;
+			break;
+		case 'w':
+			watch = true;
+			break;
+		case 't':
+			timeout_s = atoi(optarg);
+			if (timeout_s <= 0) {
+				fprintf(stderr, "sluice route: --timeout: expected seconds > 0\n");
+				return 2;
+			}
 			break;
 		case 'c':
 			cls = optarg;
@@ -218,36 +337,68 @@ int sluice_route_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (dir == NULL) {
+	if ((dir != NULL) + (kubeconfig != NULL) + in_cluster != 1 || (watch && dir) ||
+	    (watch && (dump || raw))) {
 		usage(stderr);
 		return 2;
 	}
-	struct control_errors errs = {0};
+	struct control_class c = {cls, controller, default_backend};
 	struct control_model *m = control_model_new();
-	int loaded = control_load_dir(m, dir, &errs);
-	if (loaded < 0) {
+	struct kube_client_config kc = {0};
+	struct kube_sync *ks = NULL;
+	if (dir) {
+		struct control_errors errs = {0};
+		int loaded = control_load_dir(m, dir, &errs);
 		control_errors_print(&errs, stderr, "sluice route: ");
 		control_errors_free(&errs);
-		control_model_free(m);
-		return 1;
+		if (loaded < 0) {
+			control_model_free(m);
+			return 1;
+		}
+	} else {
+		char err[1024];
+		int r = kubeconfig ? kube_config_from_kubeconfig(kubeconfig, context, &kc, err,
+								 sizeof(err))
+				   : kube_config_in_cluster(KUBE_SERVICEACCOUNT_DIR, &kc, err,
+							    sizeof(err));
+		struct kube_sync_opts so = {.client = &kc,
+					    .model = m,
+					    .cls = &c,
+					    .backoff_min_ms = 200,
+					    .backoff_max_ms = 2000,
+					    .log = kube_log};
+		if (r == 0)
+			ks = kube_sync_new(&so, err, sizeof(err));
+		if (ks == NULL) {
+			fprintf(stderr, "sluice route: %s\n", err);
+			kube_config_release(&kc);
+			control_model_free(m);
+			return 1;
+		}
+		if (!wait_synced(ks, timeout_s * 1000)) {
+			fprintf(stderr,
+				"sluice route: the API server at %s did not answer every list "
+				"within %d s (see the messages above)\n",
+				kc.server, timeout_s);
+			kube_sync_free(ks);
+			kube_config_release(&kc);
+			control_model_free(m);
+			return 1;
+		}
 	}
-	struct control_class c = {cls, controller, default_backend};
-	struct route_table *t = control_compile(m, &c, &errs);
-	control_errors_print(&errs, stderr, "sluice route: ");
-	control_errors_free(&errs);
-	if (t == NULL) {
-		fprintf(stderr, "sluice route: out of memory compiling the routes\n");
-		control_model_free(m);
-		return 1;
-	}
-	int rc = 0;
-	if (dump)
+	struct route_table *t = compile_model(m, &c);
+	int rc = t ? 0 : 1;
+	if (t && dump)
 		route_table_dump(t, stdout);
-	else if (raw)
+	else if (t && raw)
 		rc = raw_mode(t, argv + optind, argc - optind);
-	else
+	else if (t && watch)
+		watch_mode(ks, m, &c, &t);
+	else if (t)
 		line_mode(t);
 	route_table_free(t);
+	kube_sync_free(ks);
+	kube_config_release(&kc);
 	control_model_free(m);
 	return rc;
 }

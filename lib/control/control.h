@@ -61,6 +61,17 @@ int control_load_dir(struct control_model *m, const char *dir, struct control_er
 
 size_t control_object_count(const struct control_model *m);
 
+/* The object at index i (0 ≤ i < control_object_count), borrowed; indices change on delete. */
+json_t *control_object_at(const struct control_model *m, size_t i);
+
+/* Look up an object (ns "" for cluster-scoped kinds); borrowed, or NULL. */
+json_t *control_find_object(const struct control_model *m, const char *kind, const char *ns,
+			    const char *name);
+
+/* The first document of a YAML (or JSON) file as JSON; NULL with a reason in err. Used for
+ * files that are not manifests, such as a kubeconfig. */
+json_t *control_yaml_load_first(const char *path, char *err, size_t errlen);
+
 /*
  * A route from the gateway's own configuration: added to the model as the Kubernetes objects
  * it stands for (a Service, an EndpointSlice and an Ingress in namespace "sluice-static", of

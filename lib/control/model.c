@@ -126,6 +126,20 @@ size_t control_object_count(const struct control_model *m)
 	return m->n;
 }
 
+json_t *control_object_at(const struct control_model *m, size_t i)
+{
+	return i < m->n ? m->objs[i].json : NULL;
+}
+
+json_t *control_find_object(const struct control_model *m, const char *kind, const char *ns,
+			    const char *name)
+{
+	char key[768];
+	object_key(key, sizeof(key), kind, ns, name);
+	json_t *at = json_object_get(m->by_key, key);
+	return at ? m->objs[json_integer_value(at)].json : NULL;
+}
+
 static const char *const kinds[][2] = {
 	{"Ingress", "networking.k8s.io/v1"},
 	{"IngressClass", "networking.k8s.io/v1"},
@@ -365,6 +379,37 @@ static int load_yaml(struct control_model *m, const char *path, FILE *f,
 	}
 	yaml_parser_delete(&parser);
 	return stored;
+}
+
+json_t *control_yaml_load_first(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return NULL;
+	}
+	yaml_parser_t parser;
+	json_t *j = NULL;
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	yaml_document_t doc;
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu: YAML syntax: %s", path, parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "error");
+	} else {
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		j = root ? node_to_json(&doc, root, 0) : NULL;
+		if (j == NULL)
+			snprintf(err, errlen, "%s: empty or unsupported YAML", path);
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return j;
 }
 
 static bool ends_with(const char *s, const char *suffix)
