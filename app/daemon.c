@@ -37,6 +37,7 @@
 #include "conf/conf.h"
 #include "control/control.h"
 #include "crypto/crypto.h"
+#include "kube/kube.h"
 #include "net/net.h"
 #include "stats/stats.h"
 #include "worker/worker.h"
@@ -408,6 +409,21 @@ struct daemon {
 	double last_publish_latency_s;
 	struct stats_http *http;
 	uint64_t started_tsc;
+	/* Kubernetes as the rule source: the sync fills model; model also holds the static
+	 * routes, added once. */
+	struct kube_client_config kc;
+	struct kube_sync *kube;
+	struct control_model *model;
+	uint64_t kube_compiled_gen;
+	uint64_t kube_change_ns;     /* oldest change in the table being published */
+	uint64_t kube_publish_token; /* RCU token of the last publish, to time workers */
+	bool kube_publish_pending;   /* workers not yet seen passing the last publish */
+	double kube_change_to_workers_s;
+	uint64_t publish_failures;
+	json_t *last_errors; /* compile messages already logged */
+	char status_addrs[CONF_MAX_STATUS_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
+	const char *status_ptrs[CONF_MAX_STATUS_ADDRS * CONF_MAX_PORTS];
+	unsigned n_status;
 };
 
 static void port_section(struct stats_text *t, void *arg)
@@ -506,36 +522,64 @@ static int check_config(const char *file)
 	return 0;
 }
 
-/* Compile the routes from the configured manifest directory (management lcore). */
-static struct route_table *load_routes(const struct sluice_conf *c)
+/* Print the compile's messages that were not in the previous compile's: a missing Service is
+ * reported when it starts being missing, not at every recompile. */
+static void report_compile_errors(struct daemon *d, const struct control_errors *errs)
 {
-	struct control_errors errs = {0};
-	struct control_model *m = control_model_new();
-	if (c->routing.manifests[0]) {
-		int n = control_load_dir(m, c->routing.manifests, &errs);
-		if (n >= 0)
-			notice("routing: %d object(s) from %s", n, c->routing.manifests);
-	} else {
-		notice("routing: no routing.manifests configured; every request gets 404 until "
-		       "rules arrive");
+	json_t *now = json_object();
+	for (size_t i = 0; i < errs->n; i++) {
+		if (d->last_errors == NULL ||
+		    json_object_get(d->last_errors, errs->msgs[i]) == NULL)
+			fprintf(stderr, "sluice: routing: %s\n", errs->msgs[i]);
+		json_object_set_new(now, errs->msgs[i], json_true());
 	}
+	json_decref(d->last_errors);
+	d->last_errors = now;
+}
+
+static void add_static_routes(const struct sluice_conf *c, struct control_model *m,
+			      struct control_errors *errs)
+{
 	for (unsigned i = 0; i < c->n_static_routes; i++) {
 		const struct conf_static_route *sr = &c->static_routes[i];
 		control_add_static_route(m, i, c->routing.ingress_class, sr->host, sr->path,
-					 sr->path_type, sr->ep_addr, sr->ep_port, sr->n_eps, &errs);
+					 sr->path_type, sr->ep_addr, sr->ep_port, sr->n_eps, errs);
 	}
 	if (c->n_static_routes)
 		notice("routing: %u static route(s) from the configuration", c->n_static_routes);
+}
+
+/* Compile the routes (management lcore): from the Kubernetes model when the cluster is the
+ * source, else from the manifest directory read afresh. */
+static struct route_table *load_routes(struct daemon *d)
+{
+	const struct sluice_conf *c = &d->conf;
+	struct control_errors errs = {0};
+	struct control_model *m = d->model;
+	if (m == NULL) {
+		m = control_model_new();
+		if (c->routing.manifests[0]) {
+			int n = control_load_dir(m, c->routing.manifests, &errs);
+			if (n >= 0)
+				notice("routing: %d object(s) from %s", n, c->routing.manifests);
+		} else {
+			notice("routing: no routing.manifests configured; every request gets 404 "
+			       "until rules arrive");
+		}
+		add_static_routes(c, m, &errs);
+	}
 	struct control_class cls = {c->routing.ingress_class, c->routing.controller,
 				    c->routing.default_backend[0] ? c->routing.default_backend
 								  : NULL};
 	struct route_table *t = control_compile(m, &cls, &errs);
-	control_errors_print(&errs, stderr, "sluice: routing: ");
+	report_compile_errors(d, &errs);
 	control_errors_free(&errs);
-	control_model_free(m);
+	if (m != d->model)
+		control_model_free(m);
 	if (t == NULL)
-		die("routing: out of memory compiling the route table");
-	notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
+		notice("routing: out of memory compiling the route table; keeping the current one");
+	else if (d->model == NULL || d->publishes == 0)
+		notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
 	return t;
 }
 
@@ -717,8 +761,17 @@ static void reload_routes(struct daemon *d, uint64_t now)
 		return;
 	}
 	uint64_t t0 = rte_rdtsc();
-	struct route_table *t = load_routes(&d->conf);
+	if (d->kube) {
+		d->kube_change_ns = kube_sync_pending_since_ns(d->kube);
+		d->kube_compiled_gen = kube_sync_take_changes(d->kube);
+	}
+	struct route_table *t = load_routes(d);
 	d->last_compile_s = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+	if (t == NULL) {
+		d->publish_failures++;
+		d->reload_at = now + rte_get_tsc_hz(); /* memory may come back: try again */
+		return;
+	}
 	for (unsigned i = 0; i < d->conf.n_workers; i++)
 		if (d->workers[i]->tcp)
 			tcpl_set_routes(d->workers[i]->tcp, t);
@@ -731,8 +784,154 @@ static void reload_routes(struct daemon *d, uint64_t now)
 	d->last_publish_latency_s =
 		(double)(rte_rdtsc() - d->last_change_tsc) / (double)rte_get_tsc_hz();
 	d->reload_at = 0;
-	notice("routing: published table %lu (compile %.1f ms)", (unsigned long)d->publishes,
+	if (d->kube) {
+		/* Time the change to the moment every worker has passed a quiescent state after
+		 * the swap (they poll in microseconds; wait a little for them here). */
+		d->kube_publish_token = d->retired[d->n_retired - 1].token;
+		d->kube_publish_pending = d->kube_change_ns != 0;
+		uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 20;
+		while (d->kube_publish_pending && rte_rdtsc() < until) {
+			if (rte_rcu_qsbr_check(d->qsbr, d->kube_publish_token, false) == 1) {
+				d->kube_change_to_workers_s =
+					(double)(kube_now_ns() - d->kube_change_ns) * 1e-9;
+				d->kube_publish_pending = false;
+			}
+			rte_pause();
+		}
+		if (d->http && kube_sync_synced(d->kube))
+			stats_http_set_ready(d->http, true);
+		kube_sync_reconcile_status(d->kube);
+	}
+	notice("routing: published table %lu: %u rule(s), %u pool(s) (compile %.1f ms)",
+	       (unsigned long)d->publishes, route_rule_count(t), route_pool_count(t),
 	       d->last_compile_s * 1e3);
+}
+
+static void kube_log(void *arg, const char *msg)
+{
+	(void)arg;
+	notice("%s", msg);
+}
+
+/* Start the Kubernetes sync (management lcore, before the loop). */
+static void start_kube(struct daemon *d)
+{
+	const struct conf_kubernetes *k = &d->conf.kubernetes;
+	char err[1024];
+	int rc = k->in_cluster
+			 ? kube_config_in_cluster(KUBE_SERVICEACCOUNT_DIR, &d->kc, err, sizeof(err))
+			 : kube_config_from_kubeconfig(k->kubeconfig,
+						       k->context[0] ? k->context : NULL, &d->kc,
+						       err, sizeof(err));
+	if (rc != 0)
+		die("kubernetes: %s", err);
+	if (k->write_status) {
+		for (unsigned i = 0; i < k->n_status_addresses; i++)
+			snprintf(d->status_addrs[d->n_status++], sizeof(d->status_addrs[0]), "%s",
+				 k->status_addresses[i]);
+		for (unsigned p = 0; p < d->conf.n_ports && k->n_status_addresses == 0; p++)
+			for (unsigned v = 0; v < d->conf.ports[p].n_vips; v++) {
+				struct in_addr a = {.s_addr = d->conf.ports[p].vips[v]};
+				inet_ntop(AF_INET, &a, d->status_addrs[d->n_status],
+					  sizeof(d->status_addrs[0]));
+				d->n_status++;
+			}
+		for (unsigned i = 0; i < d->n_status; i++)
+			d->status_ptrs[i] = d->status_addrs[i];
+	}
+	static struct control_class cls;
+	cls = (struct control_class){
+		d->conf.routing.ingress_class, d->conf.routing.controller,
+		d->conf.routing.default_backend[0] ? d->conf.routing.default_backend : NULL};
+	struct kube_sync_opts so = {.client = &d->kc,
+				    .model = d->model,
+				    .cls = &cls,
+				    .status_addrs = d->status_ptrs,
+				    .n_status_addrs = d->n_status,
+				    .backoff_max_ms = k->backoff_max_ms,
+				    .log = kube_log};
+	d->kube = kube_sync_new(&so, err, sizeof(err));
+	if (d->kube == NULL)
+		die("kubernetes: %s", err);
+	notice("kubernetes: syncing from %s (%s); ready once Ingress, IngressClass, Service and "
+	       "EndpointSlice are listed",
+	       d->kc.server, d->kc.source ? d->kc.source : "");
+}
+
+static void kube_section(struct stats_text *t, void *arg)
+{
+	struct daemon *d = arg;
+	if (d->kube == NULL)
+		return;
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} f[] = {
+		{"kube_objects", "gauge", "Objects of the kind held from the API server",
+		 offsetof(struct kube_kind_stats, objects)},
+		{"kube_lists_total", "counter", "Complete lists of the kind",
+		 offsetof(struct kube_kind_stats, lists)},
+		{"kube_relists_gone_total", "counter", "Lists forced by 410 Gone",
+		 offsetof(struct kube_kind_stats, relists_gone)},
+		{"kube_watches_total", "counter", "Watch requests started",
+		 offsetof(struct kube_kind_stats, watches)},
+		{"kube_watch_resumes_total", "counter",
+		 "Watches restarted from the last resourceVersion",
+		 offsetof(struct kube_kind_stats, watch_resumes)},
+		{"kube_events_total", "counter", "Watch events applied (ADDED, MODIFIED, DELETED)",
+		 offsetof(struct kube_kind_stats, events)},
+		{"kube_bookmarks_total", "counter", "Watch bookmarks received",
+		 offsetof(struct kube_kind_stats, bookmarks)},
+		{"kube_errors_total", "counter", "Failed list or watch requests",
+		 offsetof(struct kube_kind_stats, errors)},
+	};
+	for (unsigned i = 0; i < RTE_DIM(f); i++) {
+		stats_text_printf(t, "# HELP sluice_%s %s.\n# TYPE sluice_%s %s\n", f[i].name,
+				  f[i].help, f[i].name, f[i].type);
+		for (unsigned k = 0; k < KUBE_KIND__COUNT; k++) {
+			const struct kube_kind_stats *st = kube_sync_stats(d->kube, k);
+			stats_text_printf(
+				t, "sluice_%s{kind=\"%s\"} %lu\n", f[i].name, kube_kind_name(k),
+				(unsigned long)*(const uint64_t *)((const char *)st + f[i].off));
+		}
+	}
+	stats_text_printf(t,
+			  "# HELP sluice_kube_sync_state 1 for the kind's current state "
+			  "(listing, watching, backoff).\n# TYPE sluice_kube_sync_state gauge\n");
+	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
+		for (unsigned s = KUBE_STATE_LISTING; s <= KUBE_STATE_BACKOFF; s++)
+			stats_text_printf(t,
+					  "sluice_kube_sync_state{kind=\"%s\",state=\"%s\"} %d\n",
+					  kube_kind_name(k), kube_sync_state_name(s),
+					  kube_sync_stats(d->kube, k)->state == s);
+	stats_text_printf(t, "# HELP sluice_kube_last_sync_timestamp_seconds Unix time of the "
+			     "kind's last complete list or watch event.\n"
+			     "# TYPE sluice_kube_last_sync_timestamp_seconds gauge\n");
+	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
+		stats_text_printf(t, "sluice_kube_last_sync_timestamp_seconds{kind=\"%s\"} %.3f\n",
+				  kube_kind_name(k), kube_sync_stats(d->kube, k)->last_sync_unix);
+	const struct kube_status_stats *ss = kube_sync_status_stats(d->kube);
+	stats_text_printf(
+		t,
+		"# HELP sluice_kube_synced 1 once every kind has been listed.\n"
+		"# TYPE sluice_kube_synced gauge\nsluice_kube_synced %d\n"
+		"# HELP sluice_kube_status_writes_total Ingress status PATCHes that succeeded.\n"
+		"# TYPE sluice_kube_status_writes_total counter\n"
+		"sluice_kube_status_writes_total{op=\"set\"} %lu\n"
+		"sluice_kube_status_writes_total{op=\"clear\"} %lu\n"
+		"# HELP sluice_kube_status_failures_total Ingress status PATCHes that failed.\n"
+		"# TYPE sluice_kube_status_failures_total counter\n"
+		"sluice_kube_status_failures_total %lu\n"
+		"# HELP sluice_route_publish_failures_total Compiles that could not produce a "
+		"table.\n# TYPE sluice_route_publish_failures_total counter\n"
+		"sluice_route_publish_failures_total %lu\n"
+		"# HELP sluice_kube_change_to_workers_seconds From a watch event arriving to "
+		"every worker having passed the swap to the table that includes it (last "
+		"publish).\n# TYPE sluice_kube_change_to_workers_seconds gauge\n"
+		"sluice_kube_change_to_workers_seconds %.6f\n",
+		kube_sync_synced(d->kube), (unsigned long)(ss->written - ss->cleared),
+		(unsigned long)ss->cleared, (unsigned long)ss->failed,
+		(unsigned long)d->publish_failures, d->kube_change_to_workers_s);
 }
 
 static int management_loop(struct daemon *d)
@@ -756,13 +955,38 @@ static int management_loop(struct daemon *d)
 		ev.data.fd = d->inotify_fd;
 		epoll_ctl(ep, EPOLL_CTL_ADD, d->inotify_fd, &ev);
 	}
+	int kfd = d->kube ? kube_sync_fd(d->kube) : -1;
+	if (kfd >= 0) {
+		ev.data.fd = kfd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, kfd, &ev);
+	}
+	const uint64_t hz = rte_get_tsc_hz();
 
 	notice("running: %u worker(s); SIGTERM or SIGINT stops", d->conf.n_workers);
 	for (;;) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(ep, evs, 32, -1);
+		long wait_ms = d->kube ? kube_sync_timeout_ms(d->kube) : -1;
+		if (d->reload_at) {
+			uint64_t now = rte_rdtsc();
+			long r = now >= d->reload_at ? 0
+						     : (long)((d->reload_at - now) * 1000 / hz) + 1;
+			if (wait_ms < 0 || r < wait_ms)
+				wait_ms = r;
+		}
+		int n = epoll_wait(ep, evs, 32, wait_ms < 0 ? -1 : (int)wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (d->kube) {
+			kube_sync_run(d->kube);
+			/* Coalesce a burst of changes (a rollout touches many EndpointSlices) for
+			 * debounce_ms, then compile once. The first table waits for every kind. */
+			if (kube_sync_generation(d->kube) != d->kube_compiled_gen &&
+			    d->reload_at == 0 && kube_sync_synced(d->kube))
+				d->reload_at =
+					rte_rdtsc() + d->conf.kubernetes.debounce_ms * hz / 1000;
+		}
+		if (d->reload_at && rte_rdtsc() >= d->reload_at)
+			reload_routes(d, rte_rdtsc());
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == sfd) {
@@ -788,8 +1012,6 @@ static int management_loop(struct daemon *d)
 				if (d->http)
 					stats_http_tick(d->http, ep);
 				uint64_t now = rte_rdtsc();
-				if (d->reload_at && now >= d->reload_at)
-					reload_routes(d, now);
 				reap_retired(d, now);
 				if (rte_rdtsc() / rte_get_tsc_hz() >= d->next_rotation) {
 					rotate_keys(d, false);
@@ -817,6 +1039,8 @@ static int management_loop(struct daemon *d)
 				 * 200 ms after the last change. */
 				d->last_change_tsc = rte_rdtsc();
 				d->reload_at = rte_rdtsc() + rte_get_tsc_hz() / 5;
+			} else if (fd == kfd) {
+				continue; /* driven above */
 			} else if (d->http && stats_http_owns(d->http, fd)) {
 				stats_http_on_event(d->http, ep, fd, evs[i].events);
 			}
@@ -935,13 +1159,25 @@ int sluice_daemon_main(int argc, char **argv)
 					 sizeof(herr));
 		if (d.http == NULL)
 			die("%s", herr);
-		/* No rule source yet: the gateway serves what it serves from the start. */
-		stats_http_set_ready(d.http, true);
+		/* From files the gateway serves what it serves from the start; from a cluster,
+		 * once the first complete table is published. */
+		stats_http_set_ready(d.http, !d.conf.kubernetes.enabled);
 		struct in_addr a = {.s_addr = d.conf.metrics.addr};
 		notice("metrics on http://%s:%u/metrics", inet_ntoa(a), d.conf.metrics.port);
 	}
 
-	d.routes = load_routes(&d.conf);
+	if (d.conf.kubernetes.enabled) {
+		d.model = control_model_new();
+		struct control_errors errs = {0};
+		add_static_routes(&d.conf, d.model, &errs);
+		report_compile_errors(&d, &errs);
+		control_errors_free(&errs);
+		start_kube(&d);
+		stats_register_section(kube_section, &d);
+	}
+	d.routes = load_routes(&d);
+	if (d.routes == NULL)
+		die("routing: out of memory compiling the route table");
 	size_t qsz = rte_rcu_qsbr_get_memsize(d.conf.n_workers);
 	d.qsbr = rte_zmalloc("qsbr", qsz, RTE_CACHE_LINE_SIZE);
 	if (d.qsbr == NULL || rte_rcu_qsbr_init(d.qsbr, d.conf.n_workers) != 0)
@@ -988,6 +1224,10 @@ int sluice_daemon_main(int argc, char **argv)
 	}
 	rte_pdump_uninit();
 	stats_http_close(d.http);
+	kube_sync_free(d.kube);
+	kube_config_release(&d.kc);
+	control_model_free(d.model);
+	json_decref(d.last_errors);
 	for (unsigned i = 0; i < d.n_retired; i++)
 		route_table_free(d.retired[i].t);
 	route_table_free(d.routes);

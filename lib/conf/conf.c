@@ -160,6 +160,14 @@ static const char *const schema[] = {
 	"routing.ingress_class",
 	"routing.controller",
 	"routing.default_backend",
+	"kubernetes",
+	"kubernetes.in_cluster",
+	"kubernetes.kubeconfig",
+	"kubernetes.context",
+	"kubernetes.status_addresses",
+	"kubernetes.write_status",
+	"kubernetes.debounce_ms",
+	"kubernetes.backoff_max_ms",
 	"static_routes",
 	"static_routes.host",
 	"static_routes.path",
@@ -443,6 +451,9 @@ void conf_defaults(struct sluice_conf *c)
 		.neighbour_reachable_ms = 30000,
 		.neighbour_retry_ms = 1000,
 	};
+	c->kubernetes.write_status = true;
+	c->kubernetes.debounce_ms = 20;
+	c->kubernetes.backoff_max_ms = 30000;
 	c->metrics.enabled = true;
 	c->metrics.addr = htonl(INADDR_LOOPBACK);
 	c->metrics.port = 9180;
@@ -1098,6 +1109,49 @@ static void load_static_routes(struct reader *r, const config_setting_t *root,
 	}
 }
 
+static void add_status_address(struct reader *r, const config_setting_t *e, const char *path,
+			       const char *v, void *arg)
+{
+	struct conf_kubernetes *k = arg;
+	size_t n = strlen(v);
+	bool ok = n > 0 && n < sizeof(k->status_addresses[0]);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		     (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '-' || v[i] == ':';
+	if (!ok) {
+		report(r, e, path, "\"%s\": expected an IP address or a DNS name", v);
+		return;
+	}
+	snprintf(k->status_addresses[k->n_status_addresses++], sizeof(k->status_addresses[0]), "%s",
+		 v);
+}
+
+static void load_kubernetes(struct reader *r, const config_setting_t *root, struct sluice_conf *c)
+{
+	const config_setting_t *g = get_group(r, root, "", "kubernetes", false);
+	if (g == NULL)
+		return;
+	check_known(r, g, "kubernetes", "kubernetes");
+	struct conf_kubernetes *k = &c->kubernetes;
+	k->enabled = true;
+	get_bool(r, g, "kubernetes", "in_cluster", &k->in_cluster);
+	const config_setting_t *kc = get_string(r, g, "kubernetes", "kubeconfig", false,
+						k->kubeconfig, sizeof(k->kubeconfig));
+	get_string(r, g, "kubernetes", "context", false, k->context, sizeof(k->context));
+	get_string_array(r, g, "kubernetes", "status_addresses", CONF_MAX_STATUS_ADDRS,
+			 add_status_address, k);
+	get_bool(r, g, "kubernetes", "write_status", &k->write_status);
+	get_uint(r, g, "kubernetes", "debounce_ms", 0, 60000, false, &k->debounce_ms);
+	get_uint(r, g, "kubernetes", "backoff_max_ms", 100, 600000, false, &k->backoff_max_ms);
+	if (k->in_cluster == (k->kubeconfig[0] != '\0'))
+		report(r, kc ? kc : g, "kubernetes",
+		       "set exactly one of in_cluster = true (running in a pod) or kubeconfig = "
+		       "\"FILE\"");
+	if (c->routing.manifests[0])
+		report(r, g, "kubernetes",
+		       "routing.manifests is set too; rules come from one source: remove one");
+}
+
 /* ---- top ---------------------------------------------------------------------------------- */
 
 static int load_root(struct reader *r, config_t *cfg, struct sluice_conf *c)
@@ -1111,6 +1165,7 @@ static int load_root(struct reader *r, config_t *cfg, struct sluice_conf *c)
 	load_timeouts(r, root, c);
 	load_metrics(r, root, c);
 	load_routing(r, root, c);
+	load_kubernetes(r, root, c);
 	load_static_routes(r, root, c);
 	const config_setting_t *ll =
 		get_string(r, root, "", "log_level", false, c->log_level, sizeof(c->log_level));
@@ -1153,17 +1208,22 @@ static int load_common(config_t *cfg, int read_ok, const char *label, struct slu
 	return load_root(&r, cfg, out);
 }
 
-/* Relative paths inside the file (routing.manifests) are relative to the file's directory,
- * so a deployment directory can be moved as a whole. */
-static void resolve_relative(struct sluice_conf *c, const char *dir)
+/* Relative paths inside the file (routing.manifests, kubernetes.kubeconfig) are relative to the
+ * file's directory, so a deployment directory can be moved as a whole. */
+static void resolve_one(char *m, const char *dir)
 {
-	char *m = c->routing.manifests;
 	if (m[0] == '\0' || m[0] == '/' || dir == NULL || strcmp(dir, ".") == 0)
 		return;
 	char tmp[CONF_STR_LEN];
 	int n = snprintf(tmp, sizeof(tmp), "%s/%s", dir, m);
 	if (n > 0 && (size_t)n < sizeof(tmp))
 		memcpy(m, tmp, (size_t)n + 1);
+}
+
+static void resolve_relative(struct sluice_conf *c, const char *dir)
+{
+	resolve_one(c->routing.manifests, dir);
+	resolve_one(c->kubernetes.kubeconfig, dir);
 }
 
 int conf_load(const char *file, struct sluice_conf *out, char *errbuf, size_t errlen)

@@ -131,6 +131,22 @@ struct conf_routing {
 	char default_backend[CONF_STR_LEN]; /* "namespace/service:port", "" = none */
 };
 
+#define CONF_MAX_STATUS_ADDRS 8
+
+/* The Kubernetes API as the rule source (lib/kube). */
+struct conf_kubernetes {
+	bool enabled;			 /* the group is present */
+	bool in_cluster;		 /* the pod's service account */
+	char kubeconfig[CONF_STR_LEN];	 /* or this file */
+	char context[CONF_NAME_LEN * 2]; /* "" = the kubeconfig's current-context */
+	/* status.loadBalancer.ingress of our Ingresses; none = the ports' VIPs */
+	char status_addresses[CONF_MAX_STATUS_ADDRS][CONF_NAME_LEN * 4];
+	uint16_t n_status_addresses;
+	bool write_status;
+	uint32_t debounce_ms;	 /* coalesce changes this long before compiling */
+	uint32_t backoff_max_ms; /* cap of the retry back-off */
+};
+
 #define CONF_MAX_STATIC_ROUTES 64
 #define CONF_MAX_STATIC_EPS    16
 
@@ -157,6 +173,7 @@ struct sluice_conf {
 	struct conf_timeouts timeouts;
 	struct conf_metrics metrics;
 	struct conf_routing routing;
+	struct conf_kubernetes kubernetes;
 	struct conf_static_route static_routes[CONF_MAX_STATIC_ROUTES];
 	uint16_t n_static_routes;
 	char log_level[CONF_NAME_LEN];

@@ -400,3 +400,49 @@ Test(conf, static_route_errors_name_the_field)
 		  "%s", err);
 	cr_assert(strstr(err, "static_routes.[1].endpoints: missing"), "%s", err);
 }
+
+Test(conf, kubernetes_from_a_kubeconfig_relative_to_the_file)
+{
+	int rc = load_file("kube.conf", GOOD_LCORES GOOD_PORT
+			   "kubernetes = { kubeconfig = \"kube/config\"; status_addresses = "
+			   "[\"203.0.113.7\", \"edge.example.com\"]; debounce_ms = 5; };\n");
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(c.kubernetes.enabled);
+	cr_assert_str_eq(c.kubernetes.kubeconfig, "/tmp/kube/config");
+	cr_assert_eq(c.kubernetes.n_status_addresses, 2);
+	cr_assert_str_eq(c.kubernetes.status_addresses[1], "edge.example.com");
+	cr_assert_eq(c.kubernetes.debounce_ms, 5);
+	cr_assert(c.kubernetes.write_status);
+	cr_assert_eq(c.kubernetes.backoff_max_ms, 30000);
+}
+
+Test(conf, kubernetes_needs_exactly_one_source)
+{
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT "kubernetes = { };\n"), 1);
+	cr_assert(strstr(err, "kubernetes: set exactly one of in_cluster = true") != NULL, "%s",
+		  err);
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT
+			  "kubernetes = { in_cluster = true; kubeconfig = \"/k\"; };\n"),
+		     1);
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT "kubernetes = { in_cluster = true; };\n"), 0, "%s",
+		     err);
+	cr_assert(!c.kubernetes.enabled || c.kubernetes.in_cluster);
+}
+
+Test(conf, kubernetes_and_manifests_are_not_combined)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT "routing = { manifests = \"/m\"; };\n"
+					    "kubernetes = { in_cluster = true; };\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "rules come from one source") != NULL, "%s", err);
+}
+
+Test(conf, kubernetes_status_address_must_be_an_address_or_name)
+{
+	int rc = load(GOOD_LCORES GOOD_PORT
+		      "kubernetes = { in_cluster = true; status_addresses = [\"a b\"]; };\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "kubernetes.status_addresses.[0]: \"a b\": expected an IP address "
+			      "or a DNS name") != NULL,
+		  "%s", err);
+}
