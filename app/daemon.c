@@ -570,7 +570,8 @@ static struct route_table *load_routes(struct daemon *d)
 	}
 	struct control_class cls = {c->routing.ingress_class, c->routing.controller,
 				    c->routing.default_backend[0] ? c->routing.default_backend
-								  : NULL};
+								  : NULL,
+				    c->routing.load_balance};
 	struct route_table *t = control_compile(m, &cls, &errs);
 	report_compile_errors(d, &errs);
 	control_errors_free(&errs);
@@ -842,7 +843,8 @@ static void start_kube(struct daemon *d)
 	static struct control_class cls;
 	cls = (struct control_class){
 		d->conf.routing.ingress_class, d->conf.routing.controller,
-		d->conf.routing.default_backend[0] ? d->conf.routing.default_backend : NULL};
+		d->conf.routing.default_backend[0] ? d->conf.routing.default_backend : NULL,
+		d->conf.routing.load_balance};
 	struct kube_sync_opts so = {.client = &d->kc,
 				    .model = d->model,
 				    .cls = &cls,

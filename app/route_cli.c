@@ -3,9 +3,8 @@
  * route table the data path uses, with no NIC and no EAL.
  *
  *   sluice route (--manifests DIR | --kubeconfig FILE [--context NAME] | --in-cluster)
- *                [--watch] [--timeout SECONDS] [--class NAME] [--controller C] [--default-backend
- * NS/SVC:PORT]
- *                [--dump] [--raw FILE...]
+ *                [--watch] [--timeout SECONDS] [--class NAME] [--controller C]
+ *                [--default-backend NS/SVC:PORT] [--load-balance ALG] [--dump] [--raw FILE...]
  *
  * Line mode reads "HOST PATH" lines on stdin and writes one JSON object per line. Raw mode
  * parses each FILE as the bytes a client sent. Problems in the manifests go to stderr and do not
@@ -32,6 +31,7 @@
 #include "control/control.h"
 #include "http/http.h"
 #include "kube/kube.h"
+#include "lb/lb.h"
 #include "route/route.h"
 
 #define PATH_MAX_NORM 8192
@@ -41,7 +41,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: sluice route (--manifests DIR | --kubeconfig FILE [--context NAME] |\n"
 		   "                     --in-cluster) [--watch] [--timeout S] [--class NAME]\n"
 		   "                    [--controller NAME]\n"
-		   "                    [--default-backend NS/SVC:PORT] [--dump] [--raw FILE...]\n"
+		   "                    [--default-backend NS/SVC:PORT] [--load-balance ALG]\n"
+		   "                    [--dump] [--raw FILE...]\n"
 		   "Reads \"HOST PATH\" lines on stdin; writes one JSON object per line.\n");
 }
 
@@ -81,6 +82,12 @@ static void add_route_fields(json_t *o, const struct route_table *t, const char 
 	json_object_set_new(o, "rule_host", json_string(tg->rule_host));
 	json_object_set_new(o, "rule_path", json_string(tg->rule_path));
 	json_object_set_new(o, "default_backend", json_boolean(tg->default_backend));
+	json_object_set_new(o, "algorithm",
+			    json_string(lb_algorithm_name((enum lb_algorithm)p->algorithm)));
+	if (p->hash_header[0])
+		json_object_set_new(o, "hash_header", json_string(p->hash_header));
+	if (p->split[0])
+		json_object_set_new(o, "split", json_string(p->split));
 	json_t *eps = json_array();
 	for (uint32_t i = 0; i < p->n_endpoints; i++) {
 		char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 8];
@@ -271,6 +278,7 @@ int sluice_route_main(int argc, char **argv)
 {
 	const char *dir = NULL, *default_backend = NULL, *kubeconfig = NULL, *context = NULL;
 	const char *cls = "sluice", *controller = "sluice.dev/ingress-controller";
+	const char *load_balance = NULL;
 	bool dump = false, raw = false, in_cluster = false, watch = false;
 	int timeout_s = 30;
 	static const struct option opts[] = {
@@ -283,6 +291,7 @@ int sluice_route_main(int argc, char **argv)
 		{"class", required_argument, NULL, 'c'},
 		{"controller", required_argument, NULL, 'C'},
 		{"default-backend", required_argument, NULL, 'd'},
+		{"load-balance", required_argument, NULL, 'l'},
 		{"dump", no_argument, NULL, 'D'},
 		{"raw", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
@@ -323,6 +332,9 @@ int sluice_route_main(int argc, char **argv)
 		case 'd':
 			default_backend = optarg;
 			break;
+		case 'l':
+			load_balance = optarg;
+			break;
 		case 'D':
 			dump = true;
 			break;
@@ -342,7 +354,7 @@ int sluice_route_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct control_class c = {cls, controller, default_backend};
+	struct control_class c = {cls, controller, default_backend, load_balance};
 	struct control_model *m = control_model_new();
 	struct kube_client_config kc = {0};
 	struct kube_sync *ks = NULL;

@@ -160,6 +160,7 @@ static const char *const schema[] = {
 	"routing.ingress_class",
 	"routing.controller",
 	"routing.default_backend",
+	"routing.load_balance",
 	"kubernetes",
 	"kubernetes.in_cluster",
 	"kubernetes.kubeconfig",
@@ -451,6 +452,7 @@ void conf_defaults(struct sluice_conf *c)
 		.neighbour_reachable_ms = 30000,
 		.neighbour_retry_ms = 1000,
 	};
+	snprintf(c->routing.load_balance, sizeof(c->routing.load_balance), "round-robin");
 	c->kubernetes.write_status = true;
 	c->kubernetes.debounce_ms = 20;
 	c->kubernetes.backoff_max_ms = 30000;
@@ -1005,6 +1007,14 @@ static void load_routing(struct reader *r, const config_setting_t *root, struct 
 	get_string(r, g, "routing", "ingress_class", false, rt->ingress_class,
 		   sizeof(rt->ingress_class));
 	get_string(r, g, "routing", "controller", false, rt->controller, sizeof(rt->controller));
+	const config_setting_t *lbs = get_string(r, g, "routing", "load_balance", false,
+						 rt->load_balance, sizeof(rt->load_balance));
+	if (lbs && strcmp(rt->load_balance, "round-robin") &&
+	    strcmp(rt->load_balance, "weighted") && strcmp(rt->load_balance, "least-request") &&
+	    strcmp(rt->load_balance, "maglev"))
+		report(r, lbs, "routing.load_balance",
+		       "\"%s\": expected round-robin, weighted, least-request or maglev",
+		       rt->load_balance);
 	const config_setting_t *s = get_string(r, g, "routing", "default_backend", false,
 					       rt->default_backend, sizeof(rt->default_backend));
 	if (s) {

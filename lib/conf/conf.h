@@ -129,6 +129,7 @@ struct conf_routing {
 	char ingress_class[CONF_NAME_LEN * 2];
 	char controller[CONF_STR_LEN];
 	char default_backend[CONF_STR_LEN]; /* "namespace/service:port", "" = none */
+	char load_balance[CONF_NAME_LEN];   /* algorithm when an Ingress names none */
 };
 
 #define CONF_MAX_STATUS_ADDRS 8

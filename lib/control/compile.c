@@ -190,6 +190,9 @@ struct compile {
 	struct control_errors *errs;
 	json_t *pool_index;    /* "ns/svc:port" → pool index (jansson's object is a hash table) */
 	enum lb_algorithm alg; /* of the Ingress being compiled */
+	const char *hash_header; /* of the Ingress being compiled ("" = client address) */
+	enum lb_algorithm default_alg;
+	json_t *pool_meta; /* pool index → ["ns", "service", "port"] */
 };
 
 static int cond_true(json_t *conds, const char *key, bool missing)
@@ -306,7 +309,7 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	snprintf(portstr, sizeof(portstr), "%s", strrchr(key, ':') + 1);
 	/* The same Service port balanced two ways is two pools. */
 	size_t kl = strlen(key);
-	snprintf(key + kl, sizeof(key) - kl, "#%d", (int)cc->alg);
+	snprintf(key + kl, sizeof(key) - kl, "#%d%s", (int)cc->alg, cc->hash_header);
 	json_t *known = json_object_get(cc->pool_index, key);
 	if (known)
 		return json_integer_value(known);
@@ -343,10 +346,94 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	*strrchr(key, '#') = '\0';
 	uint32_t idx = route_builder_add_pool(cc->b, ns, name, strrchr(key, ':') + 1, eps, n);
 	route_builder_set_pool_algorithm(cc->b, idx, (uint8_t)cc->alg);
-	snprintf(key + strlen(key), sizeof(key) - strlen(key), "#%d", (int)cc->alg);
+	if (cc->alg == LB_MAGLEV && cc->hash_header[0])
+		route_builder_set_pool_hash_header(cc->b, idx, cc->hash_header);
+	snprintf(key + strlen(key), sizeof(key) - strlen(key), "#%d%s", (int)cc->alg,
+		 cc->hash_header);
 	free(eps);
 	json_object_set_new(cc->pool_index, key, json_integer(idx));
+	json_array_append_new(cc->pool_meta, json_pack("[sss]", ns, name, portstr));
 	return idx;
+}
+
+/*
+ * The pool for a rule with a canary: the primary's endpoints and the canary's, weighted so the
+ * canary Service gets weight % of requests whatever the two pod counts. When one side has no
+ * endpoints the other takes everything (availability first). Under Maglev the split is sticky
+ * per key.
+ */
+static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary, int weight)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "split:%u:%u:%d:%d%s", primary, canary, weight, (int)cc->alg,
+		 cc->hash_header);
+	json_t *known = json_object_get(cc->pool_index, key);
+	if (known)
+		return (uint32_t)json_integer_value(known);
+	uint32_t n1, n2;
+	const struct route_endpoint *e1 = route_builder_pool_endpoints(cc->b, primary, &n1);
+	const struct route_endpoint *e2 = route_builder_pool_endpoints(cc->b, canary, &n2);
+	struct route_endpoint *eps = calloc((size_t)n1 + n2 + 1, sizeof(*eps));
+	uint32_t n = 0;
+	/* A 0 % canary takes nothing, a 100 % one everything (weights 0 mean 1 in the table). */
+	if (weight == 0 && n1)
+		n2 = 0;
+	if (weight == 100 && n2)
+		n1 = 0;
+	for (uint32_t i = 0; eps && i < n1; i++) {
+		eps[n] = e1[i];
+		eps[n++].weight = n2 ? (uint32_t)(100 - weight) * n2 : 1;
+	}
+	for (uint32_t i = 0; eps && i < n2; i++) {
+		eps[n] = e2[i];
+		eps[n++].weight = n1 ? (uint32_t)weight * n1 : 1;
+	}
+	json_t *pm = json_array_get(cc->pool_meta, primary),
+	       *cm = json_array_get(cc->pool_meta, canary);
+	const char *ns = json_string_value(json_array_get(pm, 0));
+	const char *svc = json_string_value(json_array_get(pm, 1));
+	const char *port = json_string_value(json_array_get(pm, 2));
+	char desc[600];
+	snprintf(desc, sizeof(desc), "%s=%d,%s=%d", svc ? svc : "", 100 - weight,
+		 json_string_value(json_array_get(cm, 1)) ? json_string_value(json_array_get(cm, 1))
+							  : "",
+		 weight);
+	uint32_t idx = route_builder_add_pool(cc->b, ns ? ns : "", svc ? svc : "", port ? port : "",
+					      eps, eps ? n : 0);
+	free(eps);
+	route_builder_set_pool_algorithm(cc->b, idx,
+					 (uint8_t)(cc->alg == LB_MAGLEV ? LB_MAGLEV : LB_WEIGHTED));
+	if (cc->alg == LB_MAGLEV && cc->hash_header[0])
+		route_builder_set_pool_hash_header(cc->b, idx, cc->hash_header);
+	route_builder_set_pool_split(cc->b, idx, desc);
+	json_object_set_new(cc->pool_index, key, json_integer(idx));
+	json_array_append_new(cc->pool_meta,
+			      json_pack("[sss]", ns ? ns : "", svc ? svc : "", port ? port : ""));
+	return idx;
+}
+
+/* sluice.dev/canary-weight: -1 when absent, -2 when invalid (reported), else 0–100. */
+static int canary_weight(struct compile *cc, json_t *ing, const char *ns, const char *name)
+{
+	const char *v = annotation(ing, "sluice.dev/canary-weight");
+	if (v == NULL)
+		return -1;
+	char *end;
+	long w = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || w < 0 || w > 100) {
+		control_errors_add(cc->errs,
+				   "Ingress %s/%s: annotation sluice.dev/canary-weight: \"%s\": "
+				   "expected an integer from 0 to 100; Ingress skipped",
+				   ns, name, v);
+		return -2;
+	}
+	return (int)w;
+}
+
+static void rule_key(char *key, size_t len, const char *host, const char *path,
+		     enum route_path_type t)
+{
+	snprintf(key, len, "%s\x1f%s\x1f%d", host, path, (int)t);
 }
 
 /* ---- ingresses ---------------------------------------------------------------------------- */
@@ -356,6 +443,7 @@ struct ing {
 	const char *ts;
 	const char *ns;
 	const char *name;
+	bool canary;
 };
 
 static int cmp_ing(const void *a, const void *b)
@@ -390,6 +478,19 @@ static bool path_type_of(const char *s, enum route_path_type *t)
 	return true;
 }
 
+/* An HTTP field name (RFC 9110 token), at most 64 bytes. */
+static bool header_name_valid(const char *h)
+{
+	size_t n = strlen(h);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+		      (h[i] >= '0' && h[i] <= '9') || strchr("!#$%&'*+-.^_`|~", h[i])))
+			return false;
+	return true;
+}
+
 /* Validate one Ingress whole; on success fill rules (caller frees) and return their count. */
 static int ingress_rules(struct compile *cc, const struct ing *in, struct rule **out,
 			 int64_t *def_pool)
@@ -409,16 +510,32 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 		return -1;                                                                         \
 	} while (0)
 
-	cc->alg = LB_ROUND_ROBIN;
+	cc->alg = cc->default_alg;
+	cc->hash_header = "";
 	const char *lbv = annotation(in->j, "sluice.dev/load-balance");
-	if (lbv && (!lb_algorithm_parse(lbv, &cc->alg) || cc->alg == LB_WEIGHTED ||
-		    cc->alg == LB_LEAST_REQUEST)) {
+	if (lbv && !lb_algorithm_parse(lbv, &cc->alg)) {
 		control_errors_add(
 			cc->errs,
 			"Ingress %s/%s: annotation sluice.dev/load-balance: \"%s\" is not "
-			"supported; use round-robin or maglev; round-robin used",
-			in->ns, in->name, lbv);
-		cc->alg = LB_ROUND_ROBIN;
+			"known; use round-robin, weighted, least-request or maglev; %s "
+			"used",
+			in->ns, in->name, lbv, lb_algorithm_name(cc->default_alg));
+		cc->alg = cc->default_alg;
+	}
+	const char *hh = annotation(in->j, "sluice.dev/hash-header");
+	if (hh && !header_name_valid(hh)) {
+		control_errors_add(
+			cc->errs,
+			"Ingress %s/%s: annotation sluice.dev/hash-header: \"%s\" is not "
+			"a header name; hashing on the client address",
+			in->ns, in->name, hh);
+	} else if (hh && cc->alg != LB_MAGLEV) {
+		control_errors_add(cc->errs,
+				   "Ingress %s/%s: annotation sluice.dev/hash-header needs "
+				   "sluice.dev/load-balance: maglev; ignored",
+				   in->ns, in->name);
+	} else if (hh) {
+		cc->hash_header = hh;
 	}
 	json_t *db = json_object_get(spec, "defaultBackend");
 	if (db) {
@@ -484,10 +601,18 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs)
 {
-	struct compile cc = {
-		.m = m, .b = route_builder_new(), .errs = errs, .pool_index = json_object()};
+	struct compile cc = {.m = m,
+			     .b = route_builder_new(),
+			     .errs = errs,
+			     .pool_index = json_object(),
+			     .pool_meta = json_array(),
+			     .hash_header = ""};
 	if (cc.b == NULL)
 		return NULL;
+	if (c->load_balance && c->load_balance[0] &&
+	    !lb_algorithm_parse(c->load_balance, &cc.default_alg))
+		control_errors_add(errs, "load balancing \"%s\" is not known; round-robin used",
+				   c->load_balance);
 	index_build(m, &cc.ix);
 	struct classes cl;
 	classes_collect(m, &cl);
@@ -505,13 +630,61 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 	}
 	qsort(ings, n, sizeof(*ings), cmp_ing);
 
+	/* Canaries first: their rules do not route by themselves; each joins the rule of a
+	 * primary Ingress with the same host, path and pathType as a weighted share. */
+	json_t *canaries = json_object(); /* rule key → {pool, weight, ns, name, used} */
 	for (size_t i = 0; i < n; i++) {
+		int w = canary_weight(&cc, ings[i].j, ings[i].ns, ings[i].name);
+		ings[i].canary = w != -1;
+		if (w < 0)
+			continue;
+		struct rule *rules = NULL;
+		int64_t def = -1;
+		int nr = ingress_rules(&cc, &ings[i], &rules, &def);
+		for (int k = 0; k < nr; k++) {
+			char key[1200];
+			rule_key(key, sizeof(key), rules[k].host, rules[k].path, rules[k].type);
+			json_t *prev = json_object_get(canaries, key);
+			if (prev) {
+				control_errors_add(
+					errs,
+					"Ingress %s/%s: canary for host \"%s\" path \"%s\" (%s): "
+					"Ingress %s/%s is the canary there already; ignored",
+					ings[i].ns, ings[i].name, rules[k].host, rules[k].path,
+					route_path_type_name(rules[k].type),
+					json_string_value(json_object_get(prev, "ns")),
+					json_string_value(json_object_get(prev, "name")));
+				continue;
+			}
+			json_object_set_new(canaries, key,
+					    json_pack("{s:I,s:i,s:s,s:s,s:b,s:s,s:s,s:i}", "pool",
+						      (json_int_t)rules[k].pool, "weight", w, "ns",
+						      ings[i].ns, "name", ings[i].name, "used", 0,
+						      "host", rules[k].host, "path", rules[k].path,
+						      "type", (int)rules[k].type));
+		}
+		free(rules);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		if (ings[i].canary)
+			continue;
 		struct rule *rules = NULL;
 		int64_t def = -1;
 		int nr = ingress_rules(&cc, &ings[i], &rules, &def);
 		if (nr < 0)
 			continue;
 		for (int k = 0; k < nr; k++) {
+			char key[1200];
+			rule_key(key, sizeof(key), rules[k].host, rules[k].path, rules[k].type);
+			json_t *can = json_object_get(canaries, key);
+			if (can && !json_is_true(json_object_get(can, "used"))) {
+				rules[k].pool = split_pool(
+					&cc, rules[k].pool,
+					(uint32_t)json_integer_value(json_object_get(can, "pool")),
+					(int)json_integer_value(json_object_get(can, "weight")));
+				json_object_set_new(can, "used", json_true());
+			}
 			int rc = route_builder_add_rule(cc.b, rules[k].host, rules[k].path,
 							rules[k].type, rules[k].pool, ings[i].ns,
 							ings[i].name);
@@ -565,7 +738,8 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 					? json_pack("{s:I}", "number", (json_int_t)atoll(port))
 					: json_pack("{s:s}", "name", port));
 			char why[512];
-			cc.alg = LB_ROUND_ROBIN;
+			cc.alg = cc.default_alg;
+			cc.hash_header = "";
 			int64_t p = resolve_backend(&cc, ns, backend, why, sizeof(why));
 			json_decref(backend);
 			if (p >= 0)
@@ -581,7 +755,25 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 		}
 	}
 
+	const char *ck;
+	json_t *cv;
+	json_object_foreach(canaries, ck, cv)
+	{
+		if (!json_is_true(json_object_get(cv, "used")))
+			control_errors_add(
+				errs,
+				"Ingress %s/%s: canary for host \"%s\" path \"%s\" (%s) matches no "
+				"rule of a non-canary Ingress; ignored",
+				json_string_value(json_object_get(cv, "ns")),
+				json_string_value(json_object_get(cv, "name")),
+				json_string_value(json_object_get(cv, "host")),
+				json_string_value(json_object_get(cv, "path")),
+				route_path_type_name((enum route_path_type)json_integer_value(
+					json_object_get(cv, "type"))));
+	}
+	json_decref(canaries);
 	json_decref(cc.pool_index);
+	json_decref(cc.pool_meta);
 	free(ings);
 	free(cl.v);
 	index_free(&cc.ix);

@@ -87,6 +87,7 @@ struct control_class {
 	const char *name;	     /* our IngressClass name, e.g. "sluice" */
 	const char *controller;	     /* spec.controller that marks our classes */
 	const char *default_backend; /* "ns/service:port" or NULL */
+	const char *load_balance;    /* algorithm when an Ingress names none; NULL = round-robin */
 };
 
 /*

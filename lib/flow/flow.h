@@ -91,15 +91,17 @@ struct flow {
 	uint32_t ts_ms0;    /* our millisecond clock when the flow was created */
 	const void *routes; /* the route table f->pool indexes (kept alive while flows may
 			     * retry; see the daemon's retirement of old tables) */
+	uint32_t affinity;  /* Maglev key: hash of the client address or the named header */
 } __attribute__((aligned(64)));
 
 _Static_assert(offsetof(struct flow, last_seen) + sizeof(uint64_t) <= 64,
 	       "the splice path must touch one cache line of the flow");
 
-#define FLOW_OPT_TS	  0x1 /* timestamps on both sides */
-#define FLOW_OPT_SACK	  0x2 /* SACK permitted by the client */
-#define FLOW_OPT_WS	  0x4 /* window scaling with the client */
-#define FLOW_OPT_BUFFERED 0x8 /* holds a request buffer (flow->buf), not yet all acked */
+#define FLOW_OPT_TS	  0x1  /* timestamps on both sides */
+#define FLOW_OPT_SACK	  0x2  /* SACK permitted by the client */
+#define FLOW_OPT_WS	  0x4  /* window scaling with the client */
+#define FLOW_OPT_BUFFERED 0x8  /* holds a request buffer (flow->buf), not yet all acked */
+#define FLOW_OPT_COUNTED  0x10 /* counted in the worker's least-request loads */
 
 _Static_assert(sizeof(struct flow) == 192, "struct flow: keep to three cache lines");
 

@@ -1031,3 +1031,48 @@ int http_normalize_path(const uint8_t *in, size_t len, char *out, size_t cap)
 	out[o] = '\0';
 	return (int)o;
 }
+
+bool http_find_header(const uint8_t *head, size_t head_len, const char *name, size_t *off,
+		      size_t *len)
+{
+	size_t nl = strlen(name);
+	size_t i = 0;
+	/* skip the request line */
+	while (i < head_len && head[i] != '\n')
+		i++;
+	i++;
+	while (i < head_len) {
+		size_t start = i;
+		while (i < head_len && head[i] != '\n')
+			i++;
+		size_t end = i; /* at '\n' */
+		i++;
+		if (end > start && head[end - 1] == '\r')
+			end--;
+		if (end == start)
+			return false; /* the empty line: end of the head */
+		if (end - start <= nl || head[start + nl] != ':')
+			continue;
+		bool same = true;
+		for (size_t k = 0; k < nl && same; k++) {
+			uint8_t a = head[start + k], b = (uint8_t)name[k];
+			if (a >= 'A' && a <= 'Z')
+				a = (uint8_t)(a + 32);
+			if (b >= 'A' && b <= 'Z')
+				b = (uint8_t)(b + 32);
+			same = a == b;
+		}
+		if (!same)
+			continue;
+		size_t v = start + nl + 1;
+		while (v < end && (head[v] == ' ' || head[v] == '\t'))
+			v++;
+		size_t ve = end;
+		while (ve > v && (head[ve - 1] == ' ' || head[ve - 1] == '\t'))
+			ve--;
+		*off = v;
+		*len = ve - v;
+		return true;
+	}
+	return false;
+}

@@ -166,6 +166,14 @@ int http_request_parse(struct http_request_parser *ps, const struct http_limits 
  */
 int http_normalize_path(const uint8_t *in, size_t len, char *out, size_t cap);
 
+/*
+ * The value of the first header field named name (case-insensitive) in a complete, parsed head
+ * head[0..head_len), without surrounding blanks. Returns true and sets *off, *len; false when
+ * absent. Used off the splice path (once per request, for affinity), so a plain scan.
+ */
+bool http_find_header(const uint8_t *head, size_t head_len, const char *name, size_t *off,
+		      size_t *len);
+
 /* ---- responses and bodies ----------------------------------------------------------------- */
 
 struct http_response {

@@ -4,12 +4,14 @@
  * Algorithms (chosen per Ingress with the annotation `sluice.dev/load-balance`):
  *   round-robin   (default) each worker cycles through the endpoints; with N workers the
  *                 spread is even over any window of N·endpoints requests
- *   weighted      endpoints drawn in proportion to their weights (canary splits); stateless
+ *   weighted      endpoints drawn in proportion to their weights; a canary split
+ *                 (sluice.dev/canary-weight) uses it whatever the annotation says
  *   least-request two random choices, the one with fewer connections in flight on this
  *                 worker wins ("power of two choices": near-best balance at O(1) cost)
- *   maglev        consistent hashing on the client address (Maglev, NSDI 2016): every node
- *                 and worker computes the same table, so a client sticks to its pod across
- *                 gateways, and an endpoint change moves only about 1/N of clients
+ *   maglev        consistent hashing on the client address, or on a request header named by
+ *                 sluice.dev/hash-header (Maglev, NSDI 2016): every node and worker computes
+ *                 the same table, so a client sticks to its pod across gateways, and an
+ *                 endpoint change moves only about 1/N of clients
  *
  * Tables are built off the data path (with the route table) and are immutable; picking never
  * allocates.
@@ -18,6 +20,7 @@
 #define SLUICE_LB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum lb_algorithm {
@@ -53,6 +56,73 @@ static inline uint64_t lb_hash32(uint32_t x)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
+}
+
+/* A well-mixed 64-bit hash of a byte string (a header value), case-sensitive. */
+static inline uint64_t lb_hash_bytes(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return lb_hash32((uint32_t)(h ^ (h >> 32)));
+}
+
+/*
+ * Connections in flight per endpoint on one worker (least-request). A small open-addressing
+ * table keyed by address and port; a slot whose count fell to zero is free for another key.
+ * Lookups probe a fixed window, so a full window just stops tracking (the endpoint then looks
+ * idle): bounded work, no allocation.
+ */
+#define LB_LOAD_SLOTS 4096u
+#define LB_LOAD_PROBE 8u
+
+struct lb_load_slot {
+	uint32_t addr;
+	uint16_t port;
+	uint16_t pad;
+	uint32_t n;
+};
+
+struct lb_loads {
+	struct lb_load_slot s[LB_LOAD_SLOTS];
+};
+
+static inline uint32_t lb_load_home(uint32_t addr, uint16_t port)
+{
+	return (uint32_t)(lb_hash32(addr ^ ((uint32_t)port << 16))) & (LB_LOAD_SLOTS - 1);
+}
+
+static inline uint32_t lb_load_get(const struct lb_loads *l, uint32_t addr, uint16_t port)
+{
+	uint32_t h = lb_load_home(addr, port);
+	for (uint32_t k = 0; k < LB_LOAD_PROBE; k++) {
+		const struct lb_load_slot *s = &l->s[(h + k) & (LB_LOAD_SLOTS - 1)];
+		if (s->n && s->addr == addr && s->port == port)
+			return s->n;
+	}
+	return 0;
+}
+
+/* Add delta (+1 or -1). Returns false when the endpoint could not be tracked. */
+static inline bool lb_load_add(struct lb_loads *l, uint32_t addr, uint16_t port, int delta)
+{
+	uint32_t h = lb_load_home(addr, port);
+	struct lb_load_slot *free_slot = NULL;
+	for (uint32_t k = 0; k < LB_LOAD_PROBE; k++) {
+		struct lb_load_slot *s = &l->s[(h + k) & (LB_LOAD_SLOTS - 1)];
+		if (s->n && s->addr == addr && s->port == port) {
+			if (delta < 0 && s->n == 0)
+				return false;
+			s->n = (uint32_t)((int64_t)s->n + delta);
+			return true;
+		}
+		if (s->n == 0 && free_slot == NULL)
+			free_slot = s;
+	}
+	if (delta < 0 || free_slot == NULL)
+		return false;
+	*free_slot = (struct lb_load_slot){addr, port, 0, 1};
+	return true;
 }
 
 /* Weighted draw: cumulative weights cum[0..n) (cum[n-1] = total), r uniform. */

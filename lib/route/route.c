@@ -180,7 +180,7 @@ struct target_rec {
 };
 
 struct pool_rec {
-	uint32_t ns, service, port;
+	uint32_t ns, service, port, hash_header, split;
 	uint32_t first_ep, n_eps;
 	uint8_t algorithm;
 };
@@ -300,6 +300,8 @@ uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const c
 	p->ns = str_off(b, ns);
 	p->service = str_off(b, service);
 	p->port = str_off(b, port);
+	p->hash_header = str_off(b, "");
+	p->split = p->hash_header;
 	p->first_ep = b->n_eps;
 	p->n_eps = 0;
 	p->algorithm = LB_ROUND_ROBIN;
@@ -318,6 +320,25 @@ void route_builder_set_pool_algorithm(struct route_builder *b, uint32_t pool, ui
 {
 	if (pool < b->n_pools)
 		b->pools[pool].algorithm = algorithm;
+}
+
+void route_builder_set_pool_hash_header(struct route_builder *b, uint32_t pool, const char *header)
+{
+	if (pool < b->n_pools)
+		b->pools[pool].hash_header = str_off(b, header);
+}
+
+void route_builder_set_pool_split(struct route_builder *b, uint32_t pool, const char *split)
+{
+	if (pool < b->n_pools)
+		b->pools[pool].split = str_off(b, split);
+}
+
+const struct route_endpoint *route_builder_pool_endpoints(const struct route_builder *b,
+							  uint32_t pool, uint32_t *n)
+{
+	*n = pool < b->n_pools ? b->pools[pool].n_eps : 0;
+	return *n ? b->eps + b->pools[pool].first_ep : NULL;
 }
 
 bool route_host_valid(const char *host)
@@ -539,25 +560,45 @@ struct route_table *route_builder_finish(struct route_builder *b)
 			.n_endpoints = p->n_eps,
 			.endpoints = t->b.eps + p->first_ep,
 			.algorithm = p->algorithm,
+			.hash_header = A + p->hash_header,
+			.split = A + p->split,
 		};
+		if (p->algorithm == LB_WEIGHTED && p->n_eps > 0) {
+			uint32_t *cum = malloc(p->n_eps * sizeof(uint32_t));
+			uint64_t total = 0;
+			for (uint32_t e = 0; cum && e < p->n_eps; e++) {
+				uint32_t w = t->b.eps[p->first_ep + e].weight;
+				total += w ? w : 1;
+				cum[e] = (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
+			}
+			if (cum && total > 0) {
+				t->pools[i].cum = cum;
+			} else {
+				free(cum);
+				t->pools[i].algorithm = LB_ROUND_ROBIN;
+			}
+		}
 		if (p->algorithm == LB_MAGLEV && p->n_eps > 0) {
 			/* Endpoint ids are address and port, so the same endpoints give the same
 			 * table on every gateway and a change moves few clients. */
 			uint64_t *ids = malloc(p->n_eps * sizeof(uint64_t));
+			uint32_t *ws = malloc(p->n_eps * sizeof(uint32_t));
 			uint32_t *tab = malloc(LB_MAGLEV_SIZE * sizeof(uint32_t));
-			if (ids && tab) {
+			if (ids && ws && tab) {
 				for (uint32_t e = 0; e < p->n_eps; e++) {
 					const struct route_endpoint *ep =
 						&t->b.eps[p->first_ep + e];
 					ids[e] = (uint64_t)ep->addr << 16 | ep->port;
+					ws[e] = ep->weight ? ep->weight : 1;
 				}
-				lb_maglev_build(ids, NULL, p->n_eps, tab);
+				lb_maglev_build(ids, ws, p->n_eps, tab);
 				t->pools[i].maglev = tab;
 			} else {
 				free(tab);
 				t->pools[i].algorithm = LB_ROUND_ROBIN;
 			}
 			free(ids);
+			free(ws);
 		}
 	}
 	return t;
@@ -567,8 +608,10 @@ void route_table_free(struct route_table *t)
 {
 	if (t == NULL)
 		return;
-	for (uint32_t i = 0; t->pools && i < t->b.n_pools; i++)
+	for (uint32_t i = 0; t->pools && i < t->b.n_pools; i++) {
 		free((void *)t->pools[i].maglev);
+		free((void *)t->pools[i].cum);
+	}
 	builder_release(&t->b);
 	free(t->targets);
 	free(t->pools);

@@ -45,6 +45,7 @@ struct route_endpoint {
 	bool ready;
 	bool serving;
 	bool terminating;
+	uint32_t weight; /* relative share under the weighted algorithm and Maglev (0 = 1) */
 };
 
 /* A Service port's endpoints. */
@@ -54,8 +55,11 @@ struct route_pool {
 	const char *port; /* the Service port as the Ingress named it: a name or a number */
 	uint32_t n_endpoints;
 	struct route_endpoint *endpoints;
-	uint8_t algorithm;	/* enum lb_algorithm */
-	const uint32_t *maglev; /* LB_MAGLEV_SIZE endpoint indices when algorithm is maglev */
+	uint8_t algorithm;	 /* enum lb_algorithm */
+	const uint32_t *maglev;	 /* LB_MAGLEV_SIZE endpoint indices when algorithm is maglev */
+	const uint32_t *cum;	 /* cumulative weights when algorithm is weighted */
+	const char *hash_header; /* Maglev key: this request header; "" = the client address */
+	const char *split;	 /* "svc=90,canary=10" for a canary split, else "" */
 };
 
 /* Where a request goes, and why (for the route checker and access logs). */
@@ -94,6 +98,12 @@ uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const c
 				const char *port, const struct route_endpoint *eps, uint32_t n);
 /* Choose the pool's algorithm (enum lb_algorithm); tables are built by finish. */
 void route_builder_set_pool_algorithm(struct route_builder *b, uint32_t pool, uint8_t algorithm);
+/* Maglev on a request header instead of the client address; a canary split's description. */
+void route_builder_set_pool_hash_header(struct route_builder *b, uint32_t pool, const char *header);
+void route_builder_set_pool_split(struct route_builder *b, uint32_t pool, const char *split);
+/* A pool's endpoints so far (valid until the next add). */
+const struct route_endpoint *route_builder_pool_endpoints(const struct route_builder *b,
+							  uint32_t pool, uint32_t *n);
 
 /*
  * Add a rule: host ("" = any host; "*.foo.com" = wildcard; case-insensitive), path and type.

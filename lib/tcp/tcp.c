@@ -68,6 +68,7 @@ static const struct {
 struct ejected {
 	uint32_t addr;
 	uint16_t port;
+	uint8_t strikes; /* ejections in a row without a success in between */
 	uint64_t until;
 };
 
@@ -94,6 +95,9 @@ struct tcpl_ctx {
 	uint32_t n_timers;
 	uint64_t next_tick;
 	struct ejected eject[EJECT_SLOTS];
+	uint32_t ejections;	/* pods in the eject slots (0: nothing to forget) */
+	struct lb_loads *loads; /* least-request: connections per endpoint on this worker */
+	uint64_t rng;
 	char resp[RESP__COUNT][160];
 	uint16_t resp_len[RESP__COUNT];
 };
@@ -134,9 +138,19 @@ static void timer_arm(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t
 	}
 }
 
+/* Least-request accounting: the flow stops counting against its endpoint. */
+static void load_release(struct tcpl_ctx *c, struct flow *f)
+{
+	if (!(f->opts & FLOW_OPT_COUNTED))
+		return;
+	f->opts &= (uint8_t)~FLOW_OPT_COUNTED;
+	lb_load_add(c->loads, f->pod_ip, rte_be_to_cpu_16(f->pod_port), -1);
+}
+
 static void flow_drop(struct tcpl_ctx *c, uint32_t idx)
 {
 	struct flow *f = flow_get(c->ft, idx);
+	load_release(c, f);
 	buf_release(c, f);
 	f->deadline = 0;
 	flow_remove(c->ft, idx);
@@ -335,41 +349,108 @@ static bool ejected(struct tcpl_ctx *c, uint32_t addr, uint16_t port, uint64_t n
 	return false;
 }
 
-/* Passive ejection: a pod that refused or timed out is skipped for a while (10× connect). */
+/*
+ * Passive ejection with back-off: a pod that refused or timed out is skipped for 10× the
+ * connect timeout, doubled for each further failure without a success in between (up to 32×
+ * that). A successful connect forgets the pod's record.
+ */
 static void eject(struct tcpl_ctx *c, uint32_t addr, uint16_t port, uint64_t now)
 {
 	unsigned slot = 0;
-	for (unsigned i = 0; i < EJECT_SLOTS; i++)
+	uint8_t strikes = 0;
+	for (unsigned i = 0; i < EJECT_SLOTS; i++) {
+		if (c->eject[i].addr == addr && c->eject[i].port == port) {
+			slot = i;
+			strikes = (uint8_t)(c->eject[i].strikes < 5 ? c->eject[i].strikes + 1 : 5);
+			break;
+		}
 		if (c->eject[i].until < c->eject[slot].until)
 			slot = i;
-	c->eject[slot] = (struct ejected){addr, port, now + 10 * c->cfg.connect_tsc};
+	}
+	if (c->eject[slot].addr == 0)
+		c->ejections++;
+	c->eject[slot] =
+		(struct ejected){addr, port, strikes, now + (10 * c->cfg.connect_tsc << strikes)};
 }
 
-/* Pick an endpoint (round robin, skipping ejected and the one that just failed). */
-static int pick_endpoint(struct tcpl_ctx *c, const struct route_pool *p, uint32_t avoid,
-			 uint64_t now, uint32_t client_ip)
+static void eject_forget(struct tcpl_ctx *c, uint32_t addr, uint16_t port)
 {
-	if (p->n_endpoints == 0)
+	for (unsigned i = 0; i < EJECT_SLOTS; i++)
+		if (c->eject[i].addr == addr && c->eject[i].port == port) {
+			c->eject[i] = (struct ejected){0};
+			c->ejections--;
+			return;
+		}
+}
+
+static inline bool usable(struct tcpl_ctx *c, const struct route_pool *p, uint32_t i,
+			  uint32_t avoid, uint64_t now)
+{
+	return i != avoid && !ejected(c, p->endpoints[i].addr, p->endpoints[i].port, now);
+}
+
+/*
+ * Pick an endpoint by the pool's algorithm, skipping ejected pods and the one that just failed
+ * (avoid). When the algorithm's choice is not usable, round robin over the rest; when nothing
+ * is, try anyway rather than fail a request that might succeed.
+ */
+static int pick_endpoint(struct tcpl_ctx *c, const struct route_pool *p, uint32_t avoid,
+			 uint64_t now, uint32_t affinity)
+{
+	uint32_t n = p->n_endpoints;
+	if (n == 0)
 		return -1;
-	if (p->algorithm == LB_MAGLEV && p->maglev) {
-		/* Affinity: the client's pod, unless it is ejected or just failed. */
-		uint32_t i = lb_maglev_pick(p->maglev, lb_hash32(client_ip));
-		if (i < p->n_endpoints && i != avoid &&
-		    !ejected(c, p->endpoints[i].addr, p->endpoints[i].port, now))
-			return (int)i;
+	switch (p->algorithm) {
+	case LB_MAGLEV:
+		if (p->maglev) {
+			/* Affinity: the key's pod, unless it is ejected or just failed. */
+			uint32_t i = lb_maglev_pick(p->maglev, lb_hash32(affinity));
+			if (i < n && usable(c, p, i, avoid, now))
+				return (int)i;
+		}
+		break;
+	case LB_WEIGHTED:
+		if (p->cum) {
+			for (unsigned k = 0; k < 4; k++) {
+				uint32_t r =
+					(uint32_t)(((uint64_t)lb_rand(&c->rng) * p->cum[n - 1]) >>
+						   32);
+				uint32_t i = lb_weighted_pick(p->cum, n, r);
+				if (i < n && usable(c, p, i, avoid, now))
+					return (int)i;
+			}
+		}
+		break;
+	case LB_LEAST_REQUEST: {
+		uint32_t a = lb_rand(&c->rng) % n, b = lb_rand(&c->rng) % n;
+		if (a == b && n > 1)
+			b = (b + 1) % n;
+		bool ua = usable(c, p, a, avoid, now), ub = usable(c, p, b, avoid, now);
+		if (ua && ub) {
+			uint32_t la =
+				lb_load_get(c->loads, p->endpoints[a].addr, p->endpoints[a].port);
+			uint32_t lbb =
+				lb_load_get(c->loads, p->endpoints[b].addr, p->endpoints[b].port);
+			return (int)(lbb < la ? b : a);
+		}
+		if (ua || ub)
+			return (int)(ua ? a : b);
+		break;
+	}
+	default:
+		break;
 	}
 	uint32_t start = c->rr++;
-	for (uint32_t k = 0; k < p->n_endpoints; k++) {
-		uint32_t i = (start + k) % p->n_endpoints;
-		if (i == avoid && p->n_endpoints > 1)
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = (start + k) % n;
+		if (i == avoid && n > 1)
 			continue;
 		if (!ejected(c, p->endpoints[i].addr, p->endpoints[i].port, now))
 			return (int)i;
 	}
-	/* Everything ejected: try anyway rather than fail a request that might succeed. */
-	uint32_t i = start % p->n_endpoints;
-	if (i == avoid && p->n_endpoints > 1)
-		i = (i + 1) % p->n_endpoints;
+	uint32_t i = start % n;
+	if (i == avoid && n > 1)
+		i = (i + 1) % n;
 	return (int)i;
 }
 
@@ -471,7 +552,8 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
 {
 	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
-	int e = p ? pick_endpoint(c, p, avoid, now, f->client_ip) : -1;
+	int e = p ? pick_endpoint(c, p, avoid, now, f->affinity) : -1;
+	load_release(c, f);
 	if (e < 0) {
 		local_response(c, idx, f, RESP_503, now, out, n, cap);
 		return;
@@ -493,6 +575,10 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 				     rte_cpu_to_be_16(p->endpoints[e].port),
 				     rte_cpu_to_be_16(port)};
 		if (flow_bind_pod(c->ft, idx, &k) == 0) {
+			/* Every connection counts (whatever its pool's algorithm), so
+			 * least-request sees all of this worker's load on a pod. */
+			if (lb_load_add(c->loads, p->endpoints[e].addr, p->endpoints[e].port, 1))
+				f->opts |= FLOW_OPT_COUNTED;
 			try_connect(c, idx, f, now, out, n, cap);
 			return;
 		}
@@ -527,6 +613,13 @@ static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
 	f->pool = t->pool;
 	f->routes = routes;
 	f->tries = 0;
+	const struct route_pool *pool = route_pool(routes, t->pool);
+	size_t hoff, hlen;
+	if (pool && pool->algorithm == LB_MAGLEV && pool->hash_header[0] &&
+	    http_find_header(b, r->head_len, pool->hash_header, &hoff, &hlen))
+		f->affinity = (uint32_t)lb_hash_bytes(b + hoff, hlen);
+	else
+		f->affinity = f->client_ip;
 	bind_pod(c, idx, f, now, UINT32_MAX, out, n, cap);
 }
 
@@ -872,6 +965,8 @@ static void pod_packet(struct tcpl_ctx *c, uint32_t idx, struct rte_mbuf *m,
 			    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
 		    rte_be_to_cpu_32(th->recv_ack) == seq_add(f->client_isn, 1)) {
 			/* Step 6: the pod accepted. The splice starts now. */
+			if (unlikely(c->ejections))
+				eject_forget(c, f->pod_ip, rte_be_to_cpu_16(f->pod_port));
 			f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
 			f->delta = f->cookie_isn - f->pod_isn;
 			/* Window scaling holds on the pod side only if the pod answered our
@@ -1343,8 +1438,10 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 				    socket);
 	c->buf_free = rte_malloc_socket("reqfree", cfg->buffers * sizeof(uint32_t), 64, socket);
 	c->timers = rte_malloc_socket("timers", TIMER_LIST_MAX * sizeof(uint32_t), 64, socket);
+	c->loads = rte_zmalloc_socket("lbloads", sizeof(struct lb_loads), 64, socket);
+	c->rng = rte_rdtsc() | 1;
 	if (c->ft == NULL || c->crypto == NULL || c->bufs == NULL || c->buf_free == NULL ||
-	    c->timers == NULL) {
+	    c->timers == NULL || c->loads == NULL) {
 		snprintf(err, errlen,
 			 "cannot allocate the TCP engine (%u flows, %u request buffers of %u "
 			 "bytes); reserve more hugepages or lower limits.max_flows / "
@@ -1378,5 +1475,6 @@ void tcpl_free(struct tcpl_ctx *c)
 	rte_free(c->bufs);
 	rte_free(c->buf_free);
 	rte_free(c->timers);
+	rte_free(c->loads);
 	rte_free(c);
 }

@@ -792,3 +792,198 @@ Test(tcp, rst_from_the_pod_during_the_splice_is_forwarded_and_closes)
 	}
 	cr_assert_eq(tcpl_flow_count(tcp), 0);
 }
+
+/* ---- load balancing through the engine ---------------------------------------------------- */
+
+/* A table with one host per algorithm over the pods 198.19.0.11 ... 198.19.0.(10 + n_pods):
+ * rr.example (round robin, first pod only), lr.example (least-request, first two), hh.example
+ * (Maglev on X-User, all), cn.example (25 % canary: first pod primary, second canary). */
+static struct route_table *lb_table(void)
+{
+	static const char *objs[] = {
+		"{'apiVersion':'v1','kind':'Service','metadata':{'name':'one','namespace':'t'},"
+		"'spec':{'ports':[{'name':'http','port':80}]}}",
+		"{'apiVersion':'discovery.k8s.io/"
+		"v1','kind':'EndpointSlice','metadata':{'name':'one-1',"
+		"'namespace':'t','labels':{'kubernetes.io/"
+		"service-name':'one'}},'addressType':'IPv4',"
+		"'ports':[{'name':'http','port':8080}],'endpoints':[{'addresses':['198.19.0.11']}]"
+		"}",
+		"{'apiVersion':'v1','kind':'Service','metadata':{'name':'two','namespace':'t'},"
+		"'spec':{'ports':[{'name':'http','port':80}]}}",
+		"{'apiVersion':'discovery.k8s.io/"
+		"v1','kind':'EndpointSlice','metadata':{'name':'two-1',"
+		"'namespace':'t','labels':{'kubernetes.io/"
+		"service-name':'two'}},'addressType':'IPv4',"
+		"'ports':[{'name':'http','port':8080}],'endpoints':[{'addresses':['198.19.0.11']},"
+		"{'addresses':['198.19.0.12']}]}",
+		"{'apiVersion':'v1','kind':'Service','metadata':{'name':'can','namespace':'t'},"
+		"'spec':{'ports':[{'name':'http','port':80}]}}",
+		"{'apiVersion':'discovery.k8s.io/"
+		"v1','kind':'EndpointSlice','metadata':{'name':'can-1',"
+		"'namespace':'t','labels':{'kubernetes.io/"
+		"service-name':'can'}},'addressType':'IPv4',"
+		"'ports':[{'name':'http','port':8080}],'endpoints':[{'addresses':['198.19.0.12']}]"
+		"}",
+		"{'apiVersion':'v1','kind':'Service','metadata':{'name':'all','namespace':'t'},"
+		"'spec':{'ports':[{'name':'http','port':80}]}}",
+		"{'apiVersion':'discovery.k8s.io/"
+		"v1','kind':'EndpointSlice','metadata':{'name':'all-1',"
+		"'namespace':'t','labels':{'kubernetes.io/"
+		"service-name':'all'}},'addressType':'IPv4',"
+		"'ports':[{'name':'http','port':8080}],'endpoints':[{'addresses':['198.19.0.11']},"
+		"{'addresses':['198.19.0.12']},{'addresses':['198.19.0.13']},"
+		"{'addresses':['198.19.0.14']}]}",
+	};
+	struct control_model *m = control_model_new();
+	struct control_errors errs = {0};
+	char buf[1024];
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", objs[i]);
+		for (char *c = buf; *c; c++)
+			if (*c == '\'')
+				*c = '"';
+		json_t *j = json_loads(buf, 0, NULL);
+		cr_assert_not_null(j, "%s", buf);
+		control_add_object(m, j, "test", &errs);
+		json_decref(j);
+	}
+	static const struct {
+		const char *name, *host, *svc, *ann;
+	} ings[] = {
+		{"rr", "rr.example", "one", ""},
+		{"lr", "lr.example", "two", "\"sluice.dev/load-balance\":\"least-request\""},
+		{"hh", "hh.example", "all",
+		 "\"sluice.dev/load-balance\":\"maglev\",\"sluice.dev/hash-header\":\"X-User\""},
+		{"cn", "cn.example", "one", ""},
+		{"cn-canary", "cn.example", "can", "\"sluice.dev/canary-weight\":\"25\""},
+	};
+	for (size_t i = 0; i < sizeof(ings) / sizeof(ings[0]); i++) {
+		snprintf(buf, sizeof(buf),
+			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\","
+			 "\"metadata\":{\"name\":\"%s\",\"namespace\":\"t\",\"annotations\":{%s}},"
+			 "\"spec\":{\"ingressClassName\":\"sluice\",\"rules\":[{\"host\":\"%s\","
+			 "\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":"
+			 "{\"service\":{\"name\":\"%s\",\"port\":{\"number\":80}}}}]}}]}}",
+			 ings[i].name, ings[i].ann, ings[i].host, ings[i].svc);
+		json_t *j = json_loads(buf, 0, NULL);
+		cr_assert_not_null(j, "%s", buf);
+		control_add_object(m, j, "test", &errs);
+		json_decref(j);
+	}
+	struct control_class cls = {"sluice", "sluice.dev/ingress-controller", NULL, NULL};
+	struct route_table *t = control_compile(m, &cls, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		cr_log_error("%s", errs.msgs[i]);
+	cr_assert_eq(errs.n, 0);
+	control_model_free(m);
+	control_errors_free(&errs);
+	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
+	for (int i = 11; i <= 14; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "198.19.0.%d", i);
+		net_neigh_learn(neigh, inet_addr(a), &pm, now, true);
+	}
+	return t;
+}
+
+/* Open a connection from client port cport with one request; returns the last octet of the pod
+ * the SYN went to. With keep, the flow stays (connecting); otherwise the client resets it. */
+static int request_pod(uint16_t cport, const char *req, bool keep)
+{
+	uint32_t isn = 1000u * cport;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1, RTE_TCP_ACK_FLAG,
+		    NULL, 0));
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, req, 0));
+	int pod_octet = -1;
+	for (uint16_t k = 0; k < nout; k++) {
+		if (out[k].port != 1)
+			continue;
+		const struct rte_tcp_hdr *th = out_tcp(k, &p);
+		if (th->tcp_flags == RTE_TCP_SYN_FLAG)
+			pod_octet = (int)(ntohl(p.dst_ip) & 0xff);
+	}
+	cr_assert_geq(pod_octet, 0, "no SYN to a pod for %s", req);
+	if (!keep)
+		feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1 + (uint32_t)strlen(req),
+			    cookie + 1, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	return pod_octet;
+}
+
+static void close_conn(uint16_t cport, const char *req)
+{
+	uint32_t isn = 1000u * cport;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1 + (uint32_t)strlen(req), 0,
+		    RTE_TCP_RST_FLAG, NULL, 0));
+}
+
+Test(tcp, least_request_sends_new_connections_to_the_less_busy_pod)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	const char *rr = "GET / HTTP/1.1\r\nHost: rr.example\r\n\r\n";
+	const char *lr = "GET / HTTP/1.1\r\nHost: lr.example\r\n\r\n";
+	/* Four connections held on .11 through another Ingress's pool. */
+	for (uint16_t i = 0; i < 4; i++)
+		cr_assert_eq(request_pod((uint16_t)(41000 + i), rr, true), 11);
+	/* Least-request over {.11, .12}: .12 until the loads meet (round robin would split). */
+	for (uint16_t i = 0; i < 4; i++)
+		cr_assert_eq(request_pod((uint16_t)(42000 + i), lr, true), 12,
+			     "connection %u went to the busier pod", i);
+	/* The held connections close: their load is released, .11 is now the idle one. */
+	for (uint16_t i = 0; i < 4; i++)
+		close_conn((uint16_t)(41000 + i), rr);
+	for (uint16_t i = 0; i < 3; i++)
+		cr_assert_eq(request_pod((uint16_t)(43000 + i), lr, true), 11);
+	tcpl_set_routes(tcp, routes);
+	for (uint16_t i = 0; i < 4; i++)
+		close_conn((uint16_t)(42000 + i), lr);
+	for (uint16_t i = 0; i < 3; i++)
+		close_conn((uint16_t)(43000 + i), lr);
+	route_table_free(t);
+}
+
+Test(tcp, maglev_on_a_header_keeps_a_user_on_one_pod_across_connections)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	char req[128];
+	bool seen[256] = {false};
+	int distinct = 0;
+	for (int u = 0; u < 16; u++) {
+		snprintf(req, sizeof(req),
+			 "GET / HTTP/1.1\r\nHost: hh.example\r\nX-User: u%d\r\n\r\n", u);
+		int first = request_pod((uint16_t)(44000 + u * 8), req, false);
+		for (int k = 1; k < 4; k++)
+			cr_assert_eq(request_pod((uint16_t)(44000 + u * 8 + k), req, false), first,
+				     "user u%d moved between pods", u);
+		if (!seen[first]) {
+			seen[first] = true;
+			distinct++;
+		}
+	}
+	cr_assert_geq(distinct, 3, "16 users should spread over the 4 pods, saw %d", distinct);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, canary_weight_sends_its_share_to_the_canary_service)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	const char *req = "GET / HTTP/1.1\r\nHost: cn.example\r\n\r\n";
+	int canary = 0;
+	const int N = 400;
+	for (int i = 0; i < N; i++)
+		canary += request_pod((uint16_t)(45000 + i), req, false) == 12;
+	/* 25 % expected; a binomial at N = 400 has σ ≈ 8.7: allow ±4σ. */
+	cr_assert(canary > 65 && canary < 135, "canary got %d of %d (expected about 100)", canary,
+		  N);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}

@@ -664,3 +664,20 @@ Test(http, error_names_are_unique)
 			cr_assert_str_neq(http_error_name((enum http_error)i),
 					  http_error_name((enum http_error)j));
 }
+
+Test(http, find_header_is_case_insensitive_and_trims_blanks)
+{
+	const char *h = "GET / HTTP/1.1\r\nHost: a.example\r\nX-User-Id:  alice \t\r\n"
+			"X-User: bob\r\nx-user: carol\r\n\r\nX-After: body\r\n";
+	size_t off, len;
+	cr_assert(http_find_header((const uint8_t *)h, strlen(h), "x-user", &off, &len));
+	cr_assert_eq(len, 3);
+	cr_assert(strncmp(h + off, "bob", 3) == 0, "the first field of that name");
+	cr_assert(http_find_header((const uint8_t *)h, strlen(h), "X-USER-ID", &off, &len));
+	cr_assert_eq(len, 5);
+	cr_assert(strncmp(h + off, "alice", 5) == 0);
+	cr_assert_not(http_find_header((const uint8_t *)h, strlen(h), "X-After", &off, &len),
+		      "the head ends at the empty line");
+	cr_assert_not(http_find_header((const uint8_t *)h, strlen(h), "X-Use", &off, &len),
+		      "a prefix of a name is not the name");
+}

@@ -1,7 +1,9 @@
 /* Load-balancing algorithms: spread within stated tolerances, weights honoured, Maglev
  * disruption close to 1/N on an endpoint change. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lb/lb.h"
 
@@ -130,4 +132,45 @@ Test(lb, two_choices_never_picks_out_of_range_and_prefers_idle)
 	}
 	uint32_t one[1] = {3};
 	cr_assert_eq(lb_p2c_pick(one, 1, 7, 9), 0);
+}
+
+Test(lb, load_table_counts_per_endpoint_and_frees_slots_at_zero)
+{
+	static struct lb_loads l;
+	memset(&l, 0, sizeof(l));
+	cr_assert(lb_load_add(&l, 0x0a000001, 8080, 1));
+	cr_assert(lb_load_add(&l, 0x0a000001, 8080, 1));
+	cr_assert(lb_load_add(&l, 0x0a000002, 8080, 1));
+	cr_assert_eq(lb_load_get(&l, 0x0a000001, 8080), 2);
+	cr_assert_eq(lb_load_get(&l, 0x0a000002, 8080), 1);
+	cr_assert_eq(lb_load_get(&l, 0x0a000001, 8081), 0, "the port is part of the key");
+	cr_assert(lb_load_add(&l, 0x0a000001, 8080, -1));
+	cr_assert(lb_load_add(&l, 0x0a000001, 8080, -1));
+	cr_assert_eq(lb_load_get(&l, 0x0a000001, 8080), 0);
+	cr_assert_not(lb_load_add(&l, 0x0a000001, 8080, -1), "never below zero");
+	/* Many endpoints: every tracked one is counted exactly; bounded probing may refuse a
+	 * few, which then read as idle rather than wrong. */
+	uint32_t tracked = 0;
+	for (uint32_t i = 0; i < 3000; i++)
+		tracked += lb_load_add(&l, 0x0b000000 + i, 80, 1);
+	cr_assert_geq(tracked, 2900, "only %u of 3000 endpoints tracked", tracked);
+	for (uint32_t i = 0; i < 3000; i++) {
+		uint32_t n = lb_load_get(&l, 0x0b000000 + i, 80);
+		cr_assert(n <= 1);
+	}
+}
+
+Test(lb, header_hash_is_stable_and_spreads)
+{
+	const uint8_t a[] = "user-1", b[] = "user-2";
+	cr_assert_eq(lb_hash_bytes(a, 6), lb_hash_bytes(a, 6));
+	cr_assert_neq(lb_hash_bytes(a, 6), lb_hash_bytes(b, 6));
+	uint32_t buckets[8] = {0};
+	char k[32];
+	for (int i = 0; i < 8000; i++) {
+		int n = snprintf(k, sizeof(k), "user-%d", i);
+		buckets[lb_hash_bytes((const uint8_t *)k, (size_t)n) % 8]++;
+	}
+	for (int i = 0; i < 8; i++)
+		cr_assert(buckets[i] > 850 && buckets[i] < 1150, "bucket %d: %u", i, buckets[i]);
 }

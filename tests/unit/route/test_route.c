@@ -614,5 +614,111 @@ Test(route, load_balance_annotation_selects_maglev_and_bad_values_are_reported)
 	cr_assert_eq(x->algorithm, LB_ROUND_ROBIN, "an unknown value falls back to round robin");
 	cr_assert_neq(m, x, "one Service port balanced two ways is two pools");
 	cr_assert(has_error("Ingress default/x: annotation sluice.dev/load-balance: \"random\" is "
-			    "not supported"));
+			    "not known"));
+}
+
+/* An Ingress for host with one Prefix "/" rule to svc, with extra annotations (JSON members). */
+static void ingress_ann(const char *name, const char *host, const char *svc, const char *ann,
+			const char *ts)
+{
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'%s',"
+	    "'namespace':'default','creationTimestamp':'%s','annotations':{%s}},'spec':{"
+	    "'ingressClassName':'sluice','rules':[{'host':'%s','http':{'paths':[" P("/", "Prefix",
+										    "%s") "]}}]}}",
+	    name, ts, ann, host, svc);
+}
+
+Test(route, every_algorithm_can_be_chosen_and_hash_header_needs_maglev)
+{
+	service("default", "a", "198.19.0.11");
+	ingress_ann("w", "w.example", "a", "'sluice.dev/load-balance':'weighted'",
+		    "2026-01-01T00:00:00Z");
+	ingress_ann("l", "l.example", "a", "'sluice.dev/load-balance':'least-request'",
+		    "2026-01-01T00:00:00Z");
+	ingress_ann("h", "h.example", "a",
+		    "'sluice.dev/load-balance':'maglev','sluice.dev/hash-header':'X-User'",
+		    "2026-01-01T00:00:00Z");
+	ingress_ann("bad", "bad.example", "a", "'sluice.dev/hash-header':'X-User'",
+		    "2026-01-01T00:00:00Z");
+	compile();
+	const struct route_pool *w =
+		route_pool(table, route_lookup(table, "w.example", 9, "/", 1)->pool);
+	const struct route_pool *l =
+		route_pool(table, route_lookup(table, "l.example", 9, "/", 1)->pool);
+	const struct route_pool *h =
+		route_pool(table, route_lookup(table, "h.example", 9, "/", 1)->pool);
+	const struct route_pool *b =
+		route_pool(table, route_lookup(table, "bad.example", 11, "/", 1)->pool);
+	cr_assert_eq(w->algorithm, LB_WEIGHTED);
+	cr_assert_not_null(w->cum);
+	cr_assert_eq(w->cum[0], 1, "an endpoint without a weight counts as 1");
+	cr_assert_eq(l->algorithm, LB_LEAST_REQUEST);
+	cr_assert_eq(h->algorithm, LB_MAGLEV);
+	cr_assert_str_eq(h->hash_header, "X-User");
+	cr_assert_eq(b->algorithm, LB_ROUND_ROBIN);
+	cr_assert_str_eq(b->hash_header, "");
+	cr_assert(has_error("Ingress default/bad: annotation sluice.dev/hash-header needs "
+			    "sluice.dev/load-balance: maglev; ignored"));
+}
+
+Test(route, class_wide_algorithm_applies_when_an_ingress_names_none)
+{
+	service("default", "a", "198.19.0.11");
+	ingress_ann("d", "d.example", "a", "'x':'y'", "2026-01-01T00:00:00Z");
+	route_table_free(table);
+	struct control_class k = {"sluice", "sluice.dev/ingress-controller", NULL, "least-request"};
+	table = control_compile(model, &k, &errs);
+	cr_assert_not_null(table);
+	cr_assert_eq(
+		route_pool(table, route_lookup(table, "d.example", 9, "/", 1)->pool)->algorithm,
+		LB_LEAST_REQUEST);
+}
+
+/* Two endpoints for a, three for b: a 20 % canary on b must get 20 % of the weight. */
+Test(route, canary_weight_splits_a_rule_between_two_services)
+{
+	add("{'apiVersion':'v1','kind':'Service','metadata':{'name':'a','namespace':'default'},"
+	    "'spec':{'ports':[{'name':'http','port':80}]}}");
+	add("{'apiVersion':'discovery.k8s.io/v1','kind':'EndpointSlice','metadata':{'name':'a-1',"
+	    "'namespace':'default','labels':{'kubernetes.io/"
+	    "service-name':'a'}},'addressType':'IPv4',"
+	    "'ports':[{'name':'http','port':8080}],'endpoints':[{'addresses':['198.19.0.1']},"
+	    "{'addresses':['198.19.0.2']}]}");
+	add("{'apiVersion':'v1','kind':'Service','metadata':{'name':'b','namespace':'default'},"
+	    "'spec':{'ports':[{'name':'http','port':80}]}}");
+	add("{'apiVersion':'discovery.k8s.io/v1','kind':'EndpointSlice','metadata':{'name':'b-1',"
+	    "'namespace':'default','labels':{'kubernetes.io/"
+	    "service-name':'b'}},'addressType':'IPv4',"
+	    "'ports':[{'name':'http','port':8080}],'endpoints':[{'addresses':['198.19.0.3']},"
+	    "{'addresses':['198.19.0.4']},{'addresses':['198.19.0.5']}]}");
+	ingress_ann("main", "shop.example", "a", "'x':'y'", "2026-01-01T00:00:00Z");
+	ingress_ann("canary", "shop.example", "b", "'sluice.dev/canary-weight':'20'",
+		    "2026-02-01T00:00:00Z");
+	ingress_ann("orphan", "none.example", "b", "'sluice.dev/canary-weight':'5'",
+		    "2026-02-01T00:00:00Z");
+	ingress_ann("badw", "bad.example", "b", "'sluice.dev/canary-weight':'120'",
+		    "2026-02-01T00:00:00Z");
+	compile();
+	const struct route_target *t = route_lookup(table, "shop.example", 12, "/x", 2);
+	cr_assert_not_null(t);
+	cr_assert_str_eq(t->ingress, "main", "the rule stays the primary's");
+	const struct route_pool *p = route_pool(table, t->pool);
+	cr_assert_eq(p->algorithm, LB_WEIGHTED);
+	cr_assert_eq(p->n_endpoints, 5);
+	cr_assert_str_eq(p->split, "a=80,b=20");
+	uint32_t wa = 0, wb = 0;
+	for (uint32_t i = 0; i < 5; i++) {
+		uint32_t w = p->cum[i] - (i ? p->cum[i - 1] : 0);
+		if (i < 2)
+			wa += w;
+		else
+			wb += w;
+	}
+	cr_assert_eq(wa * 20, wb * 80, "service shares %u:%u are not 80:20", wa, wb);
+	cr_assert_null(route_lookup(table, "none.example", 12, "/", 1),
+		       "a canary alone does not route");
+	cr_assert(has_error("Ingress default/orphan: canary for host \"none.example\" path \"/\" "
+			    "(Prefix) matches no rule of a non-canary Ingress; ignored"));
+	cr_assert(has_error("Ingress default/badw: annotation sluice.dev/canary-weight: \"120\": "
+			    "expected an integer from 0 to 100"));
 }
