@@ -448,6 +448,37 @@ def t_in_cluster(env):
         fail("in-cluster answer: " + out.stdout)
 
 
+def t_rbac_covers_the_client(env):
+    """deploy/kubernetes/rbac.yaml grants every request the gateway makes."""
+    import yaml
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(root, "deploy", "kubernetes", "rbac.yaml")) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    granted = set()
+    for r in role["rules"]:
+        for g in r["apiGroups"]:
+            for res in r["resources"]:
+                for v in r["verbs"]:
+                    granted.add((g, res, v))
+    need = [("networking.k8s.io", "ingresses", v) for v in ("list", "watch")] + \
+        [("networking.k8s.io", "ingressclasses", v) for v in ("list", "watch")] + \
+        [("", "services", v) for v in ("list", "watch")] + \
+        [("discovery.k8s.io", "endpointslices", v) for v in ("list", "watch")] + \
+        [("networking.k8s.io", "ingresses/status", "patch")]
+    missing = [n for n in need if n not in granted]
+    if missing:
+        fail("rbac.yaml lacks %s" % missing)
+    # and the client asks for exactly those resources
+    base(env)
+    subprocess.run([SLUICE, "route", "--kubeconfig", env.kubeconfig], input="", text=True,
+                   capture_output=True, timeout=60, check=True)
+    paths = {r.split(" ")[1].split("?")[0] for r in env.requests("GET ")}
+    want = {p for _, p, _ in apiserver.KINDS.values()}
+    if paths != want:
+        fail("the client read %s, expected %s" % (sorted(paths), sorted(want)))
+
+
 SCENARIOS = {
     "list_and_route": ("token", t_list_and_route),
     "ingress_add_change_delete": ("token", t_ingress_add_change_delete),
@@ -461,6 +492,7 @@ SCENARIOS = {
     "client_cert": ("cert", t_client_cert),
     "unauthorized": ("bad", t_unauthorized),
     "in_cluster": ("token", t_in_cluster),
+    "rbac_covers_the_client": ("token", t_rbac_covers_the_client),
 }
 
 
