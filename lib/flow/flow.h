@@ -36,6 +36,8 @@ enum flow_state {
 	FLOW_NEIGH,	 /* pod chosen, waiting for its MAC */
 	FLOW_CONNECT,	 /* SYN sent to the pod */
 	FLOW_SPLICED,	 /* bytes flow end to end, rewritten in place */
+	FLOW_DRAIN,	 /* keep-alive: the next request goes elsewhere; it is held while the
+			  * previous pod's connection closes */
 	FLOW_LOCAL_RESP, /* the gateway answered itself (404, 503, 400...) and closes */
 	FLOW_CLOSED,	 /* both FINs or a RST seen: lingering for strays */
 };
@@ -92,6 +94,9 @@ struct flow {
 	const void *routes; /* the route table f->pool indexes (kept alive while flows may
 			     * retry; see the daemon's retirement of old tables) */
 	uint32_t affinity;  /* Maglev key: hash of the client address or the named header */
+	uint32_t next_req;  /* with FLOW_OPT_TRACK: client sequence where the next request starts */
+	uint32_t pool_id;   /* which Service port the pod serves (hash of ns/service:port) */
+	uint32_t pod_fin;   /* FLOW_DRAIN: the old pod's FIN, in its sequence space */
 } __attribute__((aligned(64)));
 
 _Static_assert(offsetof(struct flow, last_seen) + sizeof(uint64_t) <= 64,
@@ -102,6 +107,9 @@ _Static_assert(offsetof(struct flow, last_seen) + sizeof(uint64_t) <= 64,
 #define FLOW_OPT_WS	  0x4  /* window scaling with the client */
 #define FLOW_OPT_BUFFERED 0x8  /* holds a request buffer (flow->buf), not yet all acked */
 #define FLOW_OPT_COUNTED  0x10 /* counted in the worker's least-request loads */
+#define FLOW_OPT_TRACK	  0x20 /* keep-alive: request boundaries tracked for per-request routing */
+#define FLOW_OPT_POD_RST  0x40 /* FLOW_DRAIN: the old pod's side is reset (nothing to acknowledge) \
+				*/
 
 _Static_assert(sizeof(struct flow) == 192, "struct flow: keep to three cache lines");
 

@@ -56,6 +56,13 @@
 	X(spliced_to_pod, "Packets spliced client to pod")                                         \
 	X(spliced_to_client, "Packets spliced pod to client")                                      \
 	X(http_requests, "Request heads parsed and routed")                                        \
+	X(http_keepalive_requests, "Later requests on a kept-alive connection, routed again")      \
+	X(http_rebinds,                                                                            \
+	  "Kept-alive connections moved to another pod for a request routed elsewhere")            \
+	X(http_track_lost,                                                                         \
+	  "Kept-alive connections whose request boundaries could no longer be "                    \
+	  "followed (pipelined, chunked upload, upgrade): later requests stay on "                 \
+	  "the pod")                                                                               \
 	X(http_local_400, "Responses 400 sent by the gateway (malformed request)")                 \
 	X(http_local_404, "Responses 404 sent by the gateway (no route)")                          \
 	X(http_local_408, "Responses 408 sent by the gateway (head not complete in time)")         \

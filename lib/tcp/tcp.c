@@ -586,26 +586,90 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 	local_response(c, idx, f, RESP_503, now, out, n, cap);
 }
 
+/* Which Service port a pool stands for, the same in every table version. */
+static uint32_t pool_id_of(const struct route_pool *p)
+{
+	uint32_t h = 2166136261u;
+	const char *parts[3] = {p->namespace_, p->service, p->port};
+	for (int k = 0; k < 3; k++) {
+		for (const char *s = parts[k]; *s; s++)
+			h = (h ^ (uint8_t)*s) * 16777619u;
+		h = (h ^ '/') * 16777619u;
+	}
+	return h;
+}
+
+static bool pool_has_pod(const struct route_pool *p, uint32_t addr, uint16_t port)
+{
+	for (uint32_t i = 0; i < p->n_endpoints; i++)
+		if (p->endpoints[i].addr == addr && p->endpoints[i].port == port)
+			return true;
+	return false;
+}
+
+/*
+ * Look a parsed head up in the current table (one table per request: a publish between here
+ * and the pod's answer must not change what f->pool means). NULL for no route; *bad when the
+ * path cannot be normalised.
+ */
+static const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
+					      const struct http_request *r,
+					      const struct route_table **routes, bool *bad)
+{
+	char path[HEAD_SCRATCH];
+	int pl = http_normalize_path(b + r->path.off, r->path.len, path, sizeof(path));
+	*bad = pl < 0;
+	*routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
+	if (pl < 0 || *routes == NULL)
+		return NULL;
+	return route_lookup(*routes, (const char *)b + r->host.off, r->host.len, path, (size_t)pl);
+}
+
+static void untrack(struct tcpl_ctx *c, struct flow *f)
+{
+	if (f->opts & FLOW_OPT_TRACK) {
+		f->opts &= (uint8_t)~FLOW_OPT_TRACK;
+		stats_add(c->st, STATS_http_track_lost, 1);
+	}
+}
+
+/*
+ * After a request head starting at client sequence start, of which have bytes were seen:
+ * where the next request on a kept-alive connection will start. Followed when the body's end
+ * is known from the head (none or Content-Length); a chunked upload, an upgrade or bytes of a
+ * pipelined request already here end tracking, and the connection stays on its pod.
+ */
+static void track_next(struct tcpl_ctx *c, struct flow *f, const struct http_request *r,
+		       uint32_t start, uint32_t have)
+{
+	f->opts |= FLOW_OPT_TRACK;
+	uint64_t total = r->head_len + (r->body == HTTP_BODY_LENGTH ? r->content_length : 0);
+	if (!r->keep_alive) {
+		f->opts &= (uint8_t)~FLOW_OPT_TRACK; /* no next request */
+		return;
+	}
+	if (r->upgrade || r->body == HTTP_BODY_CHUNKED || total < have || total > (1u << 30)) {
+		untrack(c, f);
+		return;
+	}
+	f->next_req = seq_add(start, (uint32_t)total);
+}
+
 /* The head is complete: route it and start the pod connection. */
 static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
 			  const struct http_request *r, uint64_t now, struct tcpl_out *out,
 			  uint16_t *n, uint16_t cap)
 {
 	const uint8_t *b = buf_of(c, f);
-	char path[HEAD_SCRATCH];
-	int pl = http_normalize_path(b + r->path.off, r->path.len, path, sizeof(path));
 	stats_add(c->st, STATS_http_requests, 1);
 	f->method = (uint8_t)r->method;
-	if (pl < 0) {
+	const struct route_table *routes;
+	bool bad;
+	const struct route_target *t = lookup_head(c, b, r, &routes, &bad);
+	if (bad) {
 		local_response(c, idx, f, RESP_400, now, out, n, cap);
 		return;
 	}
-	/* One table per request: a publish between here and the pod's answer must not change
-	 * what f->pool means. */
-	const struct route_table *routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
-	const struct route_target *t = routes ? route_lookup(routes, (const char *)b + r->host.off,
-							     r->host.len, path, (size_t)pl)
-					      : NULL;
 	if (t == NULL) {
 		local_response(c, idx, f, RESP_404, now, out, n, cap);
 		return;
@@ -614,6 +678,8 @@ static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
 	f->routes = routes;
 	f->tries = 0;
 	const struct route_pool *pool = route_pool(routes, t->pool);
+	f->pool_id = pool_id_of(pool);
+	track_next(c, f, r, seq_add(f->client_isn, 1), f->req_len);
 	size_t hoff, hlen;
 	if (pool && pool->algorithm == LB_MAGLEV && pool->hash_header[0] &&
 	    http_find_header(b, r->head_len, pool->hash_header, &hoff, &hlen))
@@ -825,6 +891,203 @@ static void track_close(struct flow *f, uint8_t flags, uint8_t side)
 		f->state = FLOW_CLOSED;
 }
 
+/* ---- per-request routing on kept-alive connections (DESIGN §4) ---------------------------- */
+
+/* A segment to the pod of flow f on the client's behalf, without payload. */
+static struct rte_mbuf *to_pod(struct tcpl_ctx *c, const struct flow *f, uint32_t seq, uint32_t ack,
+			       uint8_t flags, uint16_t win)
+{
+	struct seg_opts o = {.ws = -1};
+	const struct seg_opts *op = NULL;
+	if (f->opts & FLOW_OPT_TS) {
+		o.ts = true;
+		o.tsval = f->ts_client;
+		o.tsecr = our_tsval(c, f, c->now) - f->ts_delta;
+		op = &o;
+	}
+	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
+		       seq, ack, flags, win, op, NULL, 0);
+}
+
+/*
+ * The next request goes elsewhere (or its head is not complete in its first segment): take its
+ * bytes into a request buffer and acknowledge them ourselves, and close the current pod's side
+ * with a FIN after the bytes it has. The flow drains: the pod's remaining data still reaches the
+ * client, its FIN does not, and once the client has all of it the flow is rewound to the
+ * request-head state with sequence bases moved to where both sides now stand (steps 3–7
+ * again, new deltas). Returns false when no buffer is free: the request then stays on the pod.
+ */
+static bool hold_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f, struct rte_mbuf *m,
+			 const struct net_pkt *p, uint32_t seq, const uint8_t *data, uint16_t plen,
+			 uint64_t now, struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	if (c->n_buf_free == 0 || plen > c->cfg.request_buffer)
+		return false;
+	const struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint32_t cack = rte_be_to_cpu_32(th->recv_ack);
+	f->buf = c->buf_free[--c->n_buf_free];
+	f->opts |= FLOW_OPT_BUFFERED;
+	memcpy(buf_of(c, f), data, plen);
+	f->req_len = plen;
+	http_request_parser_init(&f->hp);
+	f->client_isn = seq - 1;  /* the held request starts the new pod's stream */
+	f->cookie_isn = cack - 1; /* our next byte to the client: what it acknowledged */
+	if ((f->opts & FLOW_OPT_TS) && p->tcp_has_ts)
+		f->ts_client = p->tcp_tsval;
+	emit(out, n, cap,
+	     to_client(c, f, cack, client_next(f), RTE_TCP_ACK_FLAG, head_window(c, f), NULL, 0),
+	     f->client_pi, c->st);
+	emit(out, n, cap,
+	     to_pod(c, f, seq, cack - f->delta, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG,
+		    (uint16_t)(65535u >> f->c2p_out)),
+	     c->pod_pi, c->st);
+	f->fins = 0;
+	f->opts &= (uint8_t)~FLOW_OPT_POD_RST;
+	f->state = FLOW_DRAIN;
+	f->tries = 0;
+	timer_arm(c, idx, f, now + c->cfg.connect_tsc);
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/*
+ * A data segment from the client of a tracked spliced flow. Returns true when it was consumed
+ * (held for another pod, or dropped), false to splice it to the current pod.
+ */
+static bool track_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f, struct rte_mbuf *m,
+			  const struct net_pkt *p, uint32_t seq, uint64_t now, struct tcpl_out *out,
+			  uint16_t *n, uint16_t cap)
+{
+	uint16_t plen = p->payload_len;
+	if (seq_lt(seq, f->next_req)) {
+		if (seq_lt(f->next_req, seq_add(seq, plen)))
+			untrack(c, f); /* a body's end and a next request in one segment */
+		return false;
+	}
+	if (seq != f->next_req) {
+		/* Beyond the next request's start with its beginning missing: it cannot be routed
+		 * yet, and the pod must not see it first. The client sends it again. */
+		stats_add(c->st, STATS_tcp_out_of_order, 1);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	if ((f->opts & FLOW_OPT_BUFFERED) ||
+	    (p->tcp_flags & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) {
+		untrack(c, f); /* the first request is still in flight, or the client is closing */
+		return false;
+	}
+	stats_add(c->st, STATS_http_keepalive_requests, 1);
+	const uint8_t *data =
+		rte_pktmbuf_mtod_offset(m, const uint8_t *, p->l2_len + p->l3_len + p->l4_len);
+	struct http_request_parser ps;
+	struct http_request r;
+	http_request_parser_init(&ps);
+	int rc = http_request_parse(&ps, &c->cfg.limits, data, plen, &r);
+	if (rc == HTTP_ERROR) {
+		untrack(c, f); /* the pod answers it */
+		return false;
+	}
+	if (rc > 0) {
+		const struct route_table *routes;
+		bool bad;
+		const struct route_target *t = lookup_head(c, data, &r, &routes, &bad);
+		const struct route_pool *pool = t ? route_pool(routes, t->pool) : NULL;
+		if (pool && pool_id_of(pool) == f->pool_id &&
+		    pool_has_pod(pool, f->pod_ip, rte_be_to_cpu_16(f->pod_port))) {
+			/* Same Service, pod still in it: stay on this connection. */
+			stats_add(c->st, STATS_http_requests, 1);
+			f->routes = routes;
+			f->pool = t->pool;
+			f->method = (uint8_t)r.method;
+			track_next(c, f, &r, seq, plen);
+			return false;
+		}
+	}
+	if (hold_request(c, idx, f, m, p, seq, data, plen, now, out, n, cap)) {
+		stats_add(c->st, STATS_http_rebinds, 1);
+		return true;
+	}
+	untrack(c, f); /* no buffer free: it stays on this pod */
+	return false;
+}
+
+/* The draining pod is done and the client has everything it sent: rewind to the head state. */
+static void drain_check(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
+			struct tcpl_out *out, uint16_t *n, uint16_t cap)
+{
+	if (!(f->fins & FLOW_FIN_POD))
+		return;
+	uint32_t s = f->pod_fin + f->delta; /* the client's next byte from us */
+	if (seq_lt(seq_add(f->cookie_isn, 1), s))
+		return;
+	if (!(f->opts & FLOW_OPT_POD_RST))
+		emit(out, n, cap,
+		     to_pod(c, f, seq_add(f->next_req, 1), seq_add(f->pod_fin, 1), RTE_TCP_ACK_FLAG,
+			    (uint16_t)(65535u >> f->c2p_out)),
+		     c->pod_pi, c->st);
+	f->cookie_isn = s - 1;
+	f->fins = 0;
+	f->state = FLOW_HEAD;
+	f->deadline = 0;
+	struct http_request r;
+	int rc = http_request_parse(&f->hp, &c->cfg.limits, buf_of(c, f), f->req_len, &r);
+	if (rc > 0)
+		route_request(c, idx, f, &r, now, out, n, cap);
+	else if (rc == HTTP_ERROR)
+		local_response(c, idx, f, status_of(r.status), now, out, n, cap);
+	else if (f->req_len >= c->cfg.request_buffer)
+		local_response(c, idx, f, RESP_431, now, out, n, cap);
+	else
+		timer_arm(c, idx, f, now + c->cfg.header_tsc);
+}
+
+/* A packet from the draining pod: data goes on to the client, its FIN stays here. */
+static void drain_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, struct rte_mbuf *m,
+		      const struct net_pkt *p, uint64_t now, struct tcpl_out *out, uint16_t *n,
+		      uint16_t cap)
+{
+	struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint8_t flags = p->tcp_flags;
+	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
+	if (flags & RTE_TCP_RST_FLAG) {
+		if (!(f->fins & FLOW_FIN_POD)) {
+			/* Gone: what it sent up to here is all there is. */
+			f->pod_fin = seq;
+			f->fins |= FLOW_FIN_POD;
+			f->opts |= FLOW_OPT_POD_RST;
+		}
+		rte_pktmbuf_free(m);
+		drain_check(c, idx, f, now, out, n, cap);
+		return;
+	}
+	if (flags & RTE_TCP_SYN_FLAG) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if ((flags & RTE_TCP_FIN_FLAG) && !(f->fins & FLOW_FIN_POD)) {
+		f->pod_fin = seq_add(seq, p->payload_len);
+		f->fins |= FLOW_FIN_POD;
+	}
+	if (p->payload_len == 0) {
+		rte_pktmbuf_free(m);
+	} else {
+		if (flags & RTE_TCP_FIN_FLAG) {
+			/* The data goes on, the FIN does not: the client's connection continues. */
+			uint16_t old, new_;
+			memcpy(&old, (uint8_t *)th + 12, 2);
+			th->tcp_flags = (uint8_t)(flags & ~RTE_TCP_FIN_FLAG);
+			memcpy(&new_, (uint8_t *)th + 12, 2);
+			th->cksum = net_cksum_adjust16(th->cksum, old, new_);
+		}
+		splice_to_client(c, f, m, p);
+		stats_add(c->st, STATS_spliced_to_client, 1);
+		emit(out, n, cap, m, f->client_pi, c->st);
+	}
+	drain_check(c, idx, f, now, out, n, cap);
+}
+
 /* ---- client side -------------------------------------------------------------------------- */
 
 static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct rte_mbuf *m,
@@ -840,6 +1103,10 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 
 	switch (f->state) {
 	case FLOW_SPLICED:
+		if (unlikely((f->opts & FLOW_OPT_TRACK) && p->payload_len) &&
+		    track_request(c, idx, f, m, p, seq, now, out, n, cap))
+			return;
+		/* fall through */
 	case FLOW_CLOSED:
 		track_close(f, flags, FLOW_FIN_CLIENT);
 		splice_to_pod(c, f, m, p);
@@ -872,14 +1139,34 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 	case FLOW_HEAD:
 	case FLOW_NEIGH:
 	case FLOW_CONNECT:
+	case FLOW_DRAIN:
 	default:
 		break;
 	}
 
-	/* Before the splice: the gateway is the client's peer. */
+	/* Before the splice (or between two pods): the gateway is the client's peer. */
 	if ((f->opts & FLOW_OPT_TS) && p->tcp_has_ts)
 		f->ts_client = p->tcp_tsval;
+	if (f->state == FLOW_DRAIN && !(flags & (RTE_TCP_RST_FLAG | RTE_TCP_SYN_FLAG)) &&
+	    (flags & RTE_TCP_ACK_FLAG)) {
+		/* The client acknowledges the draining pod's data: pass that on, and move our
+		 * own sequence base to what it has. */
+		uint32_t cack = rte_be_to_cpu_32(th->recv_ack);
+		if (seq_lt(seq_add(f->cookie_isn, 1), cack))
+			f->cookie_isn = cack - 1;
+		if (!(f->opts & FLOW_OPT_POD_RST))
+			emit(out, n, cap,
+			     to_pod(c, f, seq_add(f->next_req, 1), cack - f->delta,
+				    RTE_TCP_ACK_FLAG, rte_be_to_cpu_16(th->rx_win)),
+			     c->pod_pi, c->st);
+	}
 	if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
+		if (f->state == FLOW_DRAIN && !(f->opts & FLOW_OPT_POD_RST)) {
+			emit(out, n, cap,
+			     to_pod(c, f, seq_add(f->next_req, 1), 0, RTE_TCP_RST_FLAG, 0),
+			     c->pod_pi, c->st);
+			stats_add(c->st, STATS_tcp_rst_sent, 1);
+		}
 		/* The client gave up before we reached a pod. A FIN gets a reset: there is no
 		 * response to wait for. */
 		if (flags & RTE_TCP_FIN_FLAG) {
@@ -901,6 +1188,8 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 	uint16_t plen = p->payload_len;
 	if (plen == 0) {
 		rte_pktmbuf_free(m);
+		if (f->state == FLOW_DRAIN)
+			drain_check(c, idx, f, now, out, n, cap);
 		return;
 	}
 	uint32_t expect = client_next(f);
@@ -934,6 +1223,10 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), RTE_TCP_ACK_FLAG,
 		       head_window(c, f), NULL, 0),
 	     pi, c->st);
+	if (f->state == FLOW_DRAIN) {
+		drain_check(c, idx, f, now, out, n, cap);
+		return;
+	}
 	if (f->state != FLOW_HEAD)
 		return; /* request body arriving while we connect: buffered, sent after */
 
@@ -988,6 +1281,10 @@ static void pod_packet(struct tcpl_ctx *c, uint32_t idx, struct rte_mbuf *m,
 			connect_failed(c, idx, f, true, now, out, n, cap);
 		}
 		rte_pktmbuf_free(m);
+		return;
+	}
+	if (f->state == FLOW_DRAIN) {
+		drain_pod(c, idx, f, m, p, now, out, n, cap);
 		return;
 	}
 	if (f->state != FLOW_SPLICED && f->state != FLOW_CLOSED) {
@@ -1337,6 +1634,28 @@ static void timer_fire(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_
 		send_request(c, f, out, n, cap, false);
 		stats_add(c->st, STATS_tcp_retransmits, 1);
 		timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));
+		break;
+	case FLOW_DRAIN:
+		/* The old pod did not close in time: reset it; the client has what it acknowledged,
+		 * and if it still misses some of the pod's data the connection cannot go on. */
+		if (!(f->opts & FLOW_OPT_POD_RST))
+			emit(out, n, cap,
+			     to_pod(c, f, seq_add(f->next_req, 1), 0, RTE_TCP_RST_FLAG, 0),
+			     c->pod_pi, c->st);
+		f->opts |= FLOW_OPT_POD_RST;
+		if (!(f->fins & FLOW_FIN_POD)) {
+			f->pod_fin = seq_add(f->cookie_isn, 1) - f->delta;
+			f->fins |= FLOW_FIN_POD;
+		}
+		drain_check(c, idx, f, now, out, n, cap);
+		if (f->state == FLOW_DRAIN) {
+			emit(out, n, cap,
+			     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f),
+				       RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, 0),
+			     f->client_pi, c->st);
+			stats_add(c->st, STATS_tcp_rst_sent, 1);
+			flow_drop(c, idx);
+		}
 		break;
 	case FLOW_LOCAL_RESP:
 		if (++f->tries > MAX_RETRANSMIT) {

@@ -849,23 +849,27 @@ static struct route_table *lb_table(void)
 		json_decref(j);
 	}
 	static const struct {
-		const char *name, *host, *svc, *ann;
+		const char *name, *host, *svc, *ann, *path;
 	} ings[] = {
-		{"rr", "rr.example", "one", ""},
-		{"lr", "lr.example", "two", "\"sluice.dev/load-balance\":\"least-request\""},
+		{"rr", "rr.example", "one", "", "/"},
+		{"lr", "lr.example", "two", "\"sluice.dev/load-balance\":\"least-request\"", "/"},
 		{"hh", "hh.example", "all",
-		 "\"sluice.dev/load-balance\":\"maglev\",\"sluice.dev/hash-header\":\"X-User\""},
-		{"cn", "cn.example", "one", ""},
-		{"cn-canary", "cn.example", "can", "\"sluice.dev/canary-weight\":\"25\""},
+		 "\"sluice.dev/load-balance\":\"maglev\",\"sluice.dev/hash-header\":\"X-User\"",
+		 "/"},
+		{"cn", "cn.example", "one", "", "/"},
+		{"cn-canary", "cn.example", "can", "\"sluice.dev/canary-weight\":\"25\"", "/"},
+		{"kp", "kp.example", "one", "", "/"},
+		{"kp-api", "kp.example", "can", "", "/api"},
 	};
 	for (size_t i = 0; i < sizeof(ings) / sizeof(ings[0]); i++) {
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\","
-			 "\"metadata\":{\"name\":\"%s\",\"namespace\":\"t\",\"annotations\":{%s}},"
-			 "\"spec\":{\"ingressClassName\":\"sluice\",\"rules\":[{\"host\":\"%s\","
-			 "\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":"
-			 "{\"service\":{\"name\":\"%s\",\"port\":{\"number\":80}}}}]}}]}}",
-			 ings[i].name, ings[i].ann, ings[i].host, ings[i].svc);
+		snprintf(
+			buf, sizeof(buf),
+			"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\","
+			"\"metadata\":{\"name\":\"%s\",\"namespace\":\"t\",\"annotations\":{%s}},"
+			"\"spec\":{\"ingressClassName\":\"sluice\",\"rules\":[{\"host\":\"%s\","
+			"\"http\":{\"paths\":[{\"path\":\"%s\",\"pathType\":\"Prefix\",\"backend\":"
+			"{\"service\":{\"name\":\"%s\",\"port\":{\"number\":80}}}}]}}]}}",
+			ings[i].name, ings[i].ann, ings[i].host, ings[i].path, ings[i].svc);
 		json_t *j = json_loads(buf, 0, NULL);
 		cr_assert_not_null(j, "%s", buf);
 		control_add_object(m, j, "test", &errs);
@@ -984,6 +988,216 @@ Test(tcp, canary_weight_sends_its_share_to_the_canary_service)
 	/* 25 % expected; a binomial at N = 400 has σ ≈ 8.7: allow ±4σ. */
 	cr_assert(canary > 65 && canary < 135, "canary got %d of %d (expected about 100)", canary,
 		  N);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+/* ---- per-request routing on kept-alive connections ---------------------------------------- */
+
+/* The output on port pi with the given flags (ignoring PSH), or -1. */
+static int find_out(uint16_t pi, uint8_t flags, struct net_pkt *p)
+{
+	for (uint16_t k = 0; k < nout; k++) {
+		if (out[k].port != pi)
+			continue;
+		const struct rte_tcp_hdr *th = out_tcp(k, p);
+		if ((th->tcp_flags & (uint8_t)~RTE_TCP_PSH_FLAG) == flags)
+			return k;
+	}
+	return -1;
+}
+
+struct kp {
+	uint16_t cport, snat_port;
+	uint32_t isn, cookie, pod_isn, next; /* next: client seq of the next request */
+	uint32_t to_client; /* client-facing seq of the next byte the client gets */
+	const char *pod_ip;
+	const struct rte_ether_addr *pod_mac;
+};
+
+/* A kept-alive connection on kp.example with its first request answered by the pod. */
+static void kp_first(struct kp *k, const char *r1, const char *resp)
+{
+	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
+	k->isn = 1000u * k->cport;
+	struct net_pkt p;
+	feed(0,
+	     seg(&cli, &gw_c, CLIENT, VIP, k->cport, 80, k->isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	k->cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k->cport, 80, k->isn + 1, k->cookie + 1,
+		    RTE_TCP_ACK_FLAG, NULL, 0));
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k->cport, 80, k->isn + 1, k->cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r1, 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0, "SYN to the first pod");
+	cr_assert_eq(ntohl(p.dst_ip), ntohl(inet_addr(k->pod_ip)));
+	k->snat_port = ntohs(p.src_port);
+	k->pod_mac = &pm;
+	feed(1, seg(&pm, &gw_p, k->pod_ip, SNAT, 8080, k->snat_port, k->pod_isn, k->isn + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 2, "ACK and the request to the pod");
+	k->next = k->isn + 1 + (uint32_t)strlen(r1);
+	feed(1, seg(&pm, &gw_p, k->pod_ip, SNAT, 8080, k->snat_port, k->pod_isn + 1, k->next,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, resp, 0));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out[0].port, 0);
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k->cookie + 1);
+	k->to_client = k->cookie + 1 + (uint32_t)strlen(resp);
+}
+
+Test(tcp, keepalive_request_for_the_same_service_stays_on_the_pod)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46001, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	/* The first request has a body in a later segment: it is spliced, and the boundary after
+	 * it is where the next request is looked for. */
+	const char *r1 = "POST / HTTP/1.1\r\nHost: kp.example\r\nContent-Length: 5\r\n\r\n";
+	kp_first(&k, r1, "HTTP/1.1 100 Continue\r\n\r\n");
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "hello", 0));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out[0].port, 1, "the body goes to the pod");
+	const char *r2 = "GET /other HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + 5, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
+	cr_assert_eq(nout, 1, "spliced as it came");
+	cr_assert_eq(out[0].port, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k.next + 5);
+	cr_assert_eq(p.payload_len, strlen(r2));
+	cr_assert_eq(stats_sum(STATS_http_keepalive_requests), 1);
+	cr_assert_eq(stats_sum(STATS_http_rebinds), 0);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, keepalive_request_for_another_service_moves_the_connection_to_its_pod)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46002, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *r1 = "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	const char *resp1 = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	kp_first(&k, r1, resp1);
+	uint32_t pod_end = k.pod_isn + 1 + (uint32_t)strlen(resp1);
+	struct net_pkt p;
+
+	/* The next request routes to /api (another Service): held, acknowledged by us, and the
+	 * first pod is asked to close after the bytes it has. */
+	const char *r2 = "GET /api/items HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
+	int ack = find_out(0, RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(ack, 0, "the held request is acknowledged to the client");
+	const struct rte_tcp_hdr *th = out_tcp((uint16_t)ack, &p);
+	cr_assert_eq(ntohl(th->recv_ack), k.next + strlen(r2));
+	cr_assert_eq(ntohl(th->sent_seq), k.to_client);
+	int fin = find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(fin, 0, "FIN to the first pod");
+	th = out_tcp((uint16_t)fin, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k.next, "the FIN follows the bytes the pod has");
+	cr_assert_eq(ntohl(th->recv_ack), pod_end);
+
+	/* The first pod closes: its FIN is acknowledged here, not passed on, and the connection
+	 * goes to the /api pod with the held request's sequence numbers. */
+	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, pod_end, k.next + 1,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	cr_assert_lt(find_out(0, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0,
+		     "the client never sees the first pod's FIN");
+	int fack = find_out(1, RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(fack, 0);
+	th = out_tcp((uint16_t)fack, &p);
+	cr_assert_eq(ntohl(th->recv_ack), pod_end + 1, "the first pod's FIN acknowledged");
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0, "SYN to the /api pod");
+	th = out_tcp((uint16_t)syn, &p);
+	cr_assert_eq(ntohl(p.dst_ip), ntohl(inet_addr("198.19.0.12")));
+	cr_assert_eq(ntohl(th->sent_seq), k.next - 1, "the new stream starts at the held request");
+	uint16_t snat2 = ntohs(p.src_port);
+
+	feed(1, seg(k.pod_mac, &gw_p, "198.19.0.12", SNAT, 8080, snat2, 90000, k.next,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 2, "ACK and the held request to the new pod");
+	th = out_tcp(1, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k.next);
+	cr_assert_eq(p.payload_len, strlen(r2));
+	cr_assert(memcmp(rte_pktmbuf_mtod_offset(out[1].m, const char *,
+						 p.l2_len + p.l3_len + p.l4_len),
+			 r2, strlen(r2)) == 0);
+
+	/* Its answer continues the client's byte stream where the first pod's ended. */
+	const char *resp2 = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\napi";
+	feed(1, seg(k.pod_mac, &gw_p, "198.19.0.12", SNAT, 8080, snat2, 90001,
+		    k.next + (uint32_t)strlen(r2), RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, resp2, 0));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out[0].port, 0);
+	th = out_tcp(0, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k.to_client);
+	cr_assert_eq(ntohl(th->recv_ack), k.next + strlen(r2));
+	cr_assert_eq(ntohl(p.src_ip), ntohl(inet_addr(VIP)));
+	cr_assert_eq(stats_sum(STATS_http_rebinds), 1);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, keepalive_head_split_over_segments_is_held_until_complete)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46003, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *r1 = "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	const char *resp1 = "HTTP/1.1 204 No Content\r\n\r\n";
+	kp_first(&k, r1, resp1);
+	uint32_t pod_end = k.pod_isn + 1 + (uint32_t)strlen(resp1);
+	struct net_pkt p;
+	const char *a = "GET /api HTTP/1.1\r\nHo", *b = "st: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, a, 0));
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0,
+		      "an incomplete head is held too");
+	/* The old pod closes before the head is complete: nothing to route yet. */
+	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, pod_end, k.next + 1,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	cr_assert_lt(find_out(1, RTE_TCP_SYN_FLAG, &p), 0);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(a),
+		    k.to_client, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, b, 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0, "complete: connect to the /api pod");
+	cr_assert_eq(ntohl(p.dst_ip), ntohl(inet_addr("198.19.0.12")));
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, keepalive_drain_waits_for_the_client_to_have_the_old_pods_data)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46004, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *r1 = "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	kp_first(&k, r1, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+	uint32_t pod_next = k.pod_isn + 1 + 38;
+	struct net_pkt p;
+	/* The client sends its next request before the tail of the response reached it. */
+	const char *r2 = "GET /api HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
+	/* The old pod sends the tail with its FIN: the data goes on, without the FIN. */
+	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, pod_next, k.next + 1,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "tail", 0));
+	int d = find_out(0, RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(d, 0, "the tail reaches the client");
+	cr_assert_eq(p.payload_len, 4);
+	cr_assert_eq(ntohl(out_tcp((uint16_t)d, &p)->sent_seq), k.to_client);
+	cr_assert_lt(find_out(1, RTE_TCP_SYN_FLAG, &p), 0, "not before the client has it");
+	/* The client acknowledges the tail: now the connection moves. */
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(r2),
+		    k.to_client + 4, RTE_TCP_ACK_FLAG, NULL, 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0);
+	cr_assert_eq(ntohl(p.dst_ip), ntohl(inet_addr("198.19.0.12")));
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
