@@ -13,10 +13,12 @@
  * index) under a secret key, truncated to 23 bits. A forger without the key has a 1 in 8 million
  * chance per guess, and a cookie is accepted for 64–128 s (this counter and the previous one).
  *
- * Why AES via ipsec-mb: AES-NI evaluates a 16-byte PRF in a few cycles, and ipsec-mb's cipher
- * burst API takes the whole RX burst's blocks in one call, interleaving them across the AES
- * pipeline; one block per packet is one AES block (submitted as single-block CBC under a zero IV,
- * which ipsec-mb 1.3 bursts; its burst API has no ECB).
+ * Why AES via ipsec-mb: AES-NI evaluates a 16-byte PRF in a few cycles. The burst's blocks sit
+ * side by side and go to ipsec-mb in one ECB job per key (one call for the burst, two when a
+ * check burst mixes the current and previous key), which pipelines them through AES-NI/VAES; a
+ * lone block goes through the single-block CFB call (AES of the IV), which skips the job
+ * manager. Measured on the development VM: 50 cycles for one block (the 1.3 cipher-burst API
+ * took 190), 5 per block in bursts of 32 (it took 59).
  *
  * Keys: two secrets live at once. The management lcore rotates them (crypto_keys_rotate) by
  * building a new immutable struct crypto_keys and publishing the pointer; a worker uses the key

@@ -22,7 +22,7 @@ struct flow_table {
 	uint32_t age_cursor;
 };
 
-_Static_assert(offsetof(struct flow_key, local_port) + 2 == FLOW_KEY_LEN, "key layout");
+_Static_assert(sizeof(struct flow_key) == FLOW_KEY_LEN, "key layout");
 
 static struct rte_hash *make_hash(const char *name, const char *suffix, uint32_t capacity,
 				  int socket)
@@ -105,9 +105,10 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
 	/* rte_hash_add_key_data overwrites an existing key: refuse instead, or the first record
 	 * would be orphaned and its removal would delete the second flow's key. */
 	void *existing;
-	if (rte_hash_lookup_data(t->client, ck, &existing) >= 0)
+	hash_sig_t h = rte_hash_hash(t->client, ck);
+	if (rte_hash_lookup_with_hash_data(t->client, ck, h, &existing) >= 0)
 		return FLOW_NONE;
-	if (rte_hash_add_key_data(t->client, ck, (void *)(uintptr_t)idx) != 0)
+	if (rte_hash_add_key_with_hash_data(t->client, ck, h, (void *)(uintptr_t)idx) != 0)
 		return FLOW_NONE;
 	struct flow *f = &t->recs[idx];
 	t->free_head = f->next_free;
@@ -126,14 +127,15 @@ int flow_bind_pod(struct flow_table *t, uint32_t idx, const struct flow_key *pk)
 {
 	struct flow *f = &t->recs[idx];
 	void *existing;
-	if (rte_hash_lookup_data(t->pod, pk, &existing) >= 0)
+	hash_sig_t h = rte_hash_hash(t->pod, pk);
+	if (rte_hash_lookup_with_hash_data(t->pod, pk, h, &existing) >= 0)
 		return -EEXIST;
 	if (f->pod_ip) {
 		struct flow_key old;
 		flow_pod_key(f, &old);
 		rte_hash_del_key(t->pod, &old);
 	}
-	if (rte_hash_add_key_data(t->pod, pk, (void *)(uintptr_t)idx) != 0) {
+	if (rte_hash_add_key_with_hash_data(t->pod, pk, h, (void *)(uintptr_t)idx) != 0) {
 		f->pod_ip = 0;
 		return -ENOSPC;
 	}

@@ -130,6 +130,15 @@ static void make(struct setup *s, unsigned offloads, const char *name)
 static uint64_t total_cycles, total_packets;
 
 /* Feed one packet, time it, free what comes out; returns output k's TCP header fields. */
+/* Cycles per packet of the one-request connection, by its place in the sequence. */
+static uint64_t step_cycles[7];
+static unsigned step;
+static const char *const step_names[7] = {
+	"client SYN -> SYN-ACK cookie",	 "client ACK -> flow created",
+	"request -> routed, SYN to pod", "pod SYN-ACK -> ACK + request",
+	"pod response + FIN -> client",	 "client ACK + FIN -> pod",
+	"pod final ACK -> linger"};
+
 static uint16_t run1(struct setup *s, uint16_t pi, struct rte_mbuf *m, uint64_t now,
 		     struct tcpl_out *out)
 {
@@ -138,7 +147,10 @@ static uint16_t run1(struct setup *s, uint16_t pi, struct rte_mbuf *m, uint64_t 
 	net_parse(m, &p, &why);
 	uint64_t t0 = rte_rdtsc();
 	uint16_t n = tcpl_input_burst(s->tcp, pi, &m, &p, 1, now, out, 16);
-	total_cycles += rte_rdtsc() - t0;
+	uint64_t d = rte_rdtsc() - t0;
+	total_cycles += d;
+	step_cycles[step < 7 ? step : 6] += d;
+	step++;
 	total_packets++;
 	return n;
 }
@@ -168,7 +180,9 @@ static double connection_cost(struct setup *s, unsigned conns)
 	struct tcpl_out out[16];
 	total_cycles = total_packets = 0;
 	uint64_t now = rte_get_tsc_hz() * 1000;
+	memset(step_cycles, 0, sizeof(step_cycles));
 	for (unsigned i = 0; i < conns; i++) {
+		step = 0;
 		uint16_t cp = (uint16_t)(10000 + i % 50000);
 		uint32_t isn = 1000 + i * 7919;
 		uint16_t n = run1(s, 0, seg(0, C, V, cp, 80, isn, 0, RTE_TCP_SYN_FLAG, 0, NULL),
@@ -288,6 +302,8 @@ int main(int argc, char **argv)
 	splice_cost(&sw, &sw_c, &sw_p);
 	splice_cost(&hw, &hw_c, &hw_p);
 	double sw_conn = connection_cost(&sw, conns);
+	uint64_t sw_steps[7];
+	memcpy(sw_steps, step_cycles, sizeof(sw_steps));
 	double hw_conn = connection_cost(&hw, conns);
 	printf("tsc %.2f GHz; spliced packets in bursts of 32; %u one-request connections\n",
 	       (double)rte_get_tsc_hz() / 1e9, conns);
@@ -296,5 +312,8 @@ int main(int argc, char **argv)
 	printf("%-44s %12.1f %12.1f\n", "spliced ACK, client -> pod (cyc/pkt)", sw_p, hw_p);
 	printf("%-44s %12.0f %12.0f\n", "one-request connection, 7 packets (cyc/conn)", sw_conn,
 	       hw_conn);
+	for (int k = 0; k < 7; k++)
+		printf("  %-42s %12.0f %12.0f\n", step_names[k], (double)sw_steps[k] / conns,
+		       (double)step_cycles[k] / conns);
 	return 0;
 }

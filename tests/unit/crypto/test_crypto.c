@@ -140,3 +140,32 @@ Test(crypto, cookie_signed_just_before_a_rotation_checks_after_it)
 	crypto_cookie_make_burst(ctx, &next, &in, &m, 1, 1000, &c2);
 	cr_assert(check(&keys, in, c2, 1000, &mss));
 }
+
+/* A check burst mixing cookies under the current and the previous key (one call per key). */
+Test(crypto, mixed_key_burst_checks_every_cookie_and_rejects_forgeries)
+{
+	struct crypto_cookie_in in[16];
+	uint8_t m[16];
+	uint32_t cookies[16];
+	for (int i = 0; i < 16; i++) {
+		in[i] = tuple();
+		in[i].sport = htons((uint16_t)(20000 + i));
+		m[i] = (uint8_t)(i % CRYPTO_MSS_COUNT);
+	}
+	/* Even ones signed before a rotation (previous key), odd ones after (current key). */
+	for (int i = 0; i < 16; i += 2)
+		crypto_cookie_make_burst(ctx, &keys, &in[i], &m[i], 1, 1000, &cookies[i]);
+	struct crypto_keys next;
+	cr_assert_eq(crypto_keys_rotate(ctx, &next, &keys, 1001), 0);
+	for (int i = 1; i < 16; i += 2)
+		crypto_cookie_make_burst(ctx, &next, &in[i], &m[i], 1, 1001, &cookies[i]);
+	cookies[5] ^= 1; /* a forgery in the middle of the burst */
+	bool ok[16];
+	uint16_t mss[16];
+	crypto_cookie_check_burst(ctx, &next, in, cookies, 16, 1001, ok, mss);
+	for (int i = 0; i < 16; i++) {
+		cr_assert_eq(ok[i], i != 5, "cookie %d", i);
+		if (i != 5)
+			cr_assert_eq(mss[i], crypto_mss_table[m[i]]);
+	}
+}
