@@ -88,6 +88,8 @@ static void add_route_fields(json_t *o, const struct route_table *t, const char 
 		json_object_set_new(o, "hash_header", json_string(p->hash_header));
 	if (p->split[0])
 		json_object_set_new(o, "split", json_string(p->split));
+	if (p->proxy_v2)
+		json_object_set_new(o, "proxy_protocol", json_string("v2"));
 	json_t *eps = json_array();
 	for (uint32_t i = 0; i < p->n_endpoints; i++) {
 		char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 8];

@@ -191,6 +191,7 @@ struct compile {
 	json_t *pool_index;    /* "ns/svc:port" → pool index (jansson's object is a hash table) */
 	enum lb_algorithm alg; /* of the Ingress being compiled */
 	const char *hash_header; /* of the Ingress being compiled ("" = client address) */
+	bool proxy_v2;		 /* of the Ingress being compiled */
 	enum lb_algorithm default_alg;
 	json_t *pool_meta; /* pool index → ["ns", "service", "port"] */
 };
@@ -309,7 +310,8 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	snprintf(portstr, sizeof(portstr), "%s", strrchr(key, ':') + 1);
 	/* The same Service port balanced two ways is two pools. */
 	size_t kl = strlen(key);
-	snprintf(key + kl, sizeof(key) - kl, "#%d%s", (int)cc->alg, cc->hash_header);
+	snprintf(key + kl, sizeof(key) - kl, "#%d%s%s", (int)cc->alg, cc->proxy_v2 ? "#pp2" : "",
+		 cc->hash_header);
 	json_t *known = json_object_get(cc->pool_index, key);
 	if (known)
 		return json_integer_value(known);
@@ -348,8 +350,9 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	route_builder_set_pool_algorithm(cc->b, idx, (uint8_t)cc->alg);
 	if (cc->alg == LB_MAGLEV && cc->hash_header[0])
 		route_builder_set_pool_hash_header(cc->b, idx, cc->hash_header);
-	snprintf(key + strlen(key), sizeof(key) - strlen(key), "#%d%s", (int)cc->alg,
-		 cc->hash_header);
+	route_builder_set_pool_proxy_v2(cc->b, idx, cc->proxy_v2);
+	snprintf(key + strlen(key), sizeof(key) - strlen(key), "#%d%s%s", (int)cc->alg,
+		 cc->proxy_v2 ? "#pp2" : "", cc->hash_header);
 	free(eps);
 	json_object_set_new(cc->pool_index, key, json_integer(idx));
 	json_array_append_new(cc->pool_meta, json_pack("[sss]", ns, name, portstr));
@@ -365,8 +368,8 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary, int weight)
 {
 	char key[128];
-	snprintf(key, sizeof(key), "split:%u:%u:%d:%d%s", primary, canary, weight, (int)cc->alg,
-		 cc->hash_header);
+	snprintf(key, sizeof(key), "split:%u:%u:%d:%d:%d%s", primary, canary, weight, (int)cc->alg,
+		 (int)cc->proxy_v2, cc->hash_header);
 	json_t *known = json_object_get(cc->pool_index, key);
 	if (known)
 		return (uint32_t)json_integer_value(known);
@@ -406,6 +409,7 @@ static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary
 	if (cc->alg == LB_MAGLEV && cc->hash_header[0])
 		route_builder_set_pool_hash_header(cc->b, idx, cc->hash_header);
 	route_builder_set_pool_split(cc->b, idx, desc);
+	route_builder_set_pool_proxy_v2(cc->b, idx, cc->proxy_v2);
 	json_object_set_new(cc->pool_index, key, json_integer(idx));
 	json_array_append_new(cc->pool_meta,
 			      json_pack("[sss]", ns ? ns : "", svc ? svc : "", port ? port : ""));
@@ -522,6 +526,15 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 			in->ns, in->name, lbv, lb_algorithm_name(cc->default_alg));
 		cc->alg = cc->default_alg;
 	}
+	cc->proxy_v2 = false;
+	const char *pp = annotation(in->j, "sluice.dev/proxy-protocol");
+	if (pp && strcmp(pp, "v2") == 0)
+		cc->proxy_v2 = true;
+	else if (pp)
+		control_errors_add(cc->errs,
+				   "Ingress %s/%s: annotation sluice.dev/proxy-protocol: \"%s\": "
+				   "expected \"v2\"; no PROXY header sent",
+				   in->ns, in->name, pp);
 	const char *hh = annotation(in->j, "sluice.dev/hash-header");
 	if (hh && !header_name_valid(hh)) {
 		control_errors_add(
@@ -740,6 +753,7 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 			char why[512];
 			cc.alg = cc.default_alg;
 			cc.hash_header = "";
+			cc.proxy_v2 = false;
 			int64_t p = resolve_backend(&cc, ns, backend, why, sizeof(why));
 			json_decref(backend);
 			if (p >= 0)

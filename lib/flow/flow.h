@@ -108,10 +108,9 @@ _Static_assert(offsetof(struct flow, last_seen) + sizeof(uint64_t) <= 64,
 #define FLOW_OPT_WS	  0x4  /* window scaling with the client */
 #define FLOW_OPT_BUFFERED 0x8  /* holds a request buffer (flow->buf), not yet all acked */
 #define FLOW_OPT_COUNTED  0x10 /* counted in the worker's least-request loads */
-#define FLOW_OPT_TRACK	  0x20 /* keep-alive: request boundaries tracked for per-request routing */
-#define FLOW_OPT_POD_RST                                                                           \
-	0x40 /* FLOW_DRAIN: the old pod's side is reset (nothing to acknowledge)                   \
-	      */
+#define FLOW_OPT_TRACK	  0x20 /* keep-alive: request boundaries followed (per-request routing) */
+#define FLOW_OPT_POD_RST  0x40 /* FLOW_DRAIN: the old pod's side was reset */
+#define FLOW_OPT_PROXIED  0x80 /* the buffer starts with a PROXY v2 header for this pod stream */
 
 _Static_assert(sizeof(struct flow) == 192, "struct flow: keep to three cache lines");
 

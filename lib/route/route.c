@@ -183,6 +183,7 @@ struct pool_rec {
 	uint32_t ns, service, port, hash_header, split;
 	uint32_t first_ep, n_eps;
 	uint8_t algorithm;
+	bool proxy_v2;
 };
 
 struct route_builder {
@@ -305,6 +306,7 @@ uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const c
 	p->first_ep = b->n_eps;
 	p->n_eps = 0;
 	p->algorithm = LB_ROUND_ROBIN;
+	p->proxy_v2 = false;
 	for (uint32_t i = 0; i < n; i++) {
 		if (!GROW(b->eps, b->n_eps, b->cap_eps)) {
 			b->failed = true;
@@ -326,6 +328,12 @@ void route_builder_set_pool_hash_header(struct route_builder *b, uint32_t pool, 
 {
 	if (pool < b->n_pools)
 		b->pools[pool].hash_header = str_off(b, header);
+}
+
+void route_builder_set_pool_proxy_v2(struct route_builder *b, uint32_t pool, bool on)
+{
+	if (pool < b->n_pools)
+		b->pools[pool].proxy_v2 = on;
 }
 
 void route_builder_set_pool_split(struct route_builder *b, uint32_t pool, const char *split)
@@ -561,6 +569,7 @@ struct route_table *route_builder_finish(struct route_builder *b)
 			.endpoints = t->b.eps + p->first_ep,
 			.algorithm = p->algorithm,
 			.hash_header = A + p->hash_header,
+			.proxy_v2 = p->proxy_v2,
 			.split = A + p->split,
 		};
 		if (p->algorithm == LB_WEIGHTED && p->n_eps > 0) {

@@ -60,6 +60,7 @@ struct route_pool {
 	const uint32_t *cum;	 /* cumulative weights when algorithm is weighted */
 	const char *hash_header; /* Maglev key: this request header; "" = the client address */
 	const char *split;	 /* "svc=90,canary=10" for a canary split, else "" */
+	bool proxy_v2;		 /* a PROXY protocol v2 header precedes each connection's bytes */
 };
 
 /* Where a request goes, and why (for the route checker and access logs). */
@@ -101,6 +102,7 @@ void route_builder_set_pool_algorithm(struct route_builder *b, uint32_t pool, ui
 /* Maglev on a request header instead of the client address; a canary split's description. */
 void route_builder_set_pool_hash_header(struct route_builder *b, uint32_t pool, const char *header);
 void route_builder_set_pool_split(struct route_builder *b, uint32_t pool, const char *split);
+void route_builder_set_pool_proxy_v2(struct route_builder *b, uint32_t pool, bool on);
 /* A pool's endpoints so far (valid until the next add). */
 const struct route_endpoint *route_builder_pool_endpoints(const struct route_builder *b,
 							  uint32_t pool, uint32_t *n);

@@ -547,6 +547,39 @@ static inline uint16_t reply_queue(const struct tcpl_port *tp, uint32_t pod_ip, 
 	return tp->reta[h % tp->reta_size];
 }
 
+#define PROXY_V2_LEN 28 /* signature, version/command, family, length, IPv4 addresses, ports */
+
+/*
+ * Put a PROXY protocol v2 header (the client's address and port, the VIP's) in front of the
+ * buffered request, once per pod stream. The pod's stream starts that many bytes earlier: the
+ * SYN's sequence number moves back by the header's length, so the client's bytes keep their
+ * numbers and the splice translates nothing more. Returns false when the buffer has no room.
+ */
+static bool proxy_v2_insert(struct tcpl_ctx *c, struct flow *f)
+{
+	if (f->opts & FLOW_OPT_PROXIED)
+		return true;
+	if (f->buf == FLOW_NONE || f->req_len + PROXY_V2_LEN > c->cfg.request_buffer)
+		return false;
+	static const uint8_t sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+					0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+	uint8_t *b = buf_of(c, f);
+	memmove(b + PROXY_V2_LEN, b, f->req_len);
+	memcpy(b, sig, 12);
+	b[12] = 0x21; /* version 2, PROXY */
+	b[13] = 0x11; /* IPv4, stream */
+	b[14] = 0;
+	b[15] = 12;
+	memcpy(b + 16, &f->client_ip, 4);
+	memcpy(b + 20, &f->vip, 4);
+	memcpy(b + 24, &f->client_port, 2);
+	memcpy(b + 26, &f->vip_port, 2);
+	f->req_len += PROXY_V2_LEN;
+	f->client_isn -= PROXY_V2_LEN;
+	f->opts |= FLOW_OPT_PROXIED;
+	return true;
+}
+
 /* Choose a pod (a different one on retry), an SNAT port, and connect. */
 static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now, uint32_t avoid,
 		     struct tcpl_out *out, uint16_t *n, uint16_t cap)
@@ -559,6 +592,10 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 		return;
 	}
 	f->endpoint = (uint32_t)e;
+	if (p->proxy_v2 && !proxy_v2_insert(c, f)) {
+		local_response(c, idx, f, RESP_431, now, out, n, cap);
+		return;
+	}
 	const struct net_local *l = c->ports[c->pod_pi].local;
 	uint32_t snat = l->snat[f->client_port % l->n_snat];
 	const struct tcpl_port *tp = &c->ports[c->pod_pi];
@@ -928,6 +965,7 @@ static bool hold_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f, struc
 	uint32_t cack = rte_be_to_cpu_32(th->recv_ack);
 	f->buf = c->buf_free[--c->n_buf_free];
 	f->opts |= FLOW_OPT_BUFFERED;
+	f->opts &= (uint8_t)~FLOW_OPT_PROXIED;
 	memcpy(buf_of(c, f), data, plen);
 	f->req_len = plen;
 	http_request_parser_init(&f->hp);

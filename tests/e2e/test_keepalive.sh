@@ -30,6 +30,10 @@ http {
     uwsgi_temp_path $work/tmp;
     scgi_temp_path $work/tmp;
     server { listen 8080; root $work/pod%i; keepalive_requests 100000; }
+    server {
+        listen 8082 proxy_protocol;
+        location / { return 200 "client=\$proxy_protocol_addr:\$proxy_protocol_port peer=\$remote_addr\\n"; }
+    }
 }
 NGX
 for i in 1 2; do
@@ -38,6 +42,34 @@ for i in 1 2; do
 done
 mkdir -p "$work/manifests"
 cp "$here/manifests/"*.yaml "$work/manifests/"
+cat >"$work/manifests/40-proxy.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: pp, namespace: e2e}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: pp-1, namespace: e2e, labels: {kubernetes.io/service-name: pp}}
+addressType: IPv4
+ports: [{name: http, port: 8082}]
+endpoints:
+  - addresses: ["198.19.0.11"]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: pp
+  namespace: e2e
+  annotations: {sluice.dev/proxy-protocol: "v2"}
+spec:
+  ingressClassName: sluice
+  rules:
+    - host: pp.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: pp, port: {number: 80}}}}
+YAML
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" "$work/manifests"
 gw_start "$work/sluice.conf" "$mport"
@@ -65,6 +97,15 @@ page=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics")
 rebinds2=$(printf '%s\n' "$page" | awk '/^sluice_http_rebinds_total/ { print $2 }')
 [ "$rebinds2" -eq "$rebinds" ] || fail "requests for the same Service moved the connection"
 echo "ok: same-Service requests stay on the connection"
+
+# PROXY protocol v2: the pod learns the client's own address although it talks to the SNAT one.
+pp=$(ip netns exec "${P}client" curl -s --max-time 5 -H 'Host: pp.example' "http://$TOPO_VIP/")
+echo "$pp"
+case "$pp" in
+"client=$TOPO_CLIENT_IP:"*" peer=$TOPO_SNAT") ;;
+*) fail "PROXY v2: the pod saw $pp (client $TOPO_CLIENT_IP, SNAT $TOPO_SNAT)" ;;
+esac
+echo "ok: PROXY v2 gives the pod the client's address"
 
 cat >"$work/alt.lua" <<'LUA'
 local n = 0

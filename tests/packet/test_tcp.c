@@ -860,6 +860,7 @@ static struct route_table *lb_table(void)
 		{"cn-canary", "cn.example", "can", "\"sluice.dev/canary-weight\":\"25\"", "/"},
 		{"kp", "kp.example", "one", "", "/"},
 		{"kp-api", "kp.example", "can", "", "/api"},
+		{"pp", "pp.example", "one", "\"sluice.dev/proxy-protocol\":\"v2\"", "/"},
 	};
 	for (size_t i = 0; i < sizeof(ings) / sizeof(ings[0]); i++) {
 		snprintf(
@@ -1198,6 +1199,60 @@ Test(tcp, keepalive_drain_waits_for_the_client_to_have_the_old_pods_data)
 	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
 	cr_assert_geq(syn, 0);
 	cr_assert_eq(ntohl(p.dst_ip), ntohl(inet_addr("198.19.0.12")));
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, proxy_protocol_v2_header_precedes_the_request_and_the_splice_needs_no_shift)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
+	const char *req = "POST / HTTP/1.1\r\nHost: pp.example\r\nContent-Length: 1\r\n\r\n";
+	uint16_t cport = 47001;
+	uint32_t isn = 1000u * cport;
+	struct net_pkt p;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1, RTE_TCP_ACK_FLAG,
+		    NULL, 0));
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, req, 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0);
+	const struct rte_tcp_hdr *th = out_tcp((uint16_t)syn, &p);
+	cr_assert_eq(ntohl(th->sent_seq), isn - 28, "the pod's stream starts 28 bytes earlier");
+	uint16_t sp = ntohs(p.src_port);
+	feed(1, seg(&pm, &gw_p, "198.19.0.11", SNAT, 8080, sp, 60000, isn - 27,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 2);
+	th = out_tcp(1, &p);
+	cr_assert_eq(ntohl(th->sent_seq), isn - 27);
+	cr_assert_eq(p.payload_len, 28 + strlen(req));
+	const uint8_t *d =
+		rte_pktmbuf_mtod_offset(out[1].m, const uint8_t *, p.l2_len + p.l3_len + p.l4_len);
+	static const uint8_t sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+					0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+	cr_assert(memcmp(d, sig, 12) == 0, "PROXY v2 signature");
+	cr_assert_eq(d[12], 0x21);
+	cr_assert_eq(d[13], 0x11);
+	cr_assert_eq(d[15], 12);
+	uint32_t a;
+	memcpy(&a, d + 16, 4);
+	cr_assert_eq(a, inet_addr(CLIENT), "source: the client");
+	memcpy(&a, d + 20, 4);
+	cr_assert_eq(a, inet_addr(VIP), "destination: the VIP");
+	cr_assert_eq(d[24] << 8 | d[25], cport);
+	cr_assert_eq(d[26] << 8 | d[27], 80);
+	cr_assert(memcmp(d + 28, req, strlen(req)) == 0, "then the request");
+	/* Client bytes keep their numbers on the pod side: the body is spliced as it came. */
+	feed(1, seg(&pm, &gw_p, "198.19.0.11", SNAT, 8080, sp, 60001,
+		    isn + 1 + (uint32_t)strlen(req), RTE_TCP_ACK_FLAG, NULL, 0));
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1 + (uint32_t)strlen(req),
+		    cookie + 1, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "x", 0));
+	cr_assert_eq(nout, 1);
+	th = out_tcp(0, &p);
+	cr_assert_eq(ntohl(th->sent_seq), isn + 1 + strlen(req));
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }

@@ -722,3 +722,22 @@ Test(route, canary_weight_splits_a_rule_between_two_services)
 	cr_assert(has_error("Ingress default/badw: annotation sluice.dev/canary-weight: \"120\": "
 			    "expected an integer from 0 to 100"));
 }
+
+Test(route, proxy_protocol_annotation_marks_the_pool)
+{
+	service("default", "a", "198.19.0.11");
+	ingress_ann("p", "p.example", "a", "'sluice.dev/proxy-protocol':'v2'",
+		    "2026-01-01T00:00:00Z");
+	ingress_ann("q", "q.example", "a", "'sluice.dev/proxy-protocol':'v1'",
+		    "2026-01-01T00:00:00Z");
+	compile();
+	const struct route_pool *p =
+		route_pool(table, route_lookup(table, "p.example", 9, "/", 1)->pool);
+	const struct route_pool *q =
+		route_pool(table, route_lookup(table, "q.example", 9, "/", 1)->pool);
+	cr_assert(p->proxy_v2);
+	cr_assert_not(q->proxy_v2, "only v2 is spoken");
+	cr_assert_neq(p, q, "with and without the header are two pools");
+	cr_assert(has_error("Ingress default/q: annotation sluice.dev/proxy-protocol: \"v1\": "
+			    "expected \"v2\"; no PROXY header sent"));
+}
