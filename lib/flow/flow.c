@@ -1,5 +1,12 @@
 /*
- * flow.c: two rte_hash tables over one record array with an index free list.
+ * flow.c: one record array with an index free list, found from the client side through an
+ * rte_hash and from the pod side through a table of our own.
+ *
+ * The pod side's key holds an SNAT address and port that this worker chose itself, from its own
+ * partition, one after another. So it needs no general hash: the port (mixed with the address)
+ * picks a bucket of four slots, one cache line, compared directly. A full bucket refuses the
+ * insert and the caller tries its next port, which it does anyway when a 4-tuple is taken. No
+ * chains, no cuckoo moves, one line touched per lookup.
  */
 #include "flow/flow.h"
 
@@ -10,11 +17,20 @@
 
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_byteorder.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#define POD_WAYS 4
+
+struct pod_bucket {
+	struct flow_key k[POD_WAYS]; /* k[i].zero holds the record index; FLOW_NONE = free */
+} __attribute__((aligned(64)));
 
 struct flow_table {
 	struct rte_hash *client;
-	struct rte_hash *pod;
+	struct pod_bucket *pod;
+	uint32_t pod_mask;
 	struct flow *recs;
 	uint32_t capacity;
 	uint32_t count;
@@ -51,11 +67,20 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 	t->recs = rte_zmalloc_socket("flows", (size_t)capacity * sizeof(struct flow),
 				     RTE_CACHE_LINE_SIZE, socket);
 	t->client = make_hash(name, "c", capacity, socket);
-	t->pod = make_hash(name, "p", capacity, socket);
+	/* Half as many buckets as records (two slots per record), at least 1024. */
+	uint32_t nb = 1024;
+	while (nb < capacity / 2 && nb < (1u << 24))
+		nb <<= 1;
+	t->pod_mask = nb - 1;
+	t->pod = rte_malloc_socket("flow_pod", (size_t)nb * sizeof(struct pod_bucket),
+				   RTE_CACHE_LINE_SIZE, socket);
 	if (t->recs == NULL || t->client == NULL || t->pod == NULL) {
 		flow_table_free(t);
 		return NULL;
 	}
+	for (uint32_t b = 0; b < nb; b++)
+		for (unsigned w = 0; w < POD_WAYS; w++)
+			t->pod[b].k[w] = (struct flow_key){.zero = FLOW_NONE};
 	for (uint32_t i = 0; i < capacity; i++)
 		t->recs[i].next_free = i + 1 < capacity ? i + 1 : FLOW_NONE;
 	t->free_head = 0;
@@ -67,14 +92,56 @@ void flow_table_free(struct flow_table *t)
 	if (t == NULL)
 		return;
 	rte_hash_free(t->client);
-	rte_hash_free(t->pod);
+	rte_free(t->pod);
 	rte_free(t->recs);
 	rte_free(t);
+}
+
+static inline uint32_t pod_bucket_of(const struct flow_table *t, const struct flow_key *k)
+{
+	uint32_t port = rte_be_to_cpu_16(k->local_port);
+	return (port ^ (rte_be_to_cpu_32(k->local_ip) * 0x9e3779b1u)) & t->pod_mask;
+}
+
+static inline bool same_tuple(const struct flow_key *a, const struct flow_key *b)
+{
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	return x == y && a->remote_port == b->remote_port && a->local_port == b->local_port;
+}
+
+static struct flow_key *pod_find(struct flow_table *t, const struct flow_key *k)
+{
+	struct pod_bucket *b = &t->pod[pod_bucket_of(t, k)];
+	for (unsigned w = 0; w < POD_WAYS; w++)
+		if (b->k[w].zero != FLOW_NONE && same_tuple(&b->k[w], k))
+			return &b->k[w];
+	return NULL;
 }
 
 void flow_lookup_burst(struct flow_table *t, bool pod_side, const struct flow_key *keys, uint16_t n,
 		       uint32_t *idx)
 {
+	if (pod_side) {
+		if (n > 64)
+			n = 64;
+		uint32_t bk[64];
+		for (uint16_t i = 0; i < n; i++) {
+			bk[i] = pod_bucket_of(t, &keys[i]);
+			rte_prefetch0(&t->pod[bk[i]]);
+		}
+		for (uint16_t i = 0; i < n; i++) {
+			const struct pod_bucket *b = &t->pod[bk[i]];
+			idx[i] = FLOW_NONE;
+			for (unsigned w = 0; w < POD_WAYS; w++)
+				if (b->k[w].zero != FLOW_NONE && same_tuple(&b->k[w], &keys[i])) {
+					idx[i] = b->k[w].zero;
+					break;
+				}
+		}
+		return;
+	}
 	const void *kp[64];
 	void *data[64];
 	if (n > 64)
@@ -82,7 +149,7 @@ void flow_lookup_burst(struct flow_table *t, bool pod_side, const struct flow_ke
 	for (uint16_t i = 0; i < n; i++)
 		kp[i] = &keys[i];
 	uint64_t hits = 0;
-	rte_hash_lookup_bulk_data(pod_side ? t->pod : t->client, kp, n, &hits, data);
+	rte_hash_lookup_bulk_data(t->client, kp, n, &hits, data);
 	for (uint16_t i = 0; i < n; i++)
 		idx[i] = (hits >> i) & 1 ? (uint32_t)(uintptr_t)data[i] : FLOW_NONE;
 }
@@ -126,19 +193,25 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
 int flow_bind_pod(struct flow_table *t, uint32_t idx, const struct flow_key *pk)
 {
 	struct flow *f = &t->recs[idx];
-	void *existing;
-	hash_sig_t h = rte_hash_hash(t->pod, pk);
-	if (rte_hash_lookup_with_hash_data(t->pod, pk, h, &existing) >= 0)
+	if (pod_find(t, pk))
 		return -EEXIST;
 	if (f->pod_ip) {
 		struct flow_key old;
 		flow_pod_key(f, &old);
-		rte_hash_del_key(t->pod, &old);
-	}
-	if (rte_hash_add_key_with_hash_data(t->pod, pk, h, (void *)(uintptr_t)idx) != 0) {
+		struct flow_key *o = pod_find(t, &old);
+		if (o)
+			o->zero = FLOW_NONE;
 		f->pod_ip = 0;
-		return -ENOSPC;
 	}
+	struct pod_bucket *b = &t->pod[pod_bucket_of(t, pk)];
+	struct flow_key *slot = NULL;
+	for (unsigned w = 0; w < POD_WAYS && slot == NULL; w++)
+		if (b->k[w].zero == FLOW_NONE)
+			slot = &b->k[w];
+	if (slot == NULL)
+		return -ENOSPC; /* the caller tries another port */
+	*slot = *pk;
+	slot->zero = idx;
 	f->pod_ip = pk->remote_ip;
 	f->snat_ip = pk->local_ip;
 	f->pod_port = pk->remote_port;
@@ -156,7 +229,9 @@ void flow_remove(struct flow_table *t, uint32_t idx)
 	rte_hash_del_key(t->client, &k);
 	if (f->pod_ip) {
 		flow_pod_key(f, &k);
-		rte_hash_del_key(t->pod, &k);
+		struct flow_key *o = pod_find(t, &k);
+		if (o)
+			o->zero = FLOW_NONE;
 	}
 	f->state = FLOW_FREE;
 	f->next_free = t->free_head;

@@ -2,6 +2,7 @@
  * flows and leaves established ones alone, aging is bounded and removes only dead flows. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <errno.h>
 
 #include <rte_eal.h>
 
@@ -142,4 +143,38 @@ Test(flow, bulk_lookup_mixes_hits_and_misses)
 	flow_lookup_burst(t, false, keys, 32, got);
 	for (int i = 0; i < 32; i++)
 		cr_assert_eq(got[i], want[i], "key %d", i);
+}
+
+Test(flow, one_snat_port_serves_four_pods_then_the_caller_moves_on)
+{
+	/* Pod-side buckets hold four flows per SNAT address and port: a fifth is refused
+	 * (-ENOSPC, the engine then tries its next port), and a freed slot is reused. */
+	uint32_t idx[5];
+	for (int i = 0; i < 5; i++) {
+		struct flow_key c = ckey((uint16_t)(41000 + i));
+		idx[i] = flow_insert(t, &c);
+		cr_assert_neq(idx[i], FLOW_NONE);
+		struct flow_key p = {htonl(0xc6130000u + 11 + (uint32_t)i), inet_addr("198.19.0.1"),
+				     htons(8080), htons(30000)};
+		int rc = flow_bind_pod(t, idx[i], &p);
+		cr_assert_eq(rc, i < 4 ? 0 : -ENOSPC, "pod %d: %d", i, rc);
+	}
+	struct flow_key p0 = {htonl(0xc6130000u + 11), inet_addr("198.19.0.1"), htons(8080),
+			      htons(30000)};
+	uint32_t got;
+	flow_lookup_burst(t, true, &p0, 1, &got);
+	cr_assert_eq(got, idx[0]);
+	flow_remove(t, idx[0]);
+	struct flow_key p4 = {htonl(0xc6130000u + 15), inet_addr("198.19.0.1"), htons(8080),
+			      htons(30000)};
+	cr_assert_eq(flow_bind_pod(t, idx[4], &p4), 0, "the freed slot is reused");
+	flow_lookup_burst(t, true, &p4, 1, &got);
+	cr_assert_eq(got, idx[4]);
+	/* Keys that share a bucket do not confuse each other. */
+	for (int i = 1; i < 4; i++) {
+		struct flow_key p = {htonl(0xc6130000u + 11 + (uint32_t)i), inet_addr("198.19.0.1"),
+				     htons(8080), htons(30000)};
+		flow_lookup_burst(t, true, &p, 1, &got);
+		cr_assert_eq(got, idx[i]);
+	}
 }
