@@ -132,6 +132,9 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *client_key);
  * Returns 0, or -ENOSPC/-EEXIST. */
 int flow_bind_pod(struct flow_table *t, uint32_t idx, const struct flow_key *pod_key);
 
+/* Which client-side bucket a key falls in (tests drive full buckets with it). */
+uint32_t flow_client_bucket(const struct flow_table *t, const struct flow_key *k);
+
 /* Remove a record and both its keys. */
 void flow_remove(struct flow_table *t, uint32_t idx);
 

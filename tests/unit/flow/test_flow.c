@@ -178,3 +178,39 @@ Test(flow, one_snat_port_serves_four_pods_then_the_caller_moves_on)
 		cr_assert_eq(got, idx[i]);
 	}
 }
+
+Test(flow, a_full_client_bucket_spills_and_every_key_is_still_found)
+{
+	/* Ten client keys that fall in one bucket of eight slots. */
+	struct flow_key keys[10];
+	int n = 0;
+	uint32_t want = flow_client_bucket(
+		t, &(struct flow_key){ckey(1).remote_ip, ckey(1).local_ip, htons(1), htons(80)});
+	for (uint32_t port = 1; n < 10 && port < 65535; port++) {
+		struct flow_key k = ckey((uint16_t)port);
+		if (flow_client_bucket(t, &k) == want)
+			keys[n++] = k;
+	}
+	cr_assert_eq(n, 10);
+	uint32_t idx[10];
+	for (int i = 0; i < 10; i++) {
+		idx[i] = flow_insert(t, &keys[i]);
+		cr_assert_neq(idx[i], FLOW_NONE, "key %d", i);
+	}
+	cr_assert_eq(flow_insert(t, &keys[9]), FLOW_NONE, "a spilled key is a duplicate too");
+	uint32_t got[10];
+	flow_lookup_burst(t, false, keys, 10, got);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(got[i], idx[i], "key %d", i);
+	/* Remove one in the bucket and one spilled: the rest stay found, the slot is reused. */
+	flow_remove(t, idx[0]);
+	flow_remove(t, idx[9]);
+	flow_lookup_burst(t, false, keys, 10, got);
+	cr_assert_eq(got[0], FLOW_NONE);
+	cr_assert_eq(got[9], FLOW_NONE);
+	for (int i = 1; i < 9; i++)
+		cr_assert_eq(got[i], idx[i]);
+	idx[0] = flow_insert(t, &keys[0]);
+	flow_lookup_burst(t, false, keys, 1, got);
+	cr_assert_eq(got[0], idx[0]);
+}
