@@ -463,6 +463,18 @@ static void url_escape_append(char *out, size_t len, const char *v)
 	out[o] = '\0';
 }
 
+/* Hand the kind's new transfer to curl; if it cannot even start, retry after a back-off. */
+static void start_or_back_off(struct kube_sync *s, struct kind_state *ks)
+{
+	if (ks->x && xfer_start(ks->x))
+		return;
+	xfer_free(ks->x);
+	ks->x = NULL;
+	ks->failures++;
+	ks->st.state = KUBE_STATE_BACKOFF;
+	ks->retry_at = kube_now_ns() + backoff_ns(s, ks->failures);
+}
+
 static void start_list(struct kube_sync *s, enum kube_kind k)
 {
 	struct kind_state *ks = &s->k[k];
@@ -479,13 +491,7 @@ static void start_list(struct kube_sync *s, enum kube_kind k)
 		url_escape_append(url, sizeof(url), ks->cont);
 	}
 	ks->x = xfer_new(s, X_LIST, k, url, 120);
-	if (ks->x == NULL || !xfer_start(ks->x)) {
-		xfer_free(ks->x);
-		ks->x = NULL;
-		ks->failures++;
-		ks->st.state = KUBE_STATE_BACKOFF;
-		ks->retry_at = kube_now_ns() + backoff_ns(s, ks->failures);
-	}
+	start_or_back_off(s, ks);
 }
 
 static void start_watch(struct kube_sync *s, enum kube_kind k)
@@ -500,13 +506,7 @@ static void start_watch(struct kube_sync *s, enum kube_kind k)
 		 s->o.client->server, kinds[k].path, ks->st.resource_version, t);
 	ks->x = xfer_new(s, X_WATCH, k, url, (long)t + 30);
 	ks->st.watches++;
-	if (ks->x == NULL || !xfer_start(ks->x)) {
-		xfer_free(ks->x);
-		ks->x = NULL;
-		ks->failures++;
-		ks->st.state = KUBE_STATE_BACKOFF;
-		ks->retry_at = kube_now_ns() + backoff_ns(s, ks->failures);
-	}
+	start_or_back_off(s, ks);
 }
 
 /* One line of a watch stream. Returns false to end the stream. */

@@ -744,6 +744,20 @@ static void connect_failed(struct tcpl_ctx *c, uint32_t idx, struct flow *f, boo
 	f->tries = tries;
 }
 
+/* Options of a segment the gateway sends the pod on the client's behalf: the client's TSval,
+ * and the pod's TSval echoed. NULL when the flow has no timestamps. */
+static const struct seg_opts *pod_side_opts(const struct tcpl_ctx *c, const struct flow *f,
+					    struct seg_opts *o)
+{
+	*o = (struct seg_opts){.ws = -1};
+	if (!(f->opts & FLOW_OPT_TS))
+		return NULL;
+	o->ts = true;
+	o->tsval = f->ts_client;
+	o->tsecr = our_tsval(c, f, c->now) - f->ts_delta;
+	return o;
+}
+
 /* Send the buffered request bytes to the pod (after its SYN-ACK, or on retransmission). */
 static void send_request(struct tcpl_ctx *c, struct flow *f, struct tcpl_out *out, uint16_t *n,
 			 uint16_t cap, bool with_ack_only)
@@ -751,16 +765,10 @@ static void send_request(struct tcpl_ctx *c, struct flow *f, struct tcpl_out *ou
 	const uint8_t *b = buf_of(c, f);
 	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
 	uint32_t ack = seq_add(f->pod_isn, 1);
-	struct seg_opts o = {.ws = -1};
-	const struct seg_opts *op = NULL;
-	if (f->opts & FLOW_OPT_TS) {
-		/* On the client's behalf: its TSval, and the pod's TSval echoed. */
-		o.ts = true;
-		o.tsval = f->ts_client;
-		o.tsecr = our_tsval(c, f, c->now) - f->ts_delta;
-		op = &o;
+	struct seg_opts o;
+	const struct seg_opts *op = pod_side_opts(c, f, &o);
+	if (op)
 		mss = (uint16_t)(mss - 12); /* RFC 6691: options come out of the segment */
-	}
 	/* The client's real window is unknown here: advertise 64 KiB until its next ACK. */
 	uint16_t win = (uint16_t)(65535u >> f->c2p_out);
 	if (with_ack_only)
@@ -934,14 +942,8 @@ static void track_close(struct flow *f, uint8_t flags, uint8_t side)
 static struct rte_mbuf *to_pod(struct tcpl_ctx *c, const struct flow *f, uint32_t seq, uint32_t ack,
 			       uint8_t flags, uint16_t win)
 {
-	struct seg_opts o = {.ws = -1};
-	const struct seg_opts *op = NULL;
-	if (f->opts & FLOW_OPT_TS) {
-		o.ts = true;
-		o.tsval = f->ts_client;
-		o.tsecr = our_tsval(c, f, c->now) - f->ts_delta;
-		op = &o;
-	}
+	struct seg_opts o;
+	const struct seg_opts *op = pod_side_opts(c, f, &o);
 	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
 		       seq, ack, flags, win, op, NULL, 0);
 }

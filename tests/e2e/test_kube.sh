@@ -12,31 +12,7 @@ SLUICE=${SLUICE:?path to the sluice binary}
 e2e_init "slk$$-"
 
 topo_up "$P"
-for i in 1 2; do
-	mkdir -p "$work/pod$i"
-	echo "pod$i" >"$work/pod$i/index.html"
-done
-cat >"$work/nginx.conf" <<NGX
-daemon off;
-user root;
-worker_processes 1;
-pid $work/nginx-%i.pid;
-error_log /dev/null;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/tmp;
-    proxy_temp_path $work/tmp;
-    fastcgi_temp_path $work/tmp;
-    uwsgi_temp_path $work/tmp;
-    scgi_temp_path $work/tmp;
-    server { listen 8080; root $work/pod%i; keepalive_requests 100000; }
-}
-NGX
-for i in 1 2; do
-	sed "s/%i/$i/g" "$work/nginx.conf" >"$work/nginx$i.conf"
-	ip netns exec "${P}pod$i" nginx -c "$work/nginx$i.conf" >/dev/null 2>&1 &
-done
+nginx_pods
 
 # The API server: its own CA and serving certificate for 127.0.0.1.
 (
@@ -81,8 +57,6 @@ CONF
 gw_start "$work/sluice.conf" "$mport"
 wait_for 20 ip netns exec "${P}gw" curl -sf --max-time 2 "http://127.0.0.1:$mport/readyz" ||
 	fail "not ready: the first sync did not complete"
-wait_for 10 ip netns exec "${P}pod2" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
-	fail "pods did not start"
 get() { ip netns exec "${P}client" curl -s --max-time 5 -H "Host: $1" "http://$TOPO_VIP$2"; }
 code() { ip netns exec "${P}client" curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $1" "http://$TOPO_VIP$2"; }
 routes_to() { # HOST BODY: wait until HOST/ answers BODY

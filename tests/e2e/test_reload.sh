@@ -10,38 +10,12 @@ SLUICE=${SLUICE:?path to the sluice binary}
 e2e_init "slr$$-"
 
 topo_up "$P"
-for i in 1 2; do
-	mkdir -p "$work/pod$i"
-	echo "pod$i" >"$work/pod$i/index.html"
-done
-cat >"$work/nginx.conf" <<NGX
-daemon off;
-user root;
-worker_processes 1;
-pid $work/nginx-%i.pid;
-error_log /dev/null;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/tmp;
-    proxy_temp_path $work/tmp;
-    fastcgi_temp_path $work/tmp;
-    uwsgi_temp_path $work/tmp;
-    scgi_temp_path $work/tmp;
-    server { listen 8080; root $work/pod%i; keepalive_requests 100000; }
-}
-NGX
-for i in 1 2; do
-	sed "s/%i/$i/g" "$work/nginx.conf" >"$work/nginx$i.conf"
-	ip netns exec "${P}pod$i" nginx -c "$work/nginx$i.conf" >/dev/null 2>&1 &
-done
+nginx_pods
 mkdir -p "$work/manifests"
 cp "$here/manifests/"*.yaml "$work/manifests/"
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" "$work/manifests"
 gw_start "$work/sluice.conf" "$mport"
-wait_for 10 ip netns exec "${P}pod2" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
-	fail "pods did not start"
 get() { ip netns exec "${P}client" curl -s --max-time 5 -H "Host: $1" "http://$TOPO_VIP$2"; }
 [ "$(get shop.example /)" = "pod1" ] || fail "initial routing"
 

@@ -162,7 +162,7 @@ class Store:
             self.cv.notify_all()
 
 
-class Api(http.server.BaseHTTPRequestHandler):
+class JsonHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "test-apiserver"
 
@@ -176,6 +176,9 @@ class Api(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+class Api(JsonHandler):
 
     def gate(self):
         """Authentication, injected outages and failures. False when answered already."""
@@ -351,19 +354,9 @@ class Api(http.server.BaseHTTPRequestHandler):
         self.send_json(200, obj)
 
 
-class Control(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
+class Control(JsonHandler):
     def reply(self, code, body):
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(code, body)
 
     def do_GET(self):
         st = self.server.store

@@ -142,6 +142,39 @@ timeouts = { header_ms = 2000; connect_ms = 3000; };
 CONF
 }
 
+# nginx_pods [EXTRA]: nginx on 8080 in the pod1 and pod2 namespaces, serving "podN" at / and
+# "podN-api" at /api/, with long keep-alive; EXTRA is more nginx "http" configuration, copied
+# as it is (nginx variables need no escaping). Waits until pod2 answers.
+nginx_pods() {
+	local extra=${1:-} i
+	for i in 1 2; do
+		mkdir -p "$work/pod$i/api"
+		echo "pod$i" >"$work/pod$i/index.html"
+		echo "pod$i-api" >"$work/pod$i/api/index.html"
+		cat >"$work/nginx$i.conf" <<NGX
+daemon off;
+user root;
+worker_processes 1;
+pid $work/nginx-$i.pid;
+error_log /dev/null;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/tmp;
+    proxy_temp_path $work/tmp;
+    fastcgi_temp_path $work/tmp;
+    uwsgi_temp_path $work/tmp;
+    scgi_temp_path $work/tmp;
+    server { listen 8080; root $work/pod$i; keepalive_requests 100000; }
+    $extra
+}
+NGX
+		ip netns exec "${P}pod$i" nginx -c "$work/nginx$i.conf" >/dev/null 2>&1 &
+	done
+	wait_for 10 ip netns exec "${P}pod2" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
+		fail "nginx pods did not start"
+}
+
 # ---- scaffolding shared by the end-to-end tests -------------------------------------------
 # e2e_init PREFIX: sets P, work (a temporary directory) and a trap that kills the gateway,
 # removes the topology (plus any extra namespaces listed in E2E_EXTRA_NS) and the directory,
