@@ -137,6 +137,7 @@ struct kube_sync {
 	struct xfer *status_x[MAX_STATUS_IN_FLIGHT];
 	unsigned status_failures;
 	uint64_t status_retry_at;
+	bool status_waiting; /* what is queued waits for writes in flight: no timer needed */
 	struct kube_status_stats sst;
 };
 
@@ -768,8 +769,11 @@ static void status_check_one(struct kube_sync *s, json_t *ing)
 		json_object_set(s->status_todo, key, s->desired_lb);
 	else if (!ours && json_array_size(cur) > 0 && json_equal(cur, s->desired_lb))
 		json_object_set_new(s->status_todo, key, json_null()); /* it left our class */
-	else
+	else {
 		json_object_del(s->status_todo, key);
+		return;
+	}
+	s->status_waiting = false;
 }
 
 void kube_sync_reconcile_status(struct kube_sync *s)
@@ -798,10 +802,14 @@ static void status_start(struct kube_sync *s)
 	const char *key;
 	json_t *desired;
 	void *tmp;
+	/* Everything left after this pass waits for a write in flight to the same Ingress. */
+	s->status_waiting = true;
 	json_object_foreach_safe(s->status_todo, tmp, key, desired)
 	{
-		if (s->status_in_flight >= MAX_STATUS_IN_FLIGHT)
+		if (s->status_in_flight >= MAX_STATUS_IN_FLIGHT) {
+			s->status_waiting = false;
 			return;
+		}
 		if (json_object_get(s->status_busy, key))
 			continue;
 		const char *slash = strchr(key, '/');
@@ -816,8 +824,11 @@ static void status_start(struct kube_sync *s)
 		url_escape_append(url, sizeof(url), slash + 1);
 		strncat(url, "/status", sizeof(url) - strlen(url) - 1);
 		struct xfer *x = xfer_new(s, X_STATUS, KUBE_INGRESS, url, 30);
-		if (x == NULL)
+		if (x == NULL) {
+			s->status_waiting = false;
+			s->status_retry_at = kube_now_ns() + 1000000000ull;
 			return;
+		}
 		json_t *patch =
 			json_pack("{s:{s:{s:O}}}", "status", "loadBalancer", "ingress", desired);
 		x->body = json_dumps(patch, JSON_COMPACT);
@@ -829,6 +840,8 @@ static void status_start(struct kube_sync *s)
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 		if (!xfer_start(x)) {
 			xfer_free(x);
+			s->status_waiting = false;
+			s->status_retry_at = kube_now_ns() + 1000000000ull;
 			return;
 		}
 		json_object_set_new(s->status_busy, key, json_true());
@@ -846,6 +859,7 @@ static void status_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 {
 	long code = response_code(x);
 	s->status_in_flight--;
+	s->status_waiting = false;
 	for (unsigned i = 0; i < MAX_STATUS_IN_FLIGHT; i++)
 		if (s->status_x[i] == x)
 			s->status_x[i] = NULL;
@@ -968,7 +982,8 @@ long kube_sync_timeout_ms(const struct kube_sync *s)
 	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
 		if (s->k[k].st.state == KUBE_STATE_BACKOFF && s->k[k].retry_at < next)
 			next = s->k[k].retry_at;
-	if (json_object_size(s->status_todo) && s->status_in_flight < MAX_STATUS_IN_FLIGHT) {
+	if (json_object_size(s->status_todo) && s->status_in_flight < MAX_STATUS_IN_FLIGHT &&
+	    !s->status_waiting) {
 		uint64_t at = s->status_retry_at ? s->status_retry_at : now;
 		if (at < next)
 			next = at;
