@@ -1012,9 +1012,11 @@ static bool track_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f, stru
 		rte_pktmbuf_free(m);
 		return true;
 	}
-	if ((f->opts & FLOW_OPT_BUFFERED) ||
+	if ((f->opts & FLOW_OPT_BUFFERED) || (f->fins & FLOW_FIN_POD) ||
 	    (p->tcp_flags & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) {
-		untrack(c, f); /* the first request is still in flight, or the client is closing */
+		/* The first request is still in flight, the pod has already closed (its FIN went
+		 * to the client: the connection cannot move), or the client is closing. */
+		untrack(c, f);
 		return false;
 	}
 	stats_add(c->st, STATS_http_keepalive_requests, 1);
