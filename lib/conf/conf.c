@@ -651,10 +651,13 @@ static void load_profile(struct reader *r, const config_setting_t *port, const c
 		else if (strcmp(steer, "thash") == 0)
 			pr->steering = CONF_STEER_THASH;
 		else if (strcmp(steer, "flow") == 0)
-			pr->steering = CONF_STEER_FLOW;
-		else
 			report(r, s, sp,
-			       "unknown value \"%s\"; expected one of: software, thash, flow",
+			       "\"flow\" (rte_flow rules per SNAT port range) is not built; use "
+			       "\"thash\" on NICs with Toeplitz RSS and a readable redirection "
+			       "table, "
+			       "else \"software\"");
+		else
+			report(r, s, sp, "unknown value \"%s\"; expected one of: software, thash",
 			       steer);
 	}
 

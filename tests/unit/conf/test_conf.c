@@ -130,6 +130,8 @@ Test(conf, hardware_profiles_ask_for_checksum_offloads_and_rss)
 		cr_assert(c.ports[0].profile.tx_offloads & CONF_OFFLOAD_TCP_CKSUM, "%s", hw[i]);
 		cr_assert(c.ports[0].profile.rss_key_len == 40 ||
 			  c.ports[0].profile.rss_key_len == 52);
+		cr_assert_eq(c.ports[0].profile.steering, CONF_STEER_THASH,
+			     "%s: replies steered by Toeplitz port choice", hw[i]);
 	}
 }
 
@@ -258,7 +260,7 @@ Test(conf, unknown_steering_method_is_refused)
 				  "vips = [\"198.18.0.10\"]; } );\n");
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "ports.[0].profile.steering: unknown value \"magic\"; expected one "
-			      "of: software, thash, flow") != NULL,
+			      "of: software, thash") != NULL,
 		  "%s", err);
 }
 
@@ -444,5 +446,18 @@ Test(conf, kubernetes_status_address_must_be_an_address_or_name)
 	cr_assert_eq(rc, 1);
 	cr_assert(strstr(err, "kubernetes.status_addresses.[0]: \"a b\": expected an IP address "
 			      "or a DNS name") != NULL,
+		  "%s", err);
+}
+
+Test(conf, flow_steering_is_refused_with_what_to_use)
+{
+	int rc = load(GOOD_LCORES
+		      "ports = ( { name = \"client\"; devargs = \"net_af_packet0,iface=veth0\";\n"
+		      "profile = { driver = \"net_mlx5\"; steering = \"flow\"; };\n"
+		      "vips = [\"198.18.0.10\"]; subnets = [\"198.18.0.0/24\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err,
+			 "steering: \"flow\" (rte_flow rules per SNAT port range) is not built; "
+			 "use \"thash\"") != NULL,
 		  "%s", err);
 }
