@@ -1054,6 +1054,13 @@ static bool track_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f, stru
 	return false;
 }
 
+/* The client's window as the draining pod reads it (scales may differ, DESIGN §4 table). */
+static uint16_t drain_window(const struct flow *f, uint16_t raw_be)
+{
+	uint32_t w = ((uint32_t)rte_be_to_cpu_16(raw_be) << f->c2p_in) >> f->c2p_out;
+	return (uint16_t)(w > 65535 ? 65535 : w);
+}
+
 /* The draining pod is done and the client has everything it sent: rewind to the head state. */
 static void drain_check(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t now,
 			struct tcpl_out *out, uint16_t *n, uint16_t cap)
@@ -1199,7 +1206,7 @@ static void client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct 
 		if (!(f->opts & FLOW_OPT_POD_RST))
 			emit(out, n, cap,
 			     to_pod(c, f, seq_add(f->next_req, 1), cack - f->delta,
-				    RTE_TCP_ACK_FLAG, rte_be_to_cpu_16(th->rx_win)),
+				    RTE_TCP_ACK_FLAG, drain_window(f, th->rx_win)),
 			     c->pod_pi, c->st);
 	}
 	if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
