@@ -1256,3 +1256,67 @@ Test(tcp, proxy_protocol_v2_header_precedes_the_request_and_the_splice_needs_no_
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
+
+Test(tcp, keepalive_request_with_no_route_gets_404_after_the_drain)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46005, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *resp1 = "HTTP/1.1 204 No Content\r\n\r\n";
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", resp1);
+	uint32_t pod_end = k.pod_isn + 1 + (uint32_t)strlen(resp1);
+	const char *r2 = "GET / HTTP/1.1\r\nHost: nowhere.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
+	struct net_pkt p;
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0, "drain first");
+	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, pod_end, k.next + 1,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	int r = find_out(0, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(r, 0, "the gateway answers the client itself");
+	const struct rte_tcp_hdr *th = out_tcp((uint16_t)r, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k.to_client, "continuing the client's byte stream");
+	cr_assert_eq(ntohl(th->recv_ack), k.next + strlen(r2));
+	const char *body =
+		rte_pktmbuf_mtod_offset(out[r].m, const char *, p.l2_len + p.l3_len + p.l4_len);
+	cr_assert(strncmp(body, "HTTP/1.1 404", 12) == 0);
+	cr_assert_eq(stats_sum(STATS_http_local_404), 1);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, keepalive_drain_resets_a_pod_that_never_closes_and_moves_on)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46006, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n",
+		 "HTTP/1.1 204 No Content\r\n\r\n");
+	const char *r2 = "GET /api HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
+	/* The old pod ignores our FIN; after the connect timeout it is reset and the request
+	 * goes to the /api pod (the client had everything the old pod sent). */
+	now += rte_get_tsc_hz() * 2;
+	struct tcpl_out o[64];
+	uint16_t n = tcpl_tick(tcp, now, o, 64);
+	bool rst = false, syn = false;
+	for (uint16_t i = 0; i < n; i++) {
+		struct net_pkt p;
+		enum net_drop_reason why;
+		cr_assert_eq(net_parse(o[i].m, &p, &why), NET_CLASS_TCP);
+		const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
+			o[i].m, const struct rte_tcp_hdr *, p.l2_len + p.l3_len);
+		if ((th->tcp_flags & RTE_TCP_RST_FLAG) && p.dst_ip == inet_addr("198.19.0.11"))
+			rst = true;
+		if (th->tcp_flags == RTE_TCP_SYN_FLAG && p.dst_ip == inet_addr("198.19.0.12")) {
+			syn = true;
+			cr_assert_eq(ntohl(th->sent_seq), k.next - 1);
+		}
+		rte_pktmbuf_free(o[i].m);
+	}
+	cr_assert(rst, "the silent pod is reset");
+	cr_assert(syn, "the held request goes to the /api pod");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
