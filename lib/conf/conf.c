@@ -416,8 +416,6 @@ const char *conf_steering_name(enum conf_steering s)
 		return "software";
 	case CONF_STEER_THASH:
 		return "thash";
-	case CONF_STEER_FLOW:
-		return "flow";
 	}
 	return "?";
 }

@@ -37,7 +37,6 @@
 enum conf_steering {
 	CONF_STEER_SOFTWARE, /* hand off through per-pair rte_rings: works on every port */
 	CONF_STEER_THASH,    /* choose SNAT ports so the NIC's Toeplitz hash lands on the owner */
-	CONF_STEER_FLOW,     /* one rte_flow rule per worker's SNAT port range */
 };
 
 /* Offload bits we ask a port for, independent of DPDK's flag values. */
