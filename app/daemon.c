@@ -421,8 +421,8 @@ struct daemon {
 	double kube_change_to_workers_s;
 	uint64_t publish_failures;
 	json_t *last_errors; /* compile messages already logged */
-	char status_addrs[CONF_MAX_STATUS_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
-	const char *status_ptrs[CONF_MAX_STATUS_ADDRS * CONF_MAX_PORTS];
+	char status_addrs[CONF_MAX_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
+	const char *status_ptrs[CONF_MAX_ADDRS * CONF_MAX_PORTS];
 	unsigned n_status;
 };
 
@@ -790,7 +790,7 @@ static void reload_routes(struct daemon *d, uint64_t now)
 		 * the swap (they poll in microseconds; wait a little for them here). */
 		d->kube_publish_token = d->retired[d->n_retired - 1].token;
 		d->kube_publish_pending = d->kube_change_ns != 0;
-		uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 20;
+		uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 100;
 		while (d->kube_publish_pending && rte_rdtsc() < until) {
 			if (rte_rcu_qsbr_check(d->qsbr, d->kube_publish_token, false) == 1) {
 				d->kube_change_to_workers_s =
@@ -831,7 +831,9 @@ static void start_kube(struct daemon *d)
 			snprintf(d->status_addrs[d->n_status++], sizeof(d->status_addrs[0]), "%s",
 				 k->status_addresses[i]);
 		for (unsigned p = 0; p < d->conf.n_ports && k->n_status_addresses == 0; p++)
-			for (unsigned v = 0; v < d->conf.ports[p].n_vips; v++) {
+			for (unsigned v = 0;
+			     v < d->conf.ports[p].n_vips && d->n_status < RTE_DIM(d->status_addrs);
+			     v++) {
 				struct in_addr a = {.s_addr = d->conf.ports[p].vips[v]};
 				inet_ntop(AF_INET, &a, d->status_addrs[d->n_status],
 					  sizeof(d->status_addrs[0]));

@@ -124,8 +124,10 @@ static char *read_trimmed(const char *path, char *err, size_t errlen)
 	char *buf = malloc(65536);
 	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
 	fclose(f);
-	if (buf == NULL)
+	if (buf == NULL) {
+		fail(err, errlen, "%s: out of memory", path);
 		return NULL;
+	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		n--;
 	buf[n] = '\0';

@@ -198,12 +198,21 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 		ev.events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		ev.events |= EPOLLOUT;
+	int rc;
 	if (sockp == NULL) {
-		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-			epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+		rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+		if (rc != 0 && errno == EEXIST)
+			rc = epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
 		curl_multi_assign(s->multi, fd, s);
-	} else if (epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) {
-		epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+	} else {
+		rc = epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+		if (rc != 0 && errno == ENOENT)
+			rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+	}
+	if (rc != 0) {
+		/* Unwatched, the transfer would stall until its timeout: fail it now. */
+		logf_(s, "kubernetes: cannot watch socket %d: %s", (int)fd, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -257,10 +266,11 @@ static const char *current_token(struct kube_sync *s)
 	uint64_t now = kube_now_ns();
 	if (s->token && (c->token || now - s->token_at < 60ull * 1000000000ull))
 		return s->token;
-	char err[512];
+	char err[512] = "out of memory";
 	char *t = kube__token(c, err, sizeof(err));
 	if (t == NULL && (c->token || c->token_file)) {
 		logf_(s, "kubernetes: %s; keeping the previous token", err);
+		s->token_at = now; /* try the file again in a minute, not on every request */
 		return s->token;
 	}
 	free(s->token);
@@ -507,6 +517,12 @@ static void start_watch(struct kube_sync *s, enum kube_kind k)
 		 s->o.client->server, kinds[k].path, ks->st.resource_version, t);
 	ks->x = xfer_new(s, X_WATCH, k, url, (long)t + 30);
 	ks->st.watches++;
+	if (ks->x) {
+		/* A silently dead connection: the API server sends a bookmark about every minute,
+		 * so two minutes without a byte means the watch is gone; resume it. */
+		curl_easy_setopt(ks->x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(ks->x->easy, CURLOPT_LOW_SPEED_TIME, 120L);
+	}
 	start_or_back_off(s, ks);
 }
 
@@ -559,8 +575,10 @@ static bool watch_event(struct xfer *x, const char *line, size_t len)
 		logf_(s, "kubernetes: %s watch: unknown event type \"%s\"; ignored",
 		      kinds[x->kind].kind, type);
 	}
-	if (go_on)
+	if (go_on) {
 		ks->st.last_sync_unix = unix_now();
+		ks->failures = 0; /* the watch works: the next drop starts the back-off afresh */
+	}
 	ks->st.objects = json_object_size(ks->held);
 	json_decref(ev);
 	return go_on;
@@ -713,6 +731,18 @@ static void watch_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 		      "kubernetes: %s watch: resourceVersion %s is too old (410 Gone); listing "
 		      "again",
 		      kinds[k].kind, ks->st.resource_version);
+		if (x->events == 0 && kube_now_ns() - x->started < 1000000000ull &&
+		    ks->st.relists_gone > 1) {
+			/* A fresh list's version already too old: do not list in a loop. */
+			free(ks->cont);
+			ks->cont = NULL;
+			json_decref(ks->seen);
+			ks->seen = json_object(); /* the retry lists */
+			ks->failures++;
+			ks->st.state = KUBE_STATE_BACKOFF;
+			ks->retry_at = kube_now_ns() + backoff_ns(s, ks->failures);
+			return;
+		}
 		start_list(s, k);
 		return;
 	}
@@ -875,8 +905,10 @@ static void status_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 		 * below sees the write (the watch event that follows is then no change). */
 		if (json_is_object(obj) &&
 		    obj_key(obj, KUBE_INGRESS, key, sizeof(key), &ns, &name) &&
-		    json_object_get(s->k[KUBE_INGRESS].held, key))
-			apply(s, KUBE_INGRESS, obj, "status");
+		    json_object_get(s->k[KUBE_INGRESS].held, key) &&
+		    apply(s, KUBE_INGRESS, obj, "status"))
+			bump(s); /* the answer may carry a spec change the watch has not shown yet
+				  */
 		json_decref(obj);
 		return;
 	}
