@@ -31,8 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t control__count(const struct control_model *m);
-json_t *control__json(const struct control_model *m, size_t i);
 const char *control__kind(const struct control_model *m, size_t i);
 
 static const char *str_at(json_t *o, const char *key)
@@ -65,10 +63,10 @@ struct classes {
 static void classes_collect(const struct control_model *m, struct classes *c)
 {
 	c->n = 0;
-	c->v = calloc(control__count(m) + 1, sizeof(*c->v));
-	for (size_t i = 0; c->v && i < control__count(m); i++)
+	c->v = calloc(control_object_count(m) + 1, sizeof(*c->v));
+	for (size_t i = 0; c->v && i < control_object_count(m); i++)
 		if (strcmp(control__kind(m, i), "IngressClass") == 0)
-			c->v[c->n++] = control__json(m, i);
+			c->v[c->n++] = control_object_at(m, i);
 }
 
 static bool is_ours(const struct classes *cl, const struct control_class *c, json_t *ing)
@@ -130,14 +128,14 @@ static int cmp_ent(const void *a, const void *b)
 
 static void index_build(const struct control_model *m, struct index *ix)
 {
-	size_t n = control__count(m);
+	size_t n = control_object_count(m);
 	ix->svc = calloc(n + 1, sizeof(*ix->svc));
 	ix->slices = calloc(n + 1, sizeof(*ix->slices));
 	ix->n_svc = ix->n_slices = 0;
 	if (ix->svc == NULL || ix->slices == NULL)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = control__json(m, i);
+		json_t *o = control_object_at(m, i);
 		if (strcmp(control__kind(m, i), "Service") == 0) {
 			ix->svc[ix->n_svc++] = (struct idx_ent){obj_ns(o), meta_str(o, "name"), o};
 		} else if (strcmp(control__kind(m, i), "EndpointSlice") == 0) {
@@ -193,7 +191,6 @@ struct compile {
 	const char *hash_header; /* of the Ingress being compiled ("" = client address) */
 	bool proxy_v2;		 /* of the Ingress being compiled */
 	enum lb_algorithm default_alg;
-	json_t *pool_meta; /* pool index → ["ns", "service", "port"] */
 };
 
 static int cond_true(json_t *conds, const char *key, bool missing)
@@ -355,7 +352,6 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 		 cc->proxy_v2 ? "#pp2" : "", cc->hash_header);
 	free(eps);
 	json_object_set_new(cc->pool_index, key, json_integer(idx));
-	json_array_append_new(cc->pool_meta, json_pack("[sss]", ns, name, portstr));
 	return idx;
 }
 
@@ -391,18 +387,12 @@ static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary
 		eps[n] = e2[i];
 		eps[n++].weight = n1 ? (uint32_t)weight * n1 : 1;
 	}
-	json_t *pm = json_array_get(cc->pool_meta, primary),
-	       *cm = json_array_get(cc->pool_meta, canary);
-	const char *ns = json_string_value(json_array_get(pm, 0));
-	const char *svc = json_string_value(json_array_get(pm, 1));
-	const char *port = json_string_value(json_array_get(pm, 2));
+	char ns[256] = "", svc[256] = "", port[256] = "", cns[256] = "", csvc[256] = "", cport[256];
+	route_builder_pool_names(cc->b, primary, ns, svc, port, sizeof(ns));
+	route_builder_pool_names(cc->b, canary, cns, csvc, cport, sizeof(cns));
 	char desc[600];
-	snprintf(desc, sizeof(desc), "%s=%d,%s=%d", svc ? svc : "", 100 - weight,
-		 json_string_value(json_array_get(cm, 1)) ? json_string_value(json_array_get(cm, 1))
-							  : "",
-		 weight);
-	uint32_t idx = route_builder_add_pool(cc->b, ns ? ns : "", svc ? svc : "", port ? port : "",
-					      eps, eps ? n : 0);
+	snprintf(desc, sizeof(desc), "%s=%d,%s=%d", svc, 100 - weight, csvc, weight);
+	uint32_t idx = route_builder_add_pool(cc->b, ns, svc, port, eps, eps ? n : 0);
 	free(eps);
 	route_builder_set_pool_algorithm(cc->b, idx,
 					 (uint8_t)(cc->alg == LB_MAGLEV ? LB_MAGLEV : LB_WEIGHTED));
@@ -411,8 +401,6 @@ static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary
 	route_builder_set_pool_split(cc->b, idx, desc);
 	route_builder_set_pool_proxy_v2(cc->b, idx, cc->proxy_v2);
 	json_object_set_new(cc->pool_index, key, json_integer(idx));
-	json_array_append_new(cc->pool_meta,
-			      json_pack("[sss]", ns ? ns : "", svc ? svc : "", port ? port : ""));
 	return idx;
 }
 
@@ -618,7 +606,6 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 			     .b = route_builder_new(),
 			     .errs = errs,
 			     .pool_index = json_object(),
-			     .pool_meta = json_array(),
 			     .hash_header = ""};
 	if (cc.b == NULL)
 		return NULL;
@@ -630,12 +617,12 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 	struct classes cl;
 	classes_collect(m, &cl);
 
-	struct ing *ings = calloc(control__count(m) + 1, sizeof(*ings));
+	struct ing *ings = calloc(control_object_count(m) + 1, sizeof(*ings));
 	size_t n = 0;
-	for (size_t i = 0; i < control__count(m); i++) {
+	for (size_t i = 0; i < control_object_count(m); i++) {
 		if (strcmp(control__kind(m, i), "Ingress") != 0)
 			continue;
-		json_t *j = control__json(m, i);
+		json_t *j = control_object_at(m, i);
 		if (!is_ours(&cl, c, j))
 			continue;
 		const char *ts = meta_str(j, "creationTimestamp");
@@ -787,7 +774,6 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 	}
 	json_decref(canaries);
 	json_decref(cc.pool_index);
-	json_decref(cc.pool_meta);
 	free(ings);
 	free(cl.v);
 	index_free(&cc.ix);

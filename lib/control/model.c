@@ -77,20 +77,8 @@ static void object_key(char *buf, size_t len, const char *kind, const char *ns, 
 	snprintf(buf, len, "%s/%s/%s", kind, ns, name);
 }
 
-/* Internal accessors for compile.c. */
-size_t control__count(const struct control_model *m);
-json_t *control__json(const struct control_model *m, size_t i);
+/* Internal accessor for compile.c (public ones: control_object_count, control_object_at). */
 const char *control__kind(const struct control_model *m, size_t i);
-
-size_t control__count(const struct control_model *m)
-{
-	return m->n;
-}
-
-json_t *control__json(const struct control_model *m, size_t i)
-{
-	return m->objs[i].json;
-}
 
 const char *control__kind(const struct control_model *m, size_t i)
 {

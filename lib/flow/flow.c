@@ -148,63 +148,59 @@ uint32_t flow_client_bucket(const struct flow_table *t, const struct flow_key *k
 	return client_bucket_of(t, k);
 }
 
-/* The client key's slot in its bucket, or NULL (then maybe in the overflow hash). */
-static struct flow_key *client_find(struct flow_table *t, const struct flow_key *k, uint32_t b)
+/* The key's slot among a bucket's ways, or NULL. */
+static inline struct flow_key *slot_find(struct flow_key *ways, unsigned n,
+					 const struct flow_key *k)
 {
-	for (unsigned w = 0; w < CLIENT_WAYS; w++)
-		if (t->cb[b].k[w].zero != FLOW_NONE && same_tuple(&t->cb[b].k[w], k))
-			return &t->cb[b].k[w];
+	for (unsigned w = 0; w < n; w++)
+		if (ways[w].zero != FLOW_NONE && same_tuple(&ways[w], k))
+			return &ways[w];
 	return NULL;
 }
 
-static struct flow_key *pod_find(struct flow_table *t, const struct flow_key *k)
+/* A free slot among a bucket's ways, or NULL. */
+static inline struct flow_key *slot_free(struct flow_key *ways, unsigned n)
 {
-	struct pod_bucket *b = &t->pod[pod_bucket_of(t, k)];
-	for (unsigned w = 0; w < POD_WAYS; w++)
-		if (b->k[w].zero != FLOW_NONE && same_tuple(&b->k[w], k))
-			return &b->k[w];
+	for (unsigned w = 0; w < n; w++)
+		if (ways[w].zero == FLOW_NONE)
+			return &ways[w];
 	return NULL;
+}
+
+/* The client key's slot in its bucket b, or NULL (then maybe in the overflow hash). */
+static inline struct flow_key *client_find(struct flow_table *t, const struct flow_key *k,
+					   uint32_t b)
+{
+	return slot_find(t->cb[b].k, CLIENT_WAYS, k);
+}
+
+static inline struct flow_key *pod_find(struct flow_table *t, const struct flow_key *k, uint32_t b)
+{
+	return slot_find(t->pod[b].k, POD_WAYS, k);
 }
 
 void flow_lookup_burst(struct flow_table *t, bool pod_side, const struct flow_key *keys, uint16_t n,
 		       uint32_t *idx)
 {
-	if (pod_side) {
-		if (n > 64)
-			n = 64;
-		uint32_t bk[64];
-		for (uint16_t i = 0; i < n; i++) {
-			bk[i] = pod_bucket_of(t, &keys[i]);
-			rte_prefetch0(&t->pod[bk[i]]);
-		}
-		for (uint16_t i = 0; i < n; i++) {
-			const struct pod_bucket *b = &t->pod[bk[i]];
-			idx[i] = FLOW_NONE;
-			for (unsigned w = 0; w < POD_WAYS; w++)
-				if (b->k[w].zero != FLOW_NONE && same_tuple(&b->k[w], &keys[i])) {
-					idx[i] = b->k[w].zero;
-					break;
-				}
-		}
-		return;
-	}
 	if (n > 64)
 		n = 64;
 	uint32_t bk[64];
+	/* Every bucket of the burst is asked for before any is read. */
 	for (uint16_t i = 0; i < n; i++) {
-		bk[i] = client_bucket_of(t, &keys[i]);
-		rte_prefetch0(&t->cb[bk[i]]);
-		rte_prefetch0((const uint8_t *)&t->cb[bk[i]] + 64);
+		if (pod_side) {
+			bk[i] = pod_bucket_of(t, &keys[i]);
+			rte_prefetch0(&t->pod[bk[i]]);
+		} else {
+			bk[i] = client_bucket_of(t, &keys[i]);
+			rte_prefetch0(&t->cb[bk[i]]);
+			rte_prefetch0((const uint8_t *)&t->cb[bk[i]] + 64);
+		}
 	}
 	for (uint16_t i = 0; i < n; i++) {
-		const struct client_bucket *b = &t->cb[bk[i]];
-		idx[i] = FLOW_NONE;
-		for (unsigned w = 0; w < CLIENT_WAYS; w++)
-			if (b->k[w].zero != FLOW_NONE && same_tuple(&b->k[w], &keys[i])) {
-				idx[i] = b->k[w].zero;
-				break;
-			}
-		if (idx[i] == FLOW_NONE && unlikely(t->spilled[bk[i]])) {
+		const struct flow_key *k =
+			pod_side ? pod_find(t, &keys[i], bk[i]) : client_find(t, &keys[i], bk[i]);
+		idx[i] = k ? k->zero : FLOW_NONE;
+		if (k == NULL && !pod_side && unlikely(t->spilled[bk[i]])) {
 			void *data;
 			if (rte_hash_lookup_data(t->client, &keys[i], &data) >= 0)
 				idx[i] = (uint32_t)(uintptr_t)data;
@@ -234,10 +230,7 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
 	if (client_find(t, ck, b) ||
 	    (t->spilled[b] && rte_hash_lookup_data(t->client, ck, &existing) >= 0))
 		return FLOW_NONE;
-	struct flow_key *slot = NULL;
-	for (unsigned w = 0; w < CLIENT_WAYS && slot == NULL; w++)
-		if (t->cb[b].k[w].zero == FLOW_NONE)
-			slot = &t->cb[b].k[w];
+	struct flow_key *slot = slot_free(t->cb[b].k, CLIENT_WAYS);
 	if (slot) {
 		*slot = *ck;
 		slot->zero = idx;
@@ -263,21 +256,18 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
 int flow_bind_pod(struct flow_table *t, uint32_t idx, const struct flow_key *pk)
 {
 	struct flow *f = &t->recs[idx];
-	if (pod_find(t, pk))
+	uint32_t b = pod_bucket_of(t, pk);
+	if (pod_find(t, pk, b))
 		return -EEXIST;
 	if (f->pod_ip) {
 		struct flow_key old;
 		flow_pod_key(f, &old);
-		struct flow_key *o = pod_find(t, &old);
+		struct flow_key *o = pod_find(t, &old, pod_bucket_of(t, &old));
 		if (o)
 			o->zero = FLOW_NONE;
 		f->pod_ip = 0;
 	}
-	struct pod_bucket *b = &t->pod[pod_bucket_of(t, pk)];
-	struct flow_key *slot = NULL;
-	for (unsigned w = 0; w < POD_WAYS && slot == NULL; w++)
-		if (b->k[w].zero == FLOW_NONE)
-			slot = &b->k[w];
+	struct flow_key *slot = slot_free(t->pod[b].k, POD_WAYS);
 	if (slot == NULL)
 		return -ENOSPC; /* the caller tries another port */
 	*slot = *pk;
@@ -304,7 +294,7 @@ void flow_remove(struct flow_table *t, uint32_t idx)
 		t->spilled[b]--;
 	if (f->pod_ip) {
 		flow_pod_key(f, &k);
-		struct flow_key *o = pod_find(t, &k);
+		struct flow_key *o = pod_find(t, &k, pod_bucket_of(t, &k));
 		if (o)
 			o->zero = FLOW_NONE;
 	}

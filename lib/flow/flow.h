@@ -96,7 +96,7 @@ struct flow {
 			     * retry; see the daemon's retirement of old tables) */
 	uint32_t affinity;  /* Maglev key: hash of the client address or the named header */
 	uint32_t next_req;  /* with FLOW_OPT_TRACK: client sequence where the next request starts */
-	uint32_t pool_id;   /* which Service port the pod serves (hash of ns/service:port) */
+	uint32_t pool_id;   /* which Service port the pod serves (route_pool.id) */
 	uint32_t pod_fin;   /* FLOW_DRAIN: the old pod's FIN, in its sequence space */
 } __attribute__((aligned(64)));
 

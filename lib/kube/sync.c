@@ -130,9 +130,9 @@ struct kube_sync {
 	char *token;
 	uint64_t token_at;
 	/* status writer */
-	json_t *desired_lb;  /* array for status.loadBalancer.ingress */
-	json_t *status_todo; /* "ns/name" → desired (array, or null to clear) */
-	json_t *status_busy; /* "ns/name" in flight */
+	json_t *desired_lb;   /* array for status.loadBalancer.ingress */
+	json_t *status_queue; /* "ns/name" → desired (array, or null to clear) */
+	json_t *status_busy;  /* "ns/name" in flight */
 	unsigned status_in_flight;
 	struct xfer *status_x[MAX_STATUS_IN_FLIGHT];
 	unsigned status_failures;
@@ -456,22 +456,14 @@ static void set_rv(struct kind_state *ks, const char *rv)
 static void start_list(struct kube_sync *s, enum kube_kind k);
 static void start_watch(struct kube_sync *s, enum kube_kind k);
 
+/* Append v, percent-encoded by libcurl, to the URL in out. */
 static void url_escape_append(char *out, size_t len, const char *v)
 {
-	size_t o = strlen(out);
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *v && o + 4 < len; v++) {
-		unsigned char ch = (unsigned char)*v;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
+	char *e = curl_easy_escape(NULL, v, 0);
+	if (e) {
+		strncat(out, e, len - strlen(out) - 1);
+		curl_free(e);
 	}
-	out[o] = '\0';
 }
 
 /* Hand the kind's new transfer to curl; if it cannot even start, retry after a back-off. */
@@ -781,7 +773,7 @@ static json_t *lb_ingress_of(json_t *ing)
 
 static void status_forget(struct kube_sync *s, const char *key)
 {
-	json_object_del(s->status_todo, key);
+	json_object_del(s->status_queue, key);
 }
 
 /* Decide what one Ingress's status should be and queue a PATCH if it differs. */
@@ -796,11 +788,11 @@ static void status_check_one(struct kube_sync *s, json_t *ing)
 	json_t *cur = lb_ingress_of(ing);
 	bool ours = control_ingress_is_ours(s->o.model, s->o.cls, ing);
 	if (ours && !json_equal(cur, s->desired_lb))
-		json_object_set(s->status_todo, key, s->desired_lb);
+		json_object_set(s->status_queue, key, s->desired_lb);
 	else if (!ours && json_array_size(cur) > 0 && json_equal(cur, s->desired_lb))
-		json_object_set_new(s->status_todo, key, json_null()); /* it left our class */
+		json_object_set_new(s->status_queue, key, json_null()); /* it left our class */
 	else {
-		json_object_del(s->status_todo, key);
+		json_object_del(s->status_queue, key);
 		return;
 	}
 	s->status_waiting = false;
@@ -834,7 +826,7 @@ static void status_start(struct kube_sync *s)
 	void *tmp;
 	/* Everything left after this pass waits for a write in flight to the same Ingress. */
 	s->status_waiting = true;
-	json_object_foreach_safe(s->status_todo, tmp, key, desired)
+	json_object_foreach_safe(s->status_queue, tmp, key, desired)
 	{
 		if (s->status_in_flight >= MAX_STATUS_IN_FLIGHT) {
 			s->status_waiting = false;
@@ -844,7 +836,7 @@ static void status_start(struct kube_sync *s)
 			continue;
 		const char *slash = strchr(key, '/');
 		if (slash == NULL) {
-			json_object_del(s->status_todo, key);
+			json_object_del(s->status_queue, key);
 			continue;
 		}
 		char url[4096];
@@ -875,7 +867,7 @@ static void status_start(struct kube_sync *s)
 			return;
 		}
 		json_object_set_new(s->status_busy, key, json_true());
-		json_object_del(s->status_todo, key);
+		json_object_del(s->status_queue, key);
 		s->status_in_flight++;
 		for (unsigned i = 0; i < MAX_STATUS_IN_FLIGHT; i++)
 			if (s->status_x[i] == NULL) {
@@ -1014,7 +1006,7 @@ long kube_sync_timeout_ms(const struct kube_sync *s)
 	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
 		if (s->k[k].st.state == KUBE_STATE_BACKOFF && s->k[k].retry_at < next)
 			next = s->k[k].retry_at;
-	if (json_object_size(s->status_todo) && s->status_in_flight < MAX_STATUS_IN_FLIGHT &&
+	if (json_object_size(s->status_queue) && s->status_in_flight < MAX_STATUS_IN_FLIGHT &&
 	    !s->status_waiting) {
 		uint64_t at = s->status_retry_at ? s->status_retry_at : now;
 		if (at < next)
@@ -1115,7 +1107,7 @@ struct kube_sync *kube_sync_new(const struct kube_sync_opts *o, char *err, size_
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-	s->status_todo = json_object();
+	s->status_queue = json_object();
 	s->status_busy = json_object();
 	if (o->n_status_addrs)
 		s->desired_lb = lb_entries(o->status_addrs, o->n_status_addrs);
@@ -1138,7 +1130,7 @@ void kube_sync_free(struct kube_sync *s)
 	}
 	for (unsigned i = 0; i < MAX_STATUS_IN_FLIGHT; i++)
 		xfer_free(s->status_x[i]);
-	json_decref(s->status_todo);
+	json_decref(s->status_queue);
 	json_decref(s->status_busy);
 	json_decref(s->desired_lb);
 	free(s->token);

@@ -46,6 +46,19 @@ static uint64_t hash_str(const char *s, size_t n, uint32_t scope)
 	return fnv_finish(h, scope);
 }
 
+/* A pool's identity across table versions: FNV-1a over "ns/service/port". */
+static uint32_t pool_id(const char *ns, const char *service, const char *port)
+{
+	uint64_t h = FNV_OFFSET;
+	const char *parts[3] = {ns, service, port};
+	for (int k = 0; k < 3; k++) {
+		for (const char *s = parts[k]; *s; s++)
+			h = fnv_step(h, (uint8_t)*s);
+		h = fnv_step(h, '/');
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
 /* ---- string arena ------------------------------------------------------------------------- */
 
 struct arena {
@@ -349,6 +362,18 @@ const struct route_endpoint *route_builder_pool_endpoints(const struct route_bui
 	return *n ? b->eps + b->pools[pool].first_ep : NULL;
 }
 
+bool route_builder_pool_names(const struct route_builder *b, uint32_t pool, char *ns, char *service,
+			      char *port, size_t len)
+{
+	if (pool >= b->n_pools)
+		return false;
+	const char *A = b->arena.buf;
+	snprintf(ns, len, "%s", A + b->pools[pool].ns);
+	snprintf(service, len, "%s", A + b->pools[pool].service);
+	snprintf(port, len, "%s", A + b->pools[pool].port);
+	return true;
+}
+
 bool route_host_valid(const char *host)
 {
 	size_t n = strlen(host);
@@ -570,6 +595,7 @@ struct route_table *route_builder_finish(struct route_builder *b)
 			.algorithm = p->algorithm,
 			.hash_header = A + p->hash_header,
 			.proxy_v2 = p->proxy_v2,
+			.id = pool_id(A + p->ns, A + p->service, A + p->port),
 			.split = A + p->split,
 		};
 		if (p->algorithm == LB_WEIGHTED && p->n_eps > 0) {

@@ -61,6 +61,7 @@ struct route_pool {
 	const char *hash_header; /* Maglev key: this request header; "" = the client address */
 	const char *split;	 /* "svc=90,canary=10" for a canary split, else "" */
 	bool proxy_v2;		 /* a PROXY protocol v2 header precedes each connection's bytes */
+	uint32_t id; /* the Service port it stands for (ns/service:port), equal across tables */
 };
 
 /* Where a request goes, and why (for the route checker and access logs). */
@@ -106,6 +107,9 @@ void route_builder_set_pool_proxy_v2(struct route_builder *b, uint32_t pool, boo
 /* A pool's endpoints so far (valid until the next add). */
 const struct route_endpoint *route_builder_pool_endpoints(const struct route_builder *b,
 							  uint32_t pool, uint32_t *n);
+/* A pool's namespace, service and port copied out (each buffer len bytes); false if no pool. */
+bool route_builder_pool_names(const struct route_builder *b, uint32_t pool, char *ns, char *service,
+			      char *port, size_t len);
 
 /*
  * Add a rule: host ("" = any host; "*.foo.com" = wildcard; case-insensitive), path and type.

@@ -623,19 +623,6 @@ static void bind_pod(struct tcpl_ctx *c, uint32_t idx, struct flow *f, uint64_t 
 	local_response(c, idx, f, RESP_503, now, out, n, cap);
 }
 
-/* Which Service port a pool stands for, the same in every table version. */
-static uint32_t pool_id_of(const struct route_pool *p)
-{
-	uint32_t h = 2166136261u;
-	const char *parts[3] = {p->namespace_, p->service, p->port};
-	for (int k = 0; k < 3; k++) {
-		for (const char *s = parts[k]; *s; s++)
-			h = (h ^ (uint8_t)*s) * 16777619u;
-		h = (h ^ '/') * 16777619u;
-	}
-	return h;
-}
-
 static bool pool_has_pod(const struct route_pool *p, uint32_t addr, uint16_t port)
 {
 	for (uint32_t i = 0; i < p->n_endpoints; i++)
@@ -715,7 +702,7 @@ static void route_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f,
 	f->routes = routes;
 	f->tries = 0;
 	const struct route_pool *pool = route_pool(routes, t->pool);
-	f->pool_id = pool_id_of(pool);
+	f->pool_id = pool->id;
 	track_next(c, f, r, seq_add(f->client_isn, 1), f->req_len);
 	size_t hoff, hlen;
 	if (pool && pool->algorithm == LB_MAGLEV && pool->hash_header[0] &&
@@ -1035,7 +1022,7 @@ static bool track_request(struct tcpl_ctx *c, uint32_t idx, struct flow *f, stru
 		bool bad;
 		const struct route_target *t = lookup_head(c, data, &r, &routes, &bad);
 		const struct route_pool *pool = t ? route_pool(routes, t->pool) : NULL;
-		if (pool && pool_id_of(pool) == f->pool_id &&
+		if (pool && pool->id == f->pool_id &&
 		    pool_has_pod(pool, f->pod_ip, rte_be_to_cpu_16(f->pod_port))) {
 			/* Same Service, pod still in it: stay on this connection. */
 			stats_add(c->st, STATS_http_requests, 1);

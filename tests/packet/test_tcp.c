@@ -34,6 +34,37 @@ static const struct rte_ether_addr cli = {{2, 0, 0, 0, 0, 3}}, pod = {{2, 0, 0, 
 
 static uint64_t now;
 
+/* Add one object written as JSON ('single quotes' stand for double ones) to a model. */
+static void model_add(struct control_model *m, const char *text)
+{
+	char buf[2048];
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *c = buf; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	json_t *j = json_loads(buf, 0, NULL);
+	cr_assert_not_null(j, "bad test JSON: %s", buf);
+	struct control_errors errs = {0};
+	control_add_object(m, j, "test", &errs);
+	cr_assert_eq(errs.n, 0, "%s", errs.n ? errs.msgs[0] : "");
+	control_errors_free(&errs);
+	json_decref(j);
+}
+
+/* Compile a model of our class; every object must compile cleanly. Frees the model. */
+static struct route_table *model_compile(struct control_model *m)
+{
+	struct control_errors errs = {0};
+	struct control_class cls = {"sluice", "sluice.dev/ingress-controller", NULL, NULL};
+	struct route_table *t = control_compile(m, &cls, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		cr_log_error("%s", errs.msgs[i]);
+	cr_assert_eq(errs.n, 0);
+	control_model_free(m);
+	control_errors_free(&errs);
+	return t;
+}
+
 static void setup(void)
 {
 	static bool eal;
@@ -61,7 +92,6 @@ static void setup(void)
 	net_neigh_learn(neigh, inet_addr(POD), &pod, now, true);
 
 	struct control_model *m = control_model_new();
-	struct control_errors errs = {0};
 	const char *objs[] = {
 		"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
 		"\"namespace\":\"t\"},\"spec\":{\"ports\":[{\"name\":\"http\",\"port\":80}]}}",
@@ -77,16 +107,9 @@ static void setup(void)
 		"\"Prefix\",\"backend\":{\"service\":{\"name\":\"web\",\"port\":{\"number\":80}}}}]"
 		"}}]}}",
 	};
-	for (int i = 0; i < 3; i++) {
-		json_t *j = json_loads(objs[i], 0, NULL);
-		control_add_object(m, j, "test", &errs);
-		json_decref(j);
-	}
-	struct control_class cls = {"sluice", "sluice.dev/ingress-controller", NULL};
-	routes = control_compile(m, &cls, &errs);
-	cr_assert_eq(errs.n, 0);
-	control_model_free(m);
-	control_errors_free(&errs);
+	for (int i = 0; i < 3; i++)
+		model_add(m, objs[i]);
+	routes = model_compile(m);
 
 	crypto = crypto_ctx_create();
 	crypto_keys_rotate(crypto, &keys, NULL, crypto_cookie_count(1000));
@@ -836,18 +859,9 @@ static struct route_table *lb_table(void)
 		"{'addresses':['198.19.0.14']}]}",
 	};
 	struct control_model *m = control_model_new();
-	struct control_errors errs = {0};
 	char buf[1024];
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
-		snprintf(buf, sizeof(buf), "%s", objs[i]);
-		for (char *c = buf; *c; c++)
-			if (*c == '\'')
-				*c = '"';
-		json_t *j = json_loads(buf, 0, NULL);
-		cr_assert_not_null(j, "%s", buf);
-		control_add_object(m, j, "test", &errs);
-		json_decref(j);
-	}
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+		model_add(m, objs[i]);
 	static const struct {
 		const char *name, *host, *svc, *ann, *path;
 	} ings[] = {
@@ -871,18 +885,9 @@ static struct route_table *lb_table(void)
 			"\"http\":{\"paths\":[{\"path\":\"%s\",\"pathType\":\"Prefix\",\"backend\":"
 			"{\"service\":{\"name\":\"%s\",\"port\":{\"number\":80}}}}]}}]}}",
 			ings[i].name, ings[i].ann, ings[i].host, ings[i].path, ings[i].svc);
-		json_t *j = json_loads(buf, 0, NULL);
-		cr_assert_not_null(j, "%s", buf);
-		control_add_object(m, j, "test", &errs);
-		json_decref(j);
+		model_add(m, buf);
 	}
-	struct control_class cls = {"sluice", "sluice.dev/ingress-controller", NULL, NULL};
-	struct route_table *t = control_compile(m, &cls, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		cr_log_error("%s", errs.msgs[i]);
-	cr_assert_eq(errs.n, 0);
-	control_model_free(m);
-	control_errors_free(&errs);
+	struct route_table *t = model_compile(m);
 	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
 	for (int i = 11; i <= 14; i++) {
 		char a[32];
