@@ -83,7 +83,7 @@ static void add_route_fields(json_t *o, const struct route_table *t, const char 
 	json_object_set_new(o, "rule_path", json_string(tg->rule_path));
 	json_object_set_new(o, "default_backend", json_boolean(tg->default_backend));
 	json_object_set_new(o, "algorithm",
-			    json_string(lb_algorithm_name((enum lb_algorithm)p->algorithm)));
+			    json_string(lb_algorithm_name((enum lb_algorithm)p->lb.algorithm)));
 	if (p->hash_header[0])
 		json_object_set_new(o, "hash_header", json_string(p->hash_header));
 	if (p->split[0])
@@ -91,11 +91,11 @@ static void add_route_fields(json_t *o, const struct route_table *t, const char 
 	if (p->proxy_v2)
 		json_object_set_new(o, "proxy_protocol", json_string("v2"));
 	json_t *eps = json_array();
-	for (uint32_t i = 0; i < p->n_endpoints; i++) {
+	for (uint32_t i = 0; i < p->lb.n_endpoints; i++) {
 		char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 8];
-		struct in_addr ia = {.s_addr = p->endpoints[i].addr};
+		struct in_addr ia = {.s_addr = p->lb.endpoints[i].addr};
 		inet_ntop(AF_INET, &ia, a, sizeof(a));
-		snprintf(s, sizeof(s), "%s:%u", a, p->endpoints[i].port);
+		snprintf(s, sizeof(s), "%s:%u", a, p->lb.endpoints[i].port);
 		json_array_append_new(eps, json_string(s));
 	}
 	json_object_set_new(o, "endpoints", eps);

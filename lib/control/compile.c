@@ -203,9 +203,9 @@ static int cond_true(json_t *conds, const char *key, bool missing)
 
 /* Collect the endpoints of Service ns/svc for the Service port named port_name. */
 static uint32_t collect_endpoints(const struct index *ix, const char *ns, const char *svc,
-				  const char *port_name, struct route_endpoint **out)
+				  const char *port_name, struct lb_endpoint **out)
 {
-	struct route_endpoint *eps = NULL;
+	struct lb_endpoint *eps = NULL;
 	uint32_t n = 0, cap = 0;
 	for (size_t i = lower_bound(ix->slices, ix->n_slices, ns, svc);
 	     i < ix->n_slices && strcmp(ix->slices[i].ns, ns) == 0 &&
@@ -246,12 +246,12 @@ static uint32_t collect_endpoints(const struct index *ix, const char *ns, const 
 					continue;
 				if (n == cap) {
 					cap = cap ? cap * 2 : 8;
-					struct route_endpoint *ne = realloc(eps, cap * sizeof(*ne));
+					struct lb_endpoint *ne = realloc(eps, cap * sizeof(*ne));
 					if (ne == NULL)
 						break;
 					eps = ne;
 				}
-				eps[n++] = (struct route_endpoint){
+				eps[n++] = (struct lb_endpoint){
 					.addr = ia.s_addr,
 					.port = (uint16_t)port,
 					.ready = cond_true(conds, "ready", true),
@@ -340,7 +340,7 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 		return -1;
 	}
 	const char *sp_name = str_at(sp, "name");
-	struct route_endpoint *eps = NULL;
+	struct lb_endpoint *eps = NULL;
 	uint32_t n = collect_endpoints(&cc->ix, ns, name, sp_name ? sp_name : "", &eps);
 	*strrchr(key, '#') = '\0';
 	uint32_t idx = route_builder_add_pool(cc->b, ns, name, strrchr(key, ':') + 1, eps, n);
@@ -370,9 +370,9 @@ static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary
 	if (known)
 		return (uint32_t)json_integer_value(known);
 	uint32_t n1, n2;
-	const struct route_endpoint *e1 = route_builder_pool_endpoints(cc->b, primary, &n1);
-	const struct route_endpoint *e2 = route_builder_pool_endpoints(cc->b, canary, &n2);
-	struct route_endpoint *eps = calloc((size_t)n1 + n2 + 1, sizeof(*eps));
+	const struct lb_endpoint *e1 = route_builder_pool_endpoints(cc->b, primary, &n1);
+	const struct lb_endpoint *e2 = route_builder_pool_endpoints(cc->b, canary, &n2);
+	struct lb_endpoint *eps = calloc((size_t)n1 + n2 + 1, sizeof(*eps));
 	uint32_t n = 0;
 	/* A 0 % canary takes nothing, a 100 % one everything (weights 0 mean 1 in the table). */
 	if (weight == 0 && n1)

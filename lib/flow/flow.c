@@ -38,6 +38,13 @@ struct client_bucket {
 	struct flow_key k[CLIENT_WAYS]; /* k[i].zero holds the record index; FLOW_NONE = free */
 } __attribute__((aligned(64)));
 
+/* What the table keeps per record, apart from the record itself: its keys (for removal) and the
+ * free-list link. ck.zero is 1 while the record is in use, pk.zero 1 while a pod key is bound. */
+struct flow_meta {
+	struct flow_key ck, pk;
+	uint32_t next_free;
+};
+
 struct flow_table {
 	struct rte_hash *client; /* overflow of full client buckets */
 	struct client_bucket *cb;
@@ -45,7 +52,9 @@ struct flow_table {
 	uint32_t cb_mask;
 	struct pod_bucket *pod;
 	uint32_t pod_mask;
-	struct flow *recs;
+	uint8_t *recs;
+	uint32_t rec_size;
+	struct flow_meta *meta;
 	uint32_t capacity;
 	uint32_t count;
 	uint32_t free_head;
@@ -71,14 +80,18 @@ static struct rte_hash *make_hash(const char *name, const char *suffix, uint32_t
 	return rte_hash_create(&p);
 }
 
-struct flow_table *flow_table_create(const char *name, uint32_t capacity, int socket)
+struct flow_table *flow_table_create(const char *name, uint32_t capacity, uint32_t record_size,
+				     int socket)
 {
 	struct flow_table *t =
 		rte_zmalloc_socket("flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket);
 	if (t == NULL)
 		return NULL;
 	t->capacity = capacity;
-	t->recs = rte_zmalloc_socket("flows", (size_t)capacity * sizeof(struct flow),
+	t->rec_size = record_size;
+	t->recs = rte_zmalloc_socket("flows", (size_t)capacity * record_size, RTE_CACHE_LINE_SIZE,
+				     socket);
+	t->meta = rte_zmalloc_socket("flow_meta", (size_t)capacity * sizeof(struct flow_meta),
 				     RTE_CACHE_LINE_SIZE, socket);
 	t->client = make_hash(name, "c", capacity, socket);
 	uint32_t ncb = 256;
@@ -95,8 +108,8 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 	t->pod_mask = nb - 1;
 	t->pod = rte_malloc_socket("flow_pod", (size_t)nb * sizeof(struct pod_bucket),
 				   RTE_CACHE_LINE_SIZE, socket);
-	if (t->recs == NULL || t->client == NULL || t->pod == NULL || t->cb == NULL ||
-	    t->spilled == NULL) {
+	if (t->recs == NULL || t->meta == NULL || t->client == NULL || t->pod == NULL ||
+	    t->cb == NULL || t->spilled == NULL) {
 		flow_table_free(t);
 		return NULL;
 	}
@@ -107,7 +120,7 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 		for (unsigned w = 0; w < POD_WAYS; w++)
 			t->pod[b].k[w] = (struct flow_key){.zero = FLOW_NONE};
 	for (uint32_t i = 0; i < capacity; i++)
-		t->recs[i].next_free = i + 1 < capacity ? i + 1 : FLOW_NONE;
+		t->meta[i].next_free = i + 1 < capacity ? i + 1 : FLOW_NONE;
 	t->free_head = 0;
 	return t;
 }
@@ -121,6 +134,7 @@ void flow_table_free(struct flow_table *t)
 	rte_free(t->spilled);
 	rte_free(t->pod);
 	rte_free(t->recs);
+	rte_free(t->meta);
 	rte_free(t);
 }
 
@@ -208,14 +222,22 @@ void flow_lookup_burst(struct flow_table *t, bool pod_side, const struct flow_ke
 	}
 }
 
-void flow_client_key(const struct flow *f, struct flow_key *k)
+void *flow_records(struct flow_table *t)
 {
-	*k = (struct flow_key){f->client_ip, f->vip, f->client_port, f->vip_port};
+	return t->recs;
 }
 
-void flow_pod_key(const struct flow *f, struct flow_key *k)
+void flow_keys(const struct flow_table *t, uint32_t idx, struct flow_key *ck, struct flow_key *pk)
 {
-	*k = (struct flow_key){f->pod_ip, f->snat_ip, f->pod_port, f->snat_port};
+	const struct flow_meta *m = &t->meta[idx];
+	if (ck) {
+		*ck = m->ck;
+		ck->zero = 0;
+	}
+	if (pk) {
+		*pk = m->pk.zero ? m->pk : (struct flow_key){0};
+		pk->zero = 0;
+	}
 }
 
 uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
@@ -240,73 +262,67 @@ uint32_t flow_insert(struct flow_table *t, const struct flow_key *ck)
 			return FLOW_NONE;
 		t->spilled[b]++;
 	}
-	struct flow *f = &t->recs[idx];
-	t->free_head = f->next_free;
-	memset(f, 0, sizeof(*f));
-	f->client_ip = ck->remote_ip;
-	f->vip = ck->local_ip;
-	f->client_port = ck->remote_port;
-	f->vip_port = ck->local_port;
-	f->buf = FLOW_NONE;
-	f->state = FLOW_HEAD;
+	struct flow_meta *m = &t->meta[idx];
+	t->free_head = m->next_free;
+	m->ck = *ck;
+	m->ck.zero = 1;
+	m->pk = (struct flow_key){0};
+	memset(t->recs + (size_t)idx * t->rec_size, 0, t->rec_size);
 	t->count++;
 	return idx;
 }
 
+/* Drop the record's pod key from the pod-side table, if it has one. */
+static void pod_unbind(struct flow_table *t, struct flow_meta *m)
+{
+	if (!m->pk.zero)
+		return;
+	struct flow_key *o = pod_find(t, &m->pk, pod_bucket_of(t, &m->pk));
+	if (o)
+		o->zero = FLOW_NONE;
+	m->pk = (struct flow_key){0};
+}
+
 int flow_bind_pod(struct flow_table *t, uint32_t idx, const struct flow_key *pk)
 {
-	struct flow *f = &t->recs[idx];
+	struct flow_meta *m = &t->meta[idx];
 	uint32_t b = pod_bucket_of(t, pk);
 	if (pod_find(t, pk, b))
 		return -EEXIST;
-	if (f->pod_ip) {
-		struct flow_key old;
-		flow_pod_key(f, &old);
-		struct flow_key *o = pod_find(t, &old, pod_bucket_of(t, &old));
-		if (o)
-			o->zero = FLOW_NONE;
-		f->pod_ip = 0;
-	}
+	pod_unbind(t, m);
 	struct flow_key *slot = slot_free(t->pod[b].k, POD_WAYS);
 	if (slot == NULL)
 		return -ENOSPC; /* the caller tries another port */
 	*slot = *pk;
 	slot->zero = idx;
-	f->pod_ip = pk->remote_ip;
-	f->snat_ip = pk->local_ip;
-	f->pod_port = pk->remote_port;
-	f->snat_port = pk->local_port;
+	m->pk = *pk;
+	m->pk.zero = 1;
 	return 0;
 }
 
 void flow_remove(struct flow_table *t, uint32_t idx)
 {
-	struct flow *f = &t->recs[idx];
-	if (f->state == FLOW_FREE)
+	struct flow_meta *m = &t->meta[idx];
+	if (!m->ck.zero)
 		return;
-	struct flow_key k;
-	flow_client_key(f, &k);
+	struct flow_key k = m->ck;
+	k.zero = 0;
 	uint32_t b = client_bucket_of(t, &k);
 	struct flow_key *slot = client_find(t, &k, b);
 	if (slot)
 		slot->zero = FLOW_NONE;
 	else if (t->spilled[b] && rte_hash_del_key(t->client, &k) >= 0)
 		t->spilled[b]--;
-	if (f->pod_ip) {
-		flow_pod_key(f, &k);
-		struct flow_key *o = pod_find(t, &k, pod_bucket_of(t, &k));
-		if (o)
-			o->zero = FLOW_NONE;
-	}
-	f->state = FLOW_FREE;
-	f->next_free = t->free_head;
+	pod_unbind(t, m);
+	m->ck.zero = 0;
+	m->next_free = t->free_head;
 	t->free_head = idx;
 	t->count--;
 }
 
-struct flow *flow_get(struct flow_table *t, uint32_t idx)
+bool flow_in_use(const struct flow_table *t, uint32_t idx)
 {
-	return &t->recs[idx];
+	return idx < t->capacity && t->meta[idx].ck.zero;
 }
 
 uint32_t flow_count(const struct flow_table *t)
@@ -325,8 +341,7 @@ unsigned flow_age(struct flow_table *t, uint64_t now, unsigned budget, flow_dead
 	for (unsigned n = 0; n < budget && n < t->capacity; n++) {
 		uint32_t i = t->age_cursor;
 		t->age_cursor = i + 1 < t->capacity ? i + 1 : 0;
-		struct flow *f = &t->recs[i];
-		if (f->state != FLOW_FREE && dead(f, now, arg)) {
+		if (t->meta[i].ck.zero && dead(i, now, arg)) {
 			flow_remove(t, i);
 			removed++;
 		}

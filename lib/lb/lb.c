@@ -109,3 +109,56 @@ uint32_t lb_weighted_pick(const uint32_t *cum, uint32_t n, uint32_t r)
 	}
 	return lo;
 }
+
+void lb_pool_build(struct lb_pool *p)
+{
+	uint32_t n = p->n_endpoints;
+	p->cum = NULL;
+	p->maglev = NULL;
+	if (n == 0)
+		return;
+	if (p->algorithm == LB_WEIGHTED) {
+		uint32_t *cum = malloc(n * sizeof(uint32_t));
+		uint64_t total = 0;
+		for (uint32_t e = 0; cum && e < n; e++) {
+			uint32_t w = p->endpoints[e].weight;
+			total += w ? w : 1;
+			cum[e] = (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
+		}
+		if (cum && total > 0) {
+			p->cum = cum;
+		} else {
+			free(cum);
+			p->algorithm = LB_ROUND_ROBIN;
+		}
+	}
+	if (p->algorithm == LB_MAGLEV) {
+		/* Endpoint ids are address and port, so the same endpoints give the same table on
+		 * every gateway and a change moves few clients. */
+		uint64_t *ids = malloc(n * sizeof(uint64_t));
+		uint32_t *ws = malloc(n * sizeof(uint32_t));
+		uint32_t *tab = malloc(LB_MAGLEV_SIZE * sizeof(uint32_t));
+		if (ids && ws && tab) {
+			for (uint32_t e = 0; e < n; e++) {
+				const struct lb_endpoint *ep = &p->endpoints[e];
+				ids[e] = (uint64_t)ep->addr << 16 | ep->port;
+				ws[e] = ep->weight ? ep->weight : 1;
+			}
+			lb_maglev_build(ids, ws, n, tab);
+			p->maglev = tab;
+		} else {
+			free(tab);
+			p->algorithm = LB_ROUND_ROBIN;
+		}
+		free(ids);
+		free(ws);
+	}
+}
+
+void lb_pool_release(struct lb_pool *p)
+{
+	free((void *)p->maglev);
+	free((void *)p->cum);
+	p->maglev = NULL;
+	p->cum = NULL;
+}

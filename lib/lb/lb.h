@@ -34,6 +34,35 @@ enum lb_algorithm {
 bool lb_algorithm_parse(const char *s, enum lb_algorithm *out);
 const char *lb_algorithm_name(enum lb_algorithm a);
 
+/* One pod of a pool. */
+struct lb_endpoint {
+	uint32_t addr; /* IPv4, network order */
+	uint16_t port; /* host order: the resolved target port */
+	bool ready;
+	bool serving;
+	bool terminating;
+	uint32_t weight; /* relative share under the weighted algorithm and Maglev (0 = 1) */
+};
+
+/*
+ * What a pick reads of a pool: its endpoints and the algorithm's immutable tables. A route
+ * pool embeds one (lib/route), so lb never needs to know about routes.
+ */
+struct lb_pool {
+	const struct lb_endpoint *endpoints;
+	uint32_t n_endpoints;
+	uint8_t algorithm;	/* enum lb_algorithm */
+	const uint32_t *maglev; /* LB_MAGLEV_SIZE endpoint indices when algorithm is maglev */
+	const uint32_t *cum;	/* cumulative weights when algorithm is weighted */
+};
+
+/*
+ * Build the algorithm's tables (off the data path, with the route table). A pool whose tables
+ * cannot be allocated falls back to round robin. lb_pool_release frees what build made.
+ */
+void lb_pool_build(struct lb_pool *p);
+void lb_pool_release(struct lb_pool *p);
+
 /* Maglev lookup table size: a prime well above 100 × endpoints keeps the spread within 1 %. */
 #define LB_MAGLEV_SIZE 65537u
 
@@ -128,12 +157,20 @@ static inline bool lb_load_add(struct lb_loads *l, uint32_t addr, uint16_t port,
 /* Weighted draw: cumulative weights cum[0..n) (cum[n-1] = total), r uniform. */
 uint32_t lb_weighted_pick(const uint32_t *cum, uint32_t n, uint32_t r);
 
-/* Power of two choices over loads[0..n), two random numbers r1, r2. */
+/* The two candidates of a power-of-two-choices draw: distinct when n > 1. */
+static inline void lb_p2c_candidates(uint32_t n, uint32_t r1, uint32_t r2, uint32_t *a, uint32_t *b)
+{
+	*a = r1 % n;
+	*b = r2 % n;
+	if (*a == *b && n > 1)
+		*b = (*b + 1) % n;
+}
+
+/* Power of two choices over loads[0..n), two random numbers r1, r2 (lb_pick's least-request). */
 static inline uint32_t lb_p2c_pick(const uint32_t *loads, uint32_t n, uint32_t r1, uint32_t r2)
 {
-	uint32_t a = r1 % n, b = r2 % n;
-	if (a == b && n > 1)
-		b = (b + 1) % n;
+	uint32_t a, b;
+	lb_p2c_candidates(n, r1, r2, &a, &b);
 	return loads[b] < loads[a] ? b : a;
 }
 
@@ -147,5 +184,49 @@ static inline uint32_t lb_rand(uint64_t *state)
 	*state = x;
 	return (uint32_t)(x >> 32);
 }
+
+/* ---- picking, with passive health (per worker) ---------------------------------------------- */
+
+#define LB_EJECT_SLOTS 64
+
+struct lb_ejected {
+	uint32_t addr;
+	uint16_t port;
+	uint8_t strikes; /* ejections in a row without a success in between */
+	uint64_t until;
+};
+
+/*
+ * A worker's own load-balancing state: its least-request loads, the pods it has ejected, its
+ * random source and round-robin cursor. One writer (the worker), no sharing, no allocation.
+ */
+struct lb_worker {
+	struct lb_ejected eject[LB_EJECT_SLOTS];
+	uint32_t ejections; /* occupied eject slots (0: nothing to look at) */
+	uint32_t rr;
+	uint64_t rng;
+	uint64_t eject_tsc; /* first ejection lasts this long; doubled per strike up to 32× */
+	struct lb_loads loads;
+};
+
+void lb_worker_init(struct lb_worker *w, uint64_t eject_tsc, uint64_t seed);
+
+/*
+ * Pick an endpoint of p by its algorithm, skipping ejected pods and `avoid` (the index that
+ * just failed, or UINT32_MAX). key is the affinity key for Maglev (a client address or a
+ * header's hash). When the algorithm's choice is not usable, round robin over the rest; when
+ * nothing is, an endpoint anyway rather than fail a request that might succeed. Returns the
+ * index, or -1 for an empty pool. Never allocates.
+ */
+int lb_pick(const struct lb_pool *p, struct lb_worker *w, uint32_t avoid, uint32_t key,
+	    uint64_t now);
+
+/*
+ * Passive health: a pod that refused or timed out is skipped for eject_tsc, doubled for each
+ * further failure without a success in between (up to 32×). A success forgets the record.
+ */
+void lb_eject(struct lb_worker *w, uint32_t addr, uint16_t port, uint64_t now);
+void lb_success(struct lb_worker *w, uint32_t addr, uint16_t port);
+bool lb_ejected(const struct lb_worker *w, uint32_t addr, uint16_t port, uint64_t now);
 
 #endif

@@ -214,7 +214,7 @@ struct route_builder {
 	uint32_t n_targets, cap_targets;
 	struct pool_rec *pools;
 	uint32_t n_pools, cap_pools;
-	struct route_endpoint *eps;
+	struct lb_endpoint *eps;
 	uint32_t n_eps, cap_eps;
 	uint32_t n_rules;
 	bool failed;
@@ -304,7 +304,7 @@ static uint32_t str_off(struct route_builder *b, const char *s)
 }
 
 uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const char *service,
-				const char *port, const struct route_endpoint *eps, uint32_t n)
+				const char *port, const struct lb_endpoint *eps, uint32_t n)
 {
 	if (!GROW(b->pools, b->n_pools, b->cap_pools)) {
 		b->failed = true;
@@ -355,8 +355,8 @@ void route_builder_set_pool_split(struct route_builder *b, uint32_t pool, const 
 		b->pools[pool].split = str_off(b, split);
 }
 
-const struct route_endpoint *route_builder_pool_endpoints(const struct route_builder *b,
-							  uint32_t pool, uint32_t *n)
+const struct lb_endpoint *route_builder_pool_endpoints(const struct route_builder *b, uint32_t pool,
+						       uint32_t *n)
 {
 	*n = pool < b->n_pools ? b->pools[pool].n_eps : 0;
 	return *n ? b->eps + b->pools[pool].first_ep : NULL;
@@ -587,54 +587,18 @@ struct route_table *route_builder_finish(struct route_builder *b)
 	for (uint32_t i = 0; i < t->b.n_pools; i++) {
 		const struct pool_rec *p = &t->b.pools[i];
 		t->pools[i] = (struct route_pool){
+			.lb = {.endpoints = t->b.eps + p->first_ep,
+			       .n_endpoints = p->n_eps,
+			       .algorithm = p->algorithm},
 			.namespace_ = A + p->ns,
 			.service = A + p->service,
 			.port = A + p->port,
-			.n_endpoints = p->n_eps,
-			.endpoints = t->b.eps + p->first_ep,
-			.algorithm = p->algorithm,
 			.hash_header = A + p->hash_header,
 			.proxy_v2 = p->proxy_v2,
 			.id = pool_id(A + p->ns, A + p->service, A + p->port),
 			.split = A + p->split,
 		};
-		if (p->algorithm == LB_WEIGHTED && p->n_eps > 0) {
-			uint32_t *cum = malloc(p->n_eps * sizeof(uint32_t));
-			uint64_t total = 0;
-			for (uint32_t e = 0; cum && e < p->n_eps; e++) {
-				uint32_t w = t->b.eps[p->first_ep + e].weight;
-				total += w ? w : 1;
-				cum[e] = (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
-			}
-			if (cum && total > 0) {
-				t->pools[i].cum = cum;
-			} else {
-				free(cum);
-				t->pools[i].algorithm = LB_ROUND_ROBIN;
-			}
-		}
-		if (p->algorithm == LB_MAGLEV && p->n_eps > 0) {
-			/* Endpoint ids are address and port, so the same endpoints give the same
-			 * table on every gateway and a change moves few clients. */
-			uint64_t *ids = malloc(p->n_eps * sizeof(uint64_t));
-			uint32_t *ws = malloc(p->n_eps * sizeof(uint32_t));
-			uint32_t *tab = malloc(LB_MAGLEV_SIZE * sizeof(uint32_t));
-			if (ids && ws && tab) {
-				for (uint32_t e = 0; e < p->n_eps; e++) {
-					const struct route_endpoint *ep =
-						&t->b.eps[p->first_ep + e];
-					ids[e] = (uint64_t)ep->addr << 16 | ep->port;
-					ws[e] = ep->weight ? ep->weight : 1;
-				}
-				lb_maglev_build(ids, ws, p->n_eps, tab);
-				t->pools[i].maglev = tab;
-			} else {
-				free(tab);
-				t->pools[i].algorithm = LB_ROUND_ROBIN;
-			}
-			free(ids);
-			free(ws);
-		}
+		lb_pool_build(&t->pools[i].lb);
 	}
 	return t;
 }
@@ -643,10 +607,8 @@ void route_table_free(struct route_table *t)
 {
 	if (t == NULL)
 		return;
-	for (uint32_t i = 0; t->pools && i < t->b.n_pools; i++) {
-		free((void *)t->pools[i].maglev);
-		free((void *)t->pools[i].cum);
-	}
+	for (uint32_t i = 0; t->pools && i < t->b.n_pools; i++)
+		lb_pool_release(&t->pools[i].lb);
 	builder_release(&t->b);
 	free(t->targets);
 	free(t->pools);
@@ -775,7 +737,7 @@ void route_table_dump(const struct route_table *t, FILE *out)
 				const struct route_pool *p = &t->pools[tg->pool];
 				fprintf(out, "  %-22s %-8s -> %s/%s:%s (%u endpoints)  [%s/%s]\n",
 					tg->rule_path, mi == 0 ? "Exact" : "Prefix", p->namespace_,
-					p->service, p->port, p->n_endpoints, tg->namespace_,
+					p->service, p->port, p->lb.n_endpoints, tg->namespace_,
 					tg->ingress);
 			}
 		}

@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lb/lb.h"
+
 enum route_path_type {
 	ROUTE_EXACT,
 	ROUTE_PREFIX,
@@ -38,26 +40,12 @@ enum route_path_type {
 
 const char *route_path_type_name(enum route_path_type t);
 
-/* One pod of a pool. */
-struct route_endpoint {
-	uint32_t addr; /* IPv4, network order */
-	uint16_t port; /* host order: the resolved target port */
-	bool ready;
-	bool serving;
-	bool terminating;
-	uint32_t weight; /* relative share under the weighted algorithm and Maglev (0 = 1) */
-};
-
-/* A Service port's endpoints. */
+/* A Service port's endpoints: what lb picks from, plus what the request path needs. */
 struct route_pool {
+	struct lb_pool lb; /* endpoints, algorithm and its tables */
 	const char *namespace_;
 	const char *service;
-	const char *port; /* the Service port as the Ingress named it: a name or a number */
-	uint32_t n_endpoints;
-	struct route_endpoint *endpoints;
-	uint8_t algorithm;	 /* enum lb_algorithm */
-	const uint32_t *maglev;	 /* LB_MAGLEV_SIZE endpoint indices when algorithm is maglev */
-	const uint32_t *cum;	 /* cumulative weights when algorithm is weighted */
+	const char *port;	 /* the Service port as the Ingress named it: a name or a number */
 	const char *hash_header; /* Maglev key: this request header; "" = the client address */
 	const char *split;	 /* "svc=90,canary=10" for a canary split, else "" */
 	bool proxy_v2;		 /* a PROXY protocol v2 header precedes each connection's bytes */
@@ -97,7 +85,7 @@ void route_builder_free(struct route_builder *b);
 
 /* Add a pool; returns its index. Strings and endpoints are copied. */
 uint32_t route_builder_add_pool(struct route_builder *b, const char *ns, const char *service,
-				const char *port, const struct route_endpoint *eps, uint32_t n);
+				const char *port, const struct lb_endpoint *eps, uint32_t n);
 /* Choose the pool's algorithm (enum lb_algorithm); tables are built by finish. */
 void route_builder_set_pool_algorithm(struct route_builder *b, uint32_t pool, uint8_t algorithm);
 /* Maglev on a request header instead of the client address; a canary split's description. */
@@ -105,8 +93,8 @@ void route_builder_set_pool_hash_header(struct route_builder *b, uint32_t pool, 
 void route_builder_set_pool_split(struct route_builder *b, uint32_t pool, const char *split);
 void route_builder_set_pool_proxy_v2(struct route_builder *b, uint32_t pool, bool on);
 /* A pool's endpoints so far (valid until the next add). */
-const struct route_endpoint *route_builder_pool_endpoints(const struct route_builder *b,
-							  uint32_t pool, uint32_t *n);
+const struct lb_endpoint *route_builder_pool_endpoints(const struct route_builder *b, uint32_t pool,
+						       uint32_t *n);
 /* A pool's namespace, service and port copied out (each buffer len bytes); false if no pool. */
 bool route_builder_pool_names(const struct route_builder *b, uint32_t pool, char *ns, char *service,
 			      char *port, size_t len);

@@ -70,6 +70,10 @@ struct tcpl_out {
 
 struct tcpl_ctx;
 
+/* A configuration with the engine's defaults (the daemon's defaults of the same knobs; tests
+ * and benchmarks start from it and change what they test). */
+struct tcpl_config tcpl_config_default(uint64_t tsc_hz);
+
 /* Create a worker's engine. pool: mbufs for packets the gateway builds. Returns NULL and a
  * message in err on failure. */
 struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,

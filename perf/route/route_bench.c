@@ -32,7 +32,7 @@ static struct route_table *build(unsigned rules, double *secs)
 {
 	double t0 = now_s();
 	struct route_builder *b = route_builder_new();
-	struct route_endpoint ep = {.addr = 0x0b0013c6, .port = 8080, .ready = true};
+	struct lb_endpoint ep = {.addr = 0x0b0013c6, .port = 8080, .ready = true};
 	unsigned hosts = rules / 10 ? rules / 10 : 1;
 	for (unsigned h = 0; h < hosts; h++)
 		route_builder_add_pool(b, "default", "svc", "80", &ep, 1);

@@ -89,30 +89,15 @@ static void make(struct setup *s, unsigned offloads, const char *name)
 	s->neigh = net_neigh_create(nn, 64, SOCKET_ID_ANY, hz * 3600, hz);
 	net_neigh_learn(s->neigh, inet_addr("198.19.0.11"), &podmac, 0, true);
 	struct route_builder *b = route_builder_new();
-	struct route_endpoint ep = {inet_addr("198.19.0.11"), 8080, true, true, false};
+	struct lb_endpoint ep = {inet_addr("198.19.0.11"), 8080, true, true, false};
 	route_builder_add_pool(b, "t", "web", "80", &ep, 1);
 	route_builder_add_rule(b, "shop.example", "/", ROUTE_PREFIX, 0, "t", "i");
 	s->routes = route_builder_finish(b);
 	s->crypto = crypto_ctx_create();
 	crypto_keys_rotate(s->crypto, &s->keys, NULL, crypto_cookie_count(1000));
-	struct tcpl_config cfg = {
-		.listen_ports = {80},
-		.n_listen = 1,
-		.limits = {8192, 8192, 100, true},
-		.request_buffer = 16384,
-		.buffers = 4096,
-		.max_flows = 65536,
-		.header_tsc = hz * 10,
-		.connect_tsc = hz,
-		.idle_tsc = hz * 300,
-		.linger_tsc = hz * 2,
-		.rto_tsc = hz / 5,
-		.snat_port_first = 1024,
-		.snat_port_count = 64000,
-		.connect_tries = 3,
-		.wscale = 7,
-		.tsc_hz = rte_get_tsc_hz(),
-	};
+	struct tcpl_config cfg = tcpl_config_default(hz);
+	cfg.buffers = 4096;
+	cfg.max_flows = 65536;
 	struct tcpl_port ports[2] = {{&s->c, NULL, offloads, 1460},
 				     {&s->p, &s->pc, offloads, 1460}};
 	char err[128];

@@ -65,6 +65,16 @@ static struct route_table *model_compile(struct control_model *m)
 	return t;
 }
 
+/* The engine's defaults, with a small pool of request buffers and SNAT ports 20000–20999. */
+static struct tcpl_config test_config(void)
+{
+	struct tcpl_config cfg = tcpl_config_default(rte_get_tsc_hz());
+	cfg.buffers = 64;
+	cfg.snat_port_first = 20000;
+	cfg.snat_port_count = 1000;
+	return cfg;
+}
+
 static void setup(void)
 {
 	static bool eal;
@@ -114,25 +124,7 @@ static void setup(void)
 	crypto = crypto_ctx_create();
 	crypto_keys_rotate(crypto, &keys, NULL, crypto_cookie_count(1000));
 
-	uint64_t hz = rte_get_tsc_hz();
-	struct tcpl_config cfg = {
-		.listen_ports = {80},
-		.n_listen = 1,
-		.limits = {8192, 8192, 100, true},
-		.request_buffer = 16384,
-		.buffers = 64,
-		.max_flows = 1024,
-		.header_tsc = hz * 10,
-		.connect_tsc = hz,
-		.idle_tsc = hz * 300,
-		.linger_tsc = hz * 2,
-		.rto_tsc = hz / 5,
-		.snat_port_first = 20000,
-		.snat_port_count = 1000,
-		.connect_tries = 3,
-		.wscale = 7,
-		.tsc_hz = rte_get_tsc_hz(),
-	};
+	struct tcpl_config cfg = test_config();
 	struct tcpl_port ports[2] = {
 		{.local = &client_side, .conf = NULL, .offloads = 0, .mss = 1460},
 		{.local = &pod_side, .conf = &pod_conf, .offloads = 0, .mss = 1460},
@@ -689,25 +681,7 @@ Test(tcp, thash_steering_picks_snat_ports_whose_replies_hash_to_this_workers_que
 	static uint16_t reta[128];
 	for (int i = 0; i < 128; i++)
 		reta[i] = (uint16_t)(i % 2);
-	uint64_t hz = rte_get_tsc_hz();
-	struct tcpl_config cfg = {
-		.listen_ports = {80},
-		.n_listen = 1,
-		.limits = {8192, 8192, 100, true},
-		.request_buffer = 16384,
-		.buffers = 64,
-		.max_flows = 1024,
-		.header_tsc = hz * 10,
-		.connect_tsc = hz,
-		.idle_tsc = hz * 300,
-		.linger_tsc = hz * 2,
-		.rto_tsc = hz / 5,
-		.snat_port_first = 20000,
-		.snat_port_count = 1000,
-		.connect_tries = 3,
-		.wscale = 7,
-		.tsc_hz = hz,
-	};
+	struct tcpl_config cfg = test_config();
 	struct tcpl_port ports[2] = {
 		{.local = &client_side, .offloads = 0, .mss = 1460},
 		{.local = &pod_side,

@@ -174,3 +174,80 @@ Test(lb, header_hash_is_stable_and_spreads)
 	for (int i = 0; i < 8; i++)
 		cr_assert(buckets[i] > 850 && buckets[i] < 1150, "bucket %d: %u", i, buckets[i]);
 }
+
+/* ---- lb_pick with passive health --------------------------------------------------------------
+ */
+
+static struct lb_endpoint three[3] = {
+	{.addr = 0x0b1312c6, .port = 8080, .ready = true},
+	{.addr = 0x0c1312c6, .port = 8080, .ready = true},
+	{.addr = 0x0d1312c6, .port = 8080, .ready = true},
+};
+
+Test(lb, pick_round_robin_skips_ejected_pods_and_the_one_that_just_failed)
+{
+	static struct lb_worker w;
+	lb_worker_init(&w, 1000, 42);
+	struct lb_pool p = {.endpoints = three, .n_endpoints = 3, .algorithm = LB_ROUND_ROBIN};
+	lb_eject(&w, three[1].addr, three[1].port, 0);
+	cr_assert(lb_ejected(&w, three[1].addr, three[1].port, 10));
+	for (int i = 0; i < 30; i++) {
+		int e = lb_pick(&p, &w, 0, 0, 10);
+		cr_assert(e == 2, "pick %d gave %d: 1 is ejected and 0 is to be avoided", i, e);
+	}
+	/* Once the ejection has run out, the pod is picked again. */
+	bool seen = false;
+	for (int i = 0; i < 6; i++)
+		seen |= lb_pick(&p, &w, UINT32_MAX, 0, 5000) == 1;
+	cr_assert(seen);
+}
+
+Test(lb, pick_still_answers_when_every_pod_is_ejected)
+{
+	static struct lb_worker w;
+	lb_worker_init(&w, 1000, 42);
+	struct lb_pool p = {.endpoints = three, .n_endpoints = 3, .algorithm = LB_ROUND_ROBIN};
+	for (int i = 0; i < 3; i++)
+		lb_eject(&w, three[i].addr, three[i].port, 0);
+	int e = lb_pick(&p, &w, 1, 0, 10);
+	cr_assert(e >= 0 && e < 3 && e != 1, "a pod anyway, not the one that just failed: %d", e);
+	struct lb_pool empty = {.endpoints = three, .n_endpoints = 0};
+	cr_assert_eq(lb_pick(&empty, &w, UINT32_MAX, 0, 10), -1);
+}
+
+Test(lb, ejection_doubles_per_strike_and_a_success_forgets_it)
+{
+	static struct lb_worker w;
+	lb_worker_init(&w, 1000, 42);
+	lb_eject(&w, three[0].addr, three[0].port, 0);
+	cr_assert_not(lb_ejected(&w, three[0].addr, three[0].port, 1001));
+	lb_eject(&w, three[0].addr, three[0].port, 2000);
+	cr_assert(lb_ejected(&w, three[0].addr, three[0].port, 3500), "second strike: 2000 long");
+	cr_assert_not(lb_ejected(&w, three[0].addr, three[0].port, 4001));
+	lb_success(&w, three[0].addr, three[0].port);
+	cr_assert_eq(w.ejections, 0);
+	lb_eject(&w, three[0].addr, three[0].port, 10000);
+	cr_assert_not(lb_ejected(&w, three[0].addr, three[0].port, 11001),
+		      "after a success the next ejection starts short again");
+}
+
+Test(lb, pick_least_request_prefers_the_idle_pod_and_maglev_keeps_a_key)
+{
+	static struct lb_worker w;
+	lb_worker_init(&w, 1000, 7);
+	struct lb_pool p = {.endpoints = three, .n_endpoints = 2, .algorithm = LB_LEAST_REQUEST};
+	for (int i = 0; i < 5; i++)
+		lb_load_add(&w.loads, three[0].addr, three[0].port, 1);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(lb_pick(&p, &w, UINT32_MAX, 0, 0), 1);
+	struct lb_pool m = {.endpoints = three, .n_endpoints = 3, .algorithm = LB_MAGLEV};
+	lb_pool_build(&m);
+	cr_assert_not_null(m.maglev);
+	int first = lb_pick(&m, &w, UINT32_MAX, 0xc0a80001, 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(lb_pick(&m, &w, UINT32_MAX, 0xc0a80001, 0), first);
+	lb_eject(&w, three[first].addr, three[first].port, 0);
+	cr_assert_neq(lb_pick(&m, &w, UINT32_MAX, 0xc0a80001, 10), first,
+		      "an ejected pod loses its keys until it is back");
+	lb_pool_release(&m);
+}

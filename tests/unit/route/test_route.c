@@ -315,12 +315,12 @@ Test(route, port_by_name_and_number_resolve_to_the_target_port)
 	compile();
 	const struct route_target *t = route_lookup(table, "foo.example", 11, "/byname", 7);
 	const struct route_pool *p = route_pool(table, t->pool);
-	cr_assert_eq(p->n_endpoints, 1);
-	cr_assert_eq(p->endpoints[0].port, 9090);
+	cr_assert_eq(p->lb.n_endpoints, 1);
+	cr_assert_eq(p->lb.endpoints[0].port, 9090);
 	cr_assert_str_eq(p->port, "metrics");
 	t = route_lookup(table, "foo.example", 11, "/bynumber", 9);
 	p = route_pool(table, t->pool);
-	cr_assert_eq(p->endpoints[0].port, 8080, "service port 80 resolves to target port 8080");
+	cr_assert_eq(p->lb.endpoints[0].port, 8080, "service port 80 resolves to target port 8080");
 }
 
 Test(route, endpoint_slices_merge_dedupe_and_prefer_ready)
@@ -346,10 +346,10 @@ Test(route, endpoint_slices_merge_dedupe_and_prefer_ready)
 	compile();
 	const struct route_target *t = route_lookup(table, "foo.example", 11, "/", 1);
 	const struct route_pool *p = route_pool(table, t->pool);
-	cr_assert_eq(p->n_endpoints, 2,
+	cr_assert_eq(p->lb.n_endpoints, 2,
 		     "ready .1 (missing condition = ready, deduplicated) and .3");
-	for (uint32_t i = 0; i < p->n_endpoints; i++)
-		cr_assert(p->endpoints[i].ready);
+	for (uint32_t i = 0; i < p->lb.n_endpoints; i++)
+		cr_assert(p->lb.endpoints[i].ready);
 }
 
 Test(route, serving_terminating_endpoints_are_used_when_none_is_ready)
@@ -366,8 +366,8 @@ Test(route, serving_terminating_endpoints_are_used_when_none_is_ready)
 	compile();
 	const struct route_pool *p =
 		route_pool(table, route_lookup(table, "foo.example", 11, "/", 1)->pool);
-	cr_assert_eq(p->n_endpoints, 1);
-	cr_assert(p->endpoints[0].terminating);
+	cr_assert_eq(p->lb.n_endpoints, 1);
+	cr_assert(p->lb.endpoints[0].terminating);
 }
 
 /* ---- class selection ---------------------------------------------------------------------- */
@@ -563,7 +563,7 @@ Test(route, objects_are_replaced_by_key_and_deleted)
 	compile();
 	const struct route_pool *p =
 		route_pool(table, route_lookup(table, "foo.example", 11, "/", 1)->pool);
-	cr_assert_eq(p->n_endpoints, 1);
+	cr_assert_eq(p->lb.n_endpoints, 1);
 	cr_assert_str_eq(where("foo.example", "/"), "b");
 }
 
@@ -585,8 +585,8 @@ Test(route, static_routes_from_the_configuration_route_and_win_conflicts)
 	cr_assert_not_null(t);
 	const struct route_pool *p = route_pool(table, t->pool);
 	cr_assert_str_eq(p->namespace_, "sluice-static", "the configuration wins the conflict");
-	cr_assert_eq(p->n_endpoints, 2);
-	cr_assert_eq(p->endpoints[1].port, 9090);
+	cr_assert_eq(p->lb.n_endpoints, 2);
+	cr_assert_eq(p->lb.endpoints[1].port, 9090);
 	cr_assert_str_eq(where("anything.example", "/health"), "route-1");
 	cr_assert(
 		has_error("Ingress default/cluster: host \"status.example\" path \"/\" (Prefix) is "
@@ -609,9 +609,9 @@ Test(route, load_balance_annotation_selects_maglev_and_bad_values_are_reported)
 		route_pool(table, route_lookup(table, "m.example", 9, "/", 1)->pool);
 	const struct route_pool *x =
 		route_pool(table, route_lookup(table, "x.example", 9, "/", 1)->pool);
-	cr_assert_eq(m->algorithm, LB_MAGLEV);
-	cr_assert_not_null(m->maglev);
-	cr_assert_eq(x->algorithm, LB_ROUND_ROBIN, "an unknown value falls back to round robin");
+	cr_assert_eq(m->lb.algorithm, LB_MAGLEV);
+	cr_assert_not_null(m->lb.maglev);
+	cr_assert_eq(x->lb.algorithm, LB_ROUND_ROBIN, "an unknown value falls back to round robin");
 	cr_assert_neq(m, x, "one Service port balanced two ways is two pools");
 	cr_assert(has_error("Ingress default/x: annotation sluice.dev/load-balance: \"random\" is "
 			    "not known"));
@@ -649,13 +649,13 @@ Test(route, every_algorithm_can_be_chosen_and_hash_header_needs_maglev)
 		route_pool(table, route_lookup(table, "h.example", 9, "/", 1)->pool);
 	const struct route_pool *b =
 		route_pool(table, route_lookup(table, "bad.example", 11, "/", 1)->pool);
-	cr_assert_eq(w->algorithm, LB_WEIGHTED);
-	cr_assert_not_null(w->cum);
-	cr_assert_eq(w->cum[0], 1, "an endpoint without a weight counts as 1");
-	cr_assert_eq(l->algorithm, LB_LEAST_REQUEST);
-	cr_assert_eq(h->algorithm, LB_MAGLEV);
+	cr_assert_eq(w->lb.algorithm, LB_WEIGHTED);
+	cr_assert_not_null(w->lb.cum);
+	cr_assert_eq(w->lb.cum[0], 1, "an endpoint without a weight counts as 1");
+	cr_assert_eq(l->lb.algorithm, LB_LEAST_REQUEST);
+	cr_assert_eq(h->lb.algorithm, LB_MAGLEV);
 	cr_assert_str_eq(h->hash_header, "X-User");
-	cr_assert_eq(b->algorithm, LB_ROUND_ROBIN);
+	cr_assert_eq(b->lb.algorithm, LB_ROUND_ROBIN);
 	cr_assert_str_eq(b->hash_header, "");
 	cr_assert(has_error("Ingress default/bad: annotation sluice.dev/hash-header needs "
 			    "sluice.dev/load-balance: maglev; ignored"));
@@ -670,7 +670,7 @@ Test(route, class_wide_algorithm_applies_when_an_ingress_names_none)
 	table = control_compile(model, &k, &errs);
 	cr_assert_not_null(table);
 	cr_assert_eq(
-		route_pool(table, route_lookup(table, "d.example", 9, "/", 1)->pool)->algorithm,
+		route_pool(table, route_lookup(table, "d.example", 9, "/", 1)->pool)->lb.algorithm,
 		LB_LEAST_REQUEST);
 }
 
@@ -703,12 +703,12 @@ Test(route, canary_weight_splits_a_rule_between_two_services)
 	cr_assert_not_null(t);
 	cr_assert_str_eq(t->ingress, "main", "the rule stays the primary's");
 	const struct route_pool *p = route_pool(table, t->pool);
-	cr_assert_eq(p->algorithm, LB_WEIGHTED);
-	cr_assert_eq(p->n_endpoints, 5);
+	cr_assert_eq(p->lb.algorithm, LB_WEIGHTED);
+	cr_assert_eq(p->lb.n_endpoints, 5);
 	cr_assert_str_eq(p->split, "a=80,b=20");
 	uint32_t wa = 0, wb = 0;
 	for (uint32_t i = 0; i < 5; i++) {
-		uint32_t w = p->cum[i] - (i ? p->cum[i - 1] : 0);
+		uint32_t w = p->lb.cum[i] - (i ? p->lb.cum[i - 1] : 0);
 		if (i < 2)
 			wa += w;
 		else

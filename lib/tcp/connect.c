@@ -1,0 +1,251 @@
+/*
+ * connect.c: reaching a pod (steps 5 and 6).
+ *
+ * lb picks the pod; this file picks the SNAT address and a port from the worker's own
+ * partition (on `thash` profiles one whose reply the NIC hashes to this worker's queue),
+ * resolves the pod's MAC (or its next hop's), and sends a SYN carrying the client's ISN and
+ * options, so client→pod sequence numbers need no translation. SYNs are retransmitted with
+ * back-off within the connect budget; a RST or the budget running out ejects the pod (lb) and
+ * the request moves to another (bounded tries), then 502 or 504. The pod's SYN-ACK starts the
+ * splice: the buffered request goes to the pod and stays buffered until acknowledged.
+ */
+#include "tcp/tcp-int.h"
+
+#include <rte_thash.h>
+
+void load_release(struct tcpl_ctx *c, struct conn *f)
+{
+	if (!(f->opts & CONN_OPT_COUNTED))
+		return;
+	f->opts &= (uint8_t)~CONN_OPT_COUNTED;
+	lb_load_add(&c->lb->loads, f->pod_ip, rte_be_to_cpu_16(f->pod_port), -1);
+}
+
+/* The address to resolve for pod_ip: itself when on-link, else the route's next hop. */
+static uint32_t next_hop(const struct tcpl_ctx *c, uint32_t pod_ip)
+{
+	const struct conf_port *cp = c->ports[c->pod_pi].conf;
+	if (cp == NULL)
+		return pod_ip;
+	for (unsigned i = 0; i < cp->n_subnets; i++)
+		if (conf_prefix_contains(&cp->subnets[i], pod_ip))
+			return pod_ip;
+	const struct conf_route *best = NULL;
+	for (unsigned i = 0; i < cp->n_routes; i++)
+		if (conf_prefix_contains(&cp->routes[i].dst, pod_ip) &&
+		    (best == NULL || cp->routes[i].dst.len > best->dst.len))
+			best = &cp->routes[i];
+	return best ? best->via : pod_ip;
+}
+
+/* SYN retransmission intervals: rto, 2·rto, 4·rto... (RFC 6298 §5.5 back-off) within the
+ * connect budget; the budget used after k retransmissions is rto·(2^k − 1). */
+static inline uint64_t syn_interval(const struct tcpl_ctx *c, unsigned k)
+{
+	return c->cfg.rto_tsc << k;
+}
+
+/* The SYN to the pod: the client's ISN and the client's own options, so that everything the
+ * client sends later means the same to the pod. */
+static struct rte_mbuf *syn_to_pod(struct tcpl_ctx *c, const struct conn *f)
+{
+	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+	struct seg_opts o = {
+		.mss = mss,
+		.ws = (f->opts & CONN_OPT_WS) ? (int8_t)f->c2p_in : -1,
+		.sack_ok = (f->opts & CONN_OPT_SACK) != 0,
+		.ts = (f->opts & CONN_OPT_TS) != 0,
+		.tsval = f->ts_client,
+		.tsecr = 0,
+	};
+	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
+		       f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, &o, NULL, 0);
+}
+
+static enum conn_state send_syn(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+				struct tcpl_tx *tx)
+{
+	emit(tx, syn_to_pod(c, f), c->pod_pi, c->st);
+	stats_add(c->st, STATS_pod_connects, 1);
+	f->syn_tx = 0;
+	timer_arm(c, idx, f, now + syn_interval(c, 0));
+	return CONN_CONNECT;
+}
+
+enum conn_state connect_try(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			    struct tcpl_tx *tx)
+{
+	bool ask = false;
+	uint32_t hop = next_hop(c, f->pod_ip);
+	int rc = net_neigh_lookup(c->neigh, hop, now, &f->pod_mac, &ask);
+	if (ask) {
+		const struct net_local *l = c->ports[c->pod_pi].local;
+		struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
+		if (m && net_arp_request_build(m, l, f->snat_ip, hop) == 0) {
+			stats_add(c->st, STATS_arp_requests, 1);
+			emit(tx, m, c->pod_pi, c->st);
+		} else if (m) {
+			rte_pktmbuf_free(m);
+		}
+	}
+	if (rc == 0)
+		return send_syn(c, idx, f, now, tx);
+	if (f->state != CONN_NEIGH)
+		f->syn_tx = 0; /* counts neighbour polls here; tries counts pods */
+	/* Poll again soon; give up after the connect timeout. */
+	timer_arm(c, idx, f, now + c->cfg.rto_tsc / 20 + 1);
+	return CONN_NEIGH;
+}
+
+/* The RX queue the NIC will pick for the pod's reply (pod → SNAT), by Toeplitz hash and the
+ * redirection table, as the port computes it (rte_softrss). */
+static inline uint16_t reply_queue(const struct tcpl_port *tp, uint32_t pod_ip, uint32_t snat_ip,
+				   uint16_t pod_port_be, uint16_t snat_port)
+{
+	struct rte_ipv4_tuple t = {.src_addr = rte_be_to_cpu_32(pod_ip),
+				   .dst_addr = rte_be_to_cpu_32(snat_ip)};
+	t.sport = rte_be_to_cpu_16(pod_port_be);
+	t.dport = snat_port;
+	uint32_t h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, tp->rss_key);
+	return tp->reta[h % tp->reta_size];
+}
+
+enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			     uint32_t avoid, struct tcpl_tx *tx)
+{
+	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
+	int e = p ? lb_pick(&p->lb, c->lb, avoid, f->affinity, now) : -1;
+	load_release(c, f);
+	if (e < 0)
+		return local_response(c, idx, f, RESP_503, now, tx);
+	f->endpoint = (uint32_t)e;
+	if (p->proxy_v2 && !proxy_v2_insert(c, f))
+		return local_response(c, idx, f, RESP_431, now, tx);
+	const struct lb_endpoint *ep = &p->lb.endpoints[e];
+	const struct net_local *l = c->ports[c->pod_pi].local;
+	uint32_t snat = l->snat[f->client_port % l->n_snat];
+	const struct tcpl_port *tp = &c->ports[c->pod_pi];
+	bool thash = tp->rss_key != NULL && tp->reta != NULL && tp->reta_size > 0;
+	/* With Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
+	 * (queues) candidates matches, so a bounded scan finds one; without it, any port. */
+	for (unsigned tries = 0; tries < (thash ? 256u : 16u); tries++) {
+		uint16_t port = (uint16_t)(c->cfg.snat_port_first +
+					   c->next_snat++ % c->cfg.snat_port_count);
+		if (thash &&
+		    reply_queue(tp, ep->addr, snat, rte_cpu_to_be_16(ep->port), port) != tp->queue)
+			continue;
+		struct flow_key k = {ep->addr, snat, rte_cpu_to_be_16(ep->port),
+				     rte_cpu_to_be_16(port)};
+		if (flow_bind_pod(c->ft, idx, &k) == 0) {
+			f->pod_ip = k.remote_ip;
+			f->snat_ip = k.local_ip;
+			f->pod_port = k.remote_port;
+			f->snat_port = k.local_port;
+			/* Every connection counts (whatever its pool's algorithm), so
+			 * least-request sees all of this worker's load on a pod. */
+			if (lb_load_add(&c->lb->loads, ep->addr, ep->port, 1))
+				f->opts |= CONN_OPT_COUNTED;
+			return connect_try(c, idx, f, now, tx);
+		}
+	}
+	return local_response(c, idx, f, RESP_503, now, tx);
+}
+
+enum conn_state connect_failed(struct tcpl_ctx *c, uint32_t idx, struct conn *f, bool refused,
+			       uint64_t now, struct tcpl_tx *tx)
+{
+	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
+	if (p && f->endpoint < p->lb.n_endpoints)
+		lb_eject(c->lb, p->lb.endpoints[f->endpoint].addr,
+			 p->lb.endpoints[f->endpoint].port, now);
+	stats_add(c->st, refused ? STATS_pod_refused : STATS_pod_timeouts, 1);
+	if (++f->tries >= c->cfg.connect_tries || p == NULL)
+		return local_response(c, idx, f, refused ? RESP_502 : RESP_504, now, tx);
+	uint8_t tries = f->tries;
+	enum conn_state next = connect_bind(c, idx, f, now, f->endpoint, tx);
+	f->tries = tries;
+	return next;
+}
+
+enum conn_state connect_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			      struct tcpl_tx *tx)
+{
+	if (f->state == CONN_NEIGH) {
+		if (++f->syn_tx > 40) /* 40 polls at rto/20: the neighbour never answered */
+			return connect_failed(c, idx, f, false, now, tx);
+		return connect_try(c, idx, f, now, tx);
+	}
+	/* A pod whose accept queue overflowed drops SYNs: retransmit before moving on. */
+	unsigned k = f->syn_tx + 1u;
+	uint64_t used = c->cfg.rto_tsc * ((1ull << k) - 1);
+	if (k > 6 || used + syn_interval(c, k) > c->cfg.connect_tsc)
+		return connect_failed(c, idx, f, false, now, tx);
+	emit(tx, syn_to_pod(c, f), c->pod_pi, c->st);
+	stats_add(c->st, STATS_tcp_retransmits, 1);
+	f->syn_tx = (uint8_t)k;
+	timer_arm(c, idx, f, now + syn_interval(c, k));
+	return CONN_CONNECT;
+}
+
+void send_request(struct tcpl_ctx *c, struct conn *f, struct tcpl_tx *tx, bool with_ack_only)
+{
+	const uint8_t *b = buf_of(c, f);
+	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+	uint32_t ack = seq_add(f->pod_isn, 1);
+	struct seg_opts o;
+	const struct seg_opts *op = pod_side_opts(c, f, &o);
+	if (op)
+		mss = (uint16_t)(mss - 12); /* RFC 6691: options come out of the segment */
+	/* The client's real window is unknown here: advertise 64 KiB until its next ACK. */
+	uint16_t win = (uint16_t)(65535u >> f->c2p_out);
+	if (with_ack_only)
+		emit(tx,
+		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
+			     f->pod_port, seq_add(f->client_isn, 1), ack, RTE_TCP_ACK_FLAG, win, op,
+			     NULL, 0),
+		     c->pod_pi, c->st);
+	for (uint32_t off = 0; off < f->req_len; off += mss) {
+		uint16_t len = (uint16_t)(f->req_len - off < mss ? f->req_len - off : mss);
+		emit(tx,
+		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
+			     f->pod_port, seq_add(f->client_isn, 1 + off), ack,
+			     RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, win, op, b + off, len),
+		     c->pod_pi, c->st);
+	}
+}
+
+enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				 struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				 struct tcpl_tx *tx)
+{
+	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
+	uint8_t flags = p->tcp_flags;
+	enum conn_state next = CONN_CONNECT;
+	if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
+	    rte_be_to_cpu_32(th->recv_ack) == seq_add(f->client_isn, 1)) {
+		/* Step 6: the pod accepted. The splice starts now. */
+		lb_success(c->lb, f->pod_ip, rte_be_to_cpu_16(f->pod_port));
+		f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
+		f->delta = f->cookie_isn - f->pod_isn;
+		/* Window scaling holds on the pod side only if the pod answered our offer (the
+		 * client's own shift); otherwise both directions rescale. */
+		if ((f->opts & CONN_OPT_WS) && p->tcp_wscale != NET_WSCALE_NONE) {
+			f->c2p_out = f->c2p_in;
+			f->p2c_in = p->tcp_wscale;
+		} else {
+			f->c2p_out = 0;
+			f->p2c_in = 0;
+		}
+		if ((f->opts & CONN_OPT_TS) && p->tcp_has_ts)
+			f->ts_delta = our_tsval(c, f, now) - p->tcp_tsval;
+		f->tries = 0;
+		send_request(c, f, tx, true);
+		timer_arm(c, idx, f, now + c->cfg.rto_tsc);
+		next = CONN_SPLICED;
+	} else if (flags & RTE_TCP_RST_FLAG) {
+		next = connect_failed(c, idx, f, true, now, tx);
+	}
+	rte_pktmbuf_free(m);
+	return next;
+}

@@ -1,0 +1,208 @@
+/*
+ * head.c: the request head (steps 3 and 4) — buffering, parsing, routing.
+ *
+ * Until a pod is spliced in, the gateway is the client's TCP peer: it takes the client's bytes
+ * in order into a bounded request buffer, acknowledges them itself, and advertises the space
+ * left as its window. Out-of-order segments are re-acknowledged and dropped (the client
+ * resends); overlaps keep their new part. The head is parsed incrementally by lib/http as it
+ * grows; once complete it is routed with the current table and the pod connection starts
+ * (connect.c). A malformed head gets the parser's status, a head that outgrows the buffer 431,
+ * no route 404, all from the gateway with FIN (segment.c).
+ */
+#include "tcp/tcp-int.h"
+
+#include <string.h>
+
+#define HEAD_SCRATCH 4096 /* normalised path */
+
+const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
+				       const struct http_request *r,
+				       const struct route_table **routes, bool *bad)
+{
+	char path[HEAD_SCRATCH];
+	int pl = http_normalize_path(b + r->path.off, r->path.len, path, sizeof(path));
+	*bad = pl < 0;
+	*routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
+	if (pl < 0 || *routes == NULL)
+		return NULL;
+	return route_lookup(*routes, (const char *)b + r->host.off, r->host.len, path, (size_t)pl);
+}
+
+void untrack(struct tcpl_ctx *c, struct conn *f)
+{
+	if (f->opts & CONN_OPT_TRACK) {
+		f->opts &= (uint8_t)~CONN_OPT_TRACK;
+		stats_add(c->st, STATS_http_track_lost, 1);
+	}
+}
+
+/*
+ * After a request head starting at client sequence start, of which have bytes were seen:
+ * where the next request on a kept-alive connection will start. Followed when the body's end
+ * is known from the head (none or Content-Length); a chunked upload, an upgrade or bytes of a
+ * pipelined request already here end tracking, and the connection stays on its pod.
+ */
+void track_next(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t start,
+		uint32_t have)
+{
+	f->opts |= CONN_OPT_TRACK;
+	uint64_t total = r->head_len + (r->body == HTTP_BODY_LENGTH ? r->content_length : 0);
+	if (!r->keep_alive) {
+		f->opts &= (uint8_t)~CONN_OPT_TRACK; /* no next request */
+		return;
+	}
+	if (r->upgrade || r->body == HTTP_BODY_CHUNKED || total < have || total > (1u << 30)) {
+		untrack(c, f);
+		return;
+	}
+	f->next_req = seq_add(start, (uint32_t)total);
+}
+
+/* The head is complete: route it and start the pod connection. */
+static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				     const struct http_request *r, uint64_t now, struct tcpl_tx *tx)
+{
+	const uint8_t *b = buf_of(c, f);
+	stats_add(c->st, STATS_http_requests, 1);
+	f->method = (uint8_t)r->method;
+	const struct route_table *routes;
+	bool bad;
+	const struct route_target *t = lookup_head(c, b, r, &routes, &bad);
+	if (bad)
+		return local_response(c, idx, f, RESP_400, now, tx);
+	if (t == NULL)
+		return local_response(c, idx, f, RESP_404, now, tx);
+	f->pool = t->pool;
+	f->routes = routes;
+	f->tries = 0;
+	const struct route_pool *pool = route_pool(routes, t->pool);
+	f->pool_id = pool->id;
+	track_next(c, f, r, seq_add(f->client_isn, 1), f->req_len);
+	size_t hoff, hlen;
+	if (pool->lb.algorithm == LB_MAGLEV && pool->hash_header[0] &&
+	    http_find_header(b, r->head_len, pool->hash_header, &hoff, &hlen))
+		f->affinity = (uint32_t)lb_hash_bytes(b + hoff, hlen);
+	else
+		f->affinity = f->client_ip;
+	return connect_bind(c, idx, f, now, UINT32_MAX, tx);
+}
+
+enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			   struct tcpl_tx *tx)
+{
+	struct http_request r;
+	int rc = http_request_parse(&f->hp, &c->cfg.limits, buf_of(c, f), f->req_len, &r);
+	if (rc > 0)
+		return route_request(c, idx, f, &r, now, tx);
+	if (rc == HTTP_ERROR)
+		return local_response(c, idx, f, status_of(r.status), now, tx);
+	if (f->req_len >= c->cfg.request_buffer)
+		return local_response(c, idx, f, RESP_431, now, tx);
+	return CONN_HEAD;
+}
+
+enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				       struct rte_mbuf *m, const struct net_pkt *p,
+				       struct tcpl_tx *tx)
+{
+	(void)idx;
+	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
+	uint8_t flags = p->tcp_flags;
+	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
+	uint32_t our_end = seq_add(f->cookie_isn, 2 + f->resp_len); /* after our FIN */
+	enum conn_state next = CONN_LOCAL_RESP;
+	if (flags & RTE_TCP_RST_FLAG) {
+		rte_pktmbuf_free(m);
+		return CONN_FREE;
+	}
+	if ((flags & RTE_TCP_ACK_FLAG) && !seq_lt(rte_be_to_cpu_32(th->recv_ack), our_end))
+		f->deadline = 0; /* response delivered */
+	if (flags & RTE_TCP_FIN_FLAG) {
+		uint32_t fin_ack = seq_add(seq, p->payload_len + 1);
+		emit(tx, to_client(c, f, our_end, fin_ack, RTE_TCP_ACK_FLAG, 0, NULL, 0),
+		     f->client_pi, c->st);
+		f->fins |= CONN_FIN_CLIENT;
+		if (f->deadline == 0)
+			next = CONN_CLOSED;
+	}
+	rte_pktmbuf_free(m);
+	return next;
+}
+
+enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct conn *f,
+				 struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				 struct tcpl_tx *tx)
+{
+	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
+	uint8_t flags = p->tcp_flags;
+	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
+	enum conn_state state = (enum conn_state)f->state;
+
+	if ((f->opts & CONN_OPT_TS) && p->tcp_has_ts)
+		f->ts_client = p->tcp_tsval;
+	if (state == CONN_DRAIN && !(flags & (RTE_TCP_RST_FLAG | RTE_TCP_SYN_FLAG)) &&
+	    (flags & RTE_TCP_ACK_FLAG))
+		rebind_client_ack(c, f, p, th, tx);
+	if (flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) {
+		if (state == CONN_DRAIN)
+			rebind_client_gone(c, f, tx);
+		/* The client gave up before we reached a pod. A FIN gets a reset: there is no
+		 * response to wait for. */
+		if (flags & RTE_TCP_FIN_FLAG) {
+			emit(tx,
+			     to_client(c, f, seq_add(f->cookie_isn, 1),
+				       seq_add(seq, p->payload_len + 1),
+				       RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, 0),
+			     (uint8_t)pi, c->st);
+			stats_add(c->st, STATS_tcp_rst_sent, 1);
+		}
+		rte_pktmbuf_free(m);
+		return CONN_FREE;
+	}
+	if (flags & RTE_TCP_SYN_FLAG) {
+		rte_pktmbuf_free(m); /* a stray SYN retransmission for an established flow */
+		return state;
+	}
+	uint16_t plen = p->payload_len;
+	if (plen == 0) {
+		rte_pktmbuf_free(m);
+		if (state == CONN_DRAIN)
+			return rebind_check(c, idx, f, now, tx);
+		return state;
+	}
+	uint32_t expect = client_next(f);
+	const uint8_t *data = payload_of(m, p);
+	if (seq != expect) {
+		/* Out of order or overlapping: take the new part of an overlap, otherwise ask
+		 * again for what we expect (the client retransmits). */
+		uint32_t skip = expect - seq;
+		if (seq_lt(seq, expect) && skip < plen) {
+			data += skip;
+			plen = (uint16_t)(plen - skip);
+		} else {
+			stats_add(c->st, STATS_tcp_out_of_order, 1);
+			emit(tx,
+			     to_client(c, f, seq_add(f->cookie_isn, 1), expect, RTE_TCP_ACK_FLAG,
+				       head_window(c, f), NULL, 0),
+			     (uint8_t)pi, c->st);
+			rte_pktmbuf_free(m);
+			return state;
+		}
+	}
+	uint32_t space = c->cfg.request_buffer - f->req_len;
+	uint16_t take = (uint16_t)(plen < space ? plen : space);
+	if (f->buf != CONN_NONE && take) {
+		memcpy(buf_of(c, f) + f->req_len, data, take);
+		f->req_len += take;
+	}
+	rte_pktmbuf_free(m);
+	emit(tx,
+	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), RTE_TCP_ACK_FLAG,
+		       head_window(c, f), NULL, 0),
+	     (uint8_t)pi, c->st);
+	if (state == CONN_DRAIN)
+		return rebind_check(c, idx, f, now, tx);
+	if (state != CONN_HEAD)
+		return state; /* request body arriving while we connect: buffered, sent after */
+	return head_parse(c, idx, f, now, tx);
+}

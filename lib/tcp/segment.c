@@ -1,0 +1,236 @@
+/*
+ * segment.c: the segments the gateway builds itself — SYN-ACKs, SYNs to pods, ACKs, RSTs, the
+ * buffered request handed to a pod, and the gateway's own HTTP answers (404, 503, 408...).
+ *
+ * Every one is a fresh mbuf from the worker's pool with Ethernet, IPv4 and TCP headers written
+ * whole, options encoded per RFC 9293 §3.1, RFC 7323 §2–3 and RFC 2018 §2, and checksums done
+ * by the port's offload or in software. A spliced packet never comes through here: it is
+ * rewritten in place (splice.c).
+ */
+#include "tcp/tcp-int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ip.h>
+
+static const struct {
+	uint16_t code;
+	const char *reason;
+	enum stats_counter counter;
+} responses[RESP__COUNT] = {
+	[RESP_400] = {400, "Bad Request", STATS_http_local_400},
+	[RESP_404] = {404, "Not Found", STATS_http_local_404},
+	[RESP_408] = {408, "Request Timeout", STATS_http_local_408},
+	[RESP_414] = {414, "URI Too Long", STATS_http_local_431},
+	[RESP_431] = {431, "Request Header Fields Too Large", STATS_http_local_431},
+	[RESP_501] = {501, "Not Implemented", STATS_http_local_501},
+	[RESP_502] = {502, "Bad Gateway", STATS_http_local_502},
+	[RESP_503] = {503, "Service Unavailable", STATS_http_local_503},
+	[RESP_504] = {504, "Gateway Timeout", STATS_http_local_504},
+	[RESP_505] = {505, "HTTP Version Not Supported", STATS_http_local_501},
+};
+
+/* Encode options, 4-byte aligned. */
+static uint16_t opts_encode(const struct seg_opts *o, uint8_t *b)
+{
+	uint16_t n = 0;
+	if (o == NULL)
+		return 0;
+	if (o->mss) {
+		b[n++] = 2, b[n++] = 4, b[n++] = (uint8_t)(o->mss >> 8), b[n++] = (uint8_t)o->mss;
+	}
+	if (o->ts) {
+		if (o->sack_ok) {
+			b[n++] = 4, b[n++] = 2;
+		} else {
+			b[n++] = 1, b[n++] = 1;
+		}
+		b[n++] = 8, b[n++] = 10;
+		uint32_t v = rte_cpu_to_be_32(o->tsval), e = rte_cpu_to_be_32(o->tsecr);
+		memcpy(b + n, &v, 4);
+		memcpy(b + n + 4, &e, 4);
+		n += 8;
+	} else if (o->sack_ok) {
+		b[n++] = 1, b[n++] = 1, b[n++] = 4, b[n++] = 2;
+	}
+	if (o->ws >= 0) {
+		b[n++] = 1, b[n++] = 3, b[n++] = 3, b[n++] = (uint8_t)o->ws;
+	}
+	return n;
+}
+
+struct rte_mbuf *segment(struct tcpl_ctx *c, uint8_t pi, const struct rte_ether_addr *dst,
+			 uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport, uint32_t seq,
+			 uint32_t ack, uint8_t flags, uint16_t win, const struct seg_opts *o,
+			 const uint8_t *payload, uint16_t plen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
+	if (m == NULL)
+		return NULL;
+	uint8_t ob[40];
+	uint16_t optlen = opts_encode(o, ob);
+	uint16_t l4 = (uint16_t)(sizeof(struct rte_tcp_hdr) + optlen);
+	uint16_t len =
+		(uint16_t)(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + l4 + plen);
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)d;
+	eh->dst_addr = *dst;
+	eh->src_addr = c->ports[pi].local->mac;
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + l4 + plen));
+	ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = sip;
+	ip->dst_addr = dip;
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	th->src_port = sport;
+	th->dst_port = dport;
+	th->sent_seq = rte_cpu_to_be_32(seq);
+	th->recv_ack = rte_cpu_to_be_32(ack);
+	th->data_off = (uint8_t)((l4 / 4) << 4);
+	th->tcp_flags = flags;
+	th->rx_win = rte_cpu_to_be_16(win);
+	th->cksum = 0;
+	th->tcp_urp = 0;
+	if (optlen)
+		memcpy(th + 1, ob, optlen);
+	if (plen)
+		memcpy((uint8_t *)th + l4, payload, plen);
+	struct net_pkt p = {.l2_len = sizeof(*eh), .l3_len = sizeof(*ip), .l4_len = l4};
+	net_ipv4_tcp_cksum_finish(m, &p, c->ports[pi].offloads);
+	return m;
+}
+
+struct rte_mbuf *to_client(struct tcpl_ctx *c, const struct conn *f, uint32_t seq, uint32_t ack,
+			   uint8_t flags, uint32_t win, const uint8_t *payload, uint16_t plen)
+{
+	struct seg_opts o = {.ws = -1};
+	if (f->opts & CONN_OPT_TS) {
+		o.ts = true;
+		o.tsval = our_tsval(c, f, c->now);
+		o.tsecr = f->ts_client;
+	}
+	win >>= f->p2c_out;
+	return segment(c, f->client_pi, &f->client_mac, f->vip, f->client_ip, f->vip_port,
+		       f->client_port, seq, ack, flags, (uint16_t)(win > 65535 ? 65535 : win),
+		       (f->opts & CONN_OPT_TS) ? &o : NULL, payload, plen);
+}
+
+const struct seg_opts *pod_side_opts(const struct tcpl_ctx *c, const struct conn *f,
+				     struct seg_opts *o)
+{
+	*o = (struct seg_opts){.ws = -1};
+	if (!(f->opts & CONN_OPT_TS))
+		return NULL;
+	o->ts = true;
+	o->tsval = f->ts_client;
+	o->tsecr = our_tsval(c, f, c->now) - f->ts_delta;
+	return o;
+}
+
+struct rte_mbuf *to_pod(struct tcpl_ctx *c, const struct conn *f, uint32_t seq, uint32_t ack,
+			uint8_t flags, uint16_t win)
+{
+	struct seg_opts o;
+	const struct seg_opts *op = pod_side_opts(c, f, &o);
+	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
+		       seq, ack, flags, win, op, NULL, 0);
+}
+
+void reset_for(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct net_pkt *p,
+	       struct tcpl_tx *tx)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = RTE_TCP_RST_FLAG;
+	if (p->tcp_flags & RTE_TCP_ACK_FLAG) {
+		seq = rte_be_to_cpu_32(th->recv_ack);
+	} else {
+		ack = rte_be_to_cpu_32(th->sent_seq) + p->payload_len +
+		      ((p->tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
+		      ((p->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
+		flags |= RTE_TCP_ACK_FLAG;
+	}
+	struct rte_ether_addr dst = eh->src_addr;
+	emit(tx,
+	     segment(c, (uint8_t)pi, &dst, p->dst_ip, p->src_ip, p->dst_port, p->src_port, seq, ack,
+		     flags, 0, NULL, NULL, 0),
+	     (uint8_t)pi, c->st);
+	stats_add(c->st, STATS_tcp_rst_sent, 1);
+}
+
+/* ---- the gateway's own responses ------------------------------------------------------------ */
+
+void responses_init(struct tcpl_ctx *c)
+{
+	for (int s = 0; s < RESP__COUNT; s++) {
+		char body[64];
+		int bl = snprintf(body, sizeof(body), "%u %s\n", responses[s].code,
+				  responses[s].reason);
+		int n = snprintf(c->resp[s], sizeof(c->resp[s]),
+				 "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: "
+				 "%d\r\nConnection: close\r\n\r\n%s",
+				 responses[s].code, responses[s].reason, bl, body);
+		c->resp_len[s] = (uint16_t)(n < (int)sizeof(c->resp[s]) ? n : 0);
+	}
+}
+
+/* Response and FIN together; the client's data beyond this point is not read. */
+static void send_local_response(struct tcpl_ctx *c, const struct conn *f, struct tcpl_tx *tx)
+{
+	emit(tx,
+	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f),
+		       RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, 0,
+		       (const uint8_t *)c->resp[f->resp_status_idx], f->resp_len),
+	     f->client_pi, c->st);
+}
+
+enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+			       enum local_status s, uint64_t now, struct tcpl_tx *tx)
+{
+	stats_add(c->st, responses[s].counter, 1);
+	f->resp_status_idx = (uint8_t)s;
+	f->resp_len = c->resp_len[s];
+	f->tries = 0;
+	buf_release(c, f);
+	send_local_response(c, f, tx);
+	timer_arm(c, idx, f, now + c->cfg.rto_tsc);
+	return CONN_LOCAL_RESP;
+}
+
+enum conn_state local_response_resend(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				      uint64_t now, struct tcpl_tx *tx)
+{
+	if (++f->tries > MAX_RETRANSMIT)
+		return CONN_FREE;
+	send_local_response(c, f, tx);
+	stats_add(c->st, STATS_tcp_retransmits, 1);
+	timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));
+	return CONN_LOCAL_RESP;
+}
+
+enum local_status status_of(uint16_t code)
+{
+	switch (code) {
+	case 414:
+		return RESP_414;
+	case 431:
+		return RESP_431;
+	case 501:
+		return RESP_501;
+	case 505:
+		return RESP_505;
+	default:
+		return RESP_400;
+	}
+}

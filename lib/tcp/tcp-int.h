@@ -1,0 +1,259 @@
+/*
+ * tcp-int.h: what the files of lib/tcp share — small inline helpers and each file's entry
+ * points. Nothing here is exported from the module.
+ *
+ * Convention: a function that handles a packet or a timer for a connection returns the state
+ * the connection moves to (enum conn_state; CONN_FREE = drop it). Only the dispatcher in tcp.c
+ * (conn_set) assigns conn->state. Helpers that send take a struct tcpl_tx.
+ */
+#ifndef SLUICE_TCP_INT_H
+#define SLUICE_TCP_INT_H
+
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include "tcp/tcp-t.h"
+
+/* ---- sequence arithmetic (RFC 9293 §3.4) ---------------------------------------------------- */
+
+static inline uint32_t seq_add(uint32_t a, uint32_t b)
+{
+	return a + b;
+}
+
+/* a < b in sequence space. */
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static inline struct conn *conn_of(const struct tcpl_ctx *c, uint32_t idx)
+{
+	return &c->conns[idx];
+}
+
+static inline const struct rte_tcp_hdr *tcp_hdr_of(const struct rte_mbuf *m,
+						   const struct net_pkt *p)
+{
+	return rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+}
+
+static inline const uint8_t *payload_of(const struct rte_mbuf *m, const struct net_pkt *p)
+{
+	return rte_pktmbuf_mtod_offset(m, const uint8_t *, p->l2_len + p->l3_len + p->l4_len);
+}
+
+/* Queue m to be sent on port; a full list drops it and counts. */
+static inline bool emit(struct tcpl_tx *tx, struct rte_mbuf *m, uint8_t port,
+			struct stats_lcore *st)
+{
+	if (m == NULL)
+		return false;
+	if (tx->n >= tx->cap) {
+		rte_pktmbuf_free(m);
+		stats_add(st, STATS_tx_dropped, 1);
+		return false;
+	}
+	tx->out[tx->n].m = m;
+	tx->out[tx->n].port = port;
+	tx->n++;
+	return true;
+}
+
+/* ---- request buffers ------------------------------------------------------------------------ */
+
+static inline uint8_t *buf_of(struct tcpl_ctx *c, const struct conn *f)
+{
+	return c->bufs + (size_t)f->buf * c->cfg.request_buffer;
+}
+
+static inline void buf_release(struct tcpl_ctx *c, struct conn *f)
+{
+	if (f->buf != CONN_NONE) {
+		c->buf_free[c->n_buf_free++] = f->buf;
+		f->buf = CONN_NONE;
+	}
+	f->opts &= (uint8_t)~CONN_OPT_BUFFERED;
+}
+
+/* Next byte we expect from the client. */
+static inline uint32_t client_next(const struct conn *f)
+{
+	return seq_add(f->client_isn, 1 + f->req_len);
+}
+
+/* Buffer space left, in bytes (to_client scales it). */
+static inline uint32_t head_window(const struct tcpl_ctx *c, const struct conn *f)
+{
+	return c->cfg.request_buffer - f->req_len;
+}
+
+/* ---- clocks --------------------------------------------------------------------------------- */
+
+/* Our millisecond clock, the unit of the gateway's TSvals. */
+static inline uint32_t ms_of(const struct tcpl_ctx *c, uint64_t now)
+{
+	return (uint32_t)(now / (c->cfg.tsc_hz / 1000 ? c->cfg.tsc_hz / 1000 : 1));
+}
+
+/* The TSval the gateway sends the client of f now: continues from the SYN-ACK's. */
+static inline uint32_t our_tsval(const struct tcpl_ctx *c, const struct conn *f, uint64_t now)
+{
+	return f->ts_ours0 + (ms_of(c, now) - f->ts_ms0);
+}
+
+/* ---- segment.c: segments the gateway builds ------------------------------------------------- */
+
+/* Options the gateway puts on a segment it builds. */
+struct seg_opts {
+	uint16_t mss; /* 0: none */
+	int8_t ws;    /* window scale shift, -1: none */
+	bool sack_ok; /* SACK-permitted */
+	bool ts;      /* timestamps */
+	uint32_t tsval, tsecr;
+};
+
+struct rte_mbuf *segment(struct tcpl_ctx *c, uint8_t pi, const struct rte_ether_addr *dst,
+			 uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport, uint32_t seq,
+			 uint32_t ack, uint8_t flags, uint16_t win, const struct seg_opts *o,
+			 const uint8_t *payload, uint16_t plen);
+/* To the client of f (from the VIP); win in bytes, scaled here. */
+struct rte_mbuf *to_client(struct tcpl_ctx *c, const struct conn *f, uint32_t seq, uint32_t ack,
+			   uint8_t flags, uint32_t win, const uint8_t *payload, uint16_t plen);
+/* To the pod of f on the client's behalf (the client's TSval, the pod's echoed), no payload. */
+struct rte_mbuf *to_pod(struct tcpl_ctx *c, const struct conn *f, uint32_t seq, uint32_t ack,
+			uint8_t flags, uint16_t win);
+const struct seg_opts *pod_side_opts(const struct tcpl_ctx *c, const struct conn *f,
+				     struct seg_opts *o);
+/* RST for a segment that belongs to no connection (RFC 9293 §3.10.7.1). */
+void reset_for(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct net_pkt *p,
+	       struct tcpl_tx *tx);
+/* Build the gateway's canned responses once. */
+void responses_init(struct tcpl_ctx *c);
+/* Answer the client ourselves (response, FIN, retransmitted until acknowledged). */
+enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+			       enum local_status s, uint64_t now, struct tcpl_tx *tx);
+enum conn_state local_response_resend(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				      uint64_t now, struct tcpl_tx *tx);
+/* The status for a parser error (enum http_error's status). */
+enum local_status status_of(uint16_t code);
+
+/* ---- cookie.c: SYN cookies ------------------------------------------------------------------ */
+
+/* The cookie work of one burst: which packets are SYNs to answer and ACKs to check, and the
+ * MACs computed for them in one call each. */
+struct cookie_burst {
+	int16_t syn_of[64], ack_of[64]; /* packet → entry, -1 when none */
+	uint32_t cookies[64];
+	uint8_t syn_mss[64];
+	uint32_t ack_cookie[64];
+	bool ack_ok[64];
+	uint16_t ack_mss[64];
+};
+
+void cookie_prepare(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
+		    const struct net_pkt *info, uint16_t n, const uint32_t *idx,
+		    const bool *client_side, struct cookie_burst *cb);
+/* Step 1: SYN → SYN-ACK carrying a cookie; no state. */
+void cookie_answer_syn(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct net_pkt *p,
+		       const struct cookie_burst *cb, uint16_t k, uint64_t now, struct tcpl_tx *tx);
+/* Step 2: a valid cookie ACK → a new connection in CONN_HEAD (CONN_NONE when refused: the
+ * caller has been answered with RST). */
+uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct net_pkt *p,
+		       const struct cookie_burst *cb, uint16_t k, uint64_t now, struct tcpl_tx *tx);
+
+/* ---- head.c: the request head --------------------------------------------------------------- */
+
+/* Client packets while the gateway is the client's peer (head, neighbour, connect, drain). */
+enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct conn *f,
+				 struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				 struct tcpl_tx *tx);
+/* Client packets after the gateway answered itself. */
+enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				       struct rte_mbuf *m, const struct net_pkt *p,
+				       struct tcpl_tx *tx);
+/* Parse what the buffer holds; route a complete head, answer a bad one. */
+enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			   struct tcpl_tx *tx);
+/* Look a parsed head up in the current table; NULL for no route, *bad when the path cannot be
+ * normalised. */
+const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
+				       const struct http_request *r,
+				       const struct route_table **routes, bool *bad);
+/* Where the next request on a kept-alive connection starts. */
+void track_next(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t start,
+		uint32_t have);
+void untrack(struct tcpl_ctx *c, struct conn *f);
+
+/* ---- connect.c: reaching a pod -------------------------------------------------------------- */
+
+/* Choose a pod (not `avoid`), an SNAT port, and connect. */
+enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			     uint32_t avoid, struct tcpl_tx *tx);
+/* Resolve the pod's MAC; send the SYN now or wait for ARP. */
+enum conn_state connect_try(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			    struct tcpl_tx *tx);
+/* Retry on another pod, or answer 502/504. */
+enum conn_state connect_failed(struct tcpl_ctx *c, uint32_t idx, struct conn *f, bool refused,
+			       uint64_t now, struct tcpl_tx *tx);
+/* A pod packet while the SYN is out. */
+enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				 struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				 struct tcpl_tx *tx);
+/* Timer of CONN_NEIGH and CONN_CONNECT. */
+enum conn_state connect_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			      struct tcpl_tx *tx);
+/* Send the buffered request bytes to the pod (after its SYN-ACK, or on retransmission). */
+void send_request(struct tcpl_ctx *c, struct conn *f, struct tcpl_tx *tx, bool with_ack_only);
+/* Least-request accounting: the connection stops counting against its pod. */
+void load_release(struct tcpl_ctx *c, struct conn *f);
+
+/* ---- proxy_v2.c ----------------------------------------------------------------------------- */
+
+bool proxy_v2_insert(struct tcpl_ctx *c, struct conn *f);
+
+/* ---- splice.c: in-place rewriting ----------------------------------------------------------- */
+
+enum conn_state splice_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				   struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				   struct tcpl_tx *tx);
+enum conn_state splice_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				struct tcpl_tx *tx);
+void splice_to_pod(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m, const struct net_pkt *p);
+void splice_to_client(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m,
+		      const struct net_pkt *p);
+/* Retransmission of the request the pod has not acknowledged. */
+enum conn_state splice_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			     struct tcpl_tx *tx);
+
+/* ---- rebind.c: per-request routing on kept-alive connections -------------------------------- */
+
+/* A data segment from the client of a tracked spliced connection: true when consumed (held for
+ * another pod, or dropped), with the next state in *next. */
+bool rebind_track(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct rte_mbuf *m,
+		  const struct net_pkt *p, uint32_t seq, uint64_t now, struct tcpl_tx *tx,
+		  enum conn_state *next);
+enum conn_state rebind_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				struct tcpl_tx *tx);
+/* Client packets while draining (besides buffering): its ACKs go on to the old pod. */
+void rebind_client_ack(struct tcpl_ctx *c, struct conn *f, const struct net_pkt *p,
+		       const struct rte_tcp_hdr *th, struct tcpl_tx *tx);
+void rebind_client_gone(struct tcpl_ctx *c, struct conn *f, struct tcpl_tx *tx);
+enum conn_state rebind_check(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			     struct tcpl_tx *tx);
+enum conn_state rebind_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			     struct tcpl_tx *tx);
+
+/* ---- timer.c -------------------------------------------------------------------------------- */
+
+void timer_arm(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t deadline);
+
+/* ---- tcp.c: the dispatcher ------------------------------------------------------------------ */
+
+/* Give the connection its next state; CONN_FREE drops it and releases what it holds. */
+void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state next);
+
+#endif
