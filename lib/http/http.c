@@ -245,6 +245,15 @@ static bool parse_host(const uint8_t *buf, uint32_t off, uint32_t len, struct ht
 	return true;
 }
 
+/* Bytes a request target may not hold (RFC 9112 §3.2, RFC 3986 §2): controls, space, DEL,
+ * non-ASCII, '#', and the characters RFC 3986 leaves out of URIs — '"' '<' '>' '\\' '^' '`'
+ * '{' '|' '}'. Backends that read '\\' as '/' would otherwise reach paths a Prefix rule
+ * never allowed. */
+static const uint8_t target_byte_bad[256] = {
+	[0 ... 0x20] = 1, [0x7f ... 0xff] = 1, ['#'] = 1, ['"'] = 1, ['<'] = 1, ['>'] = 1,
+	['\\'] = 1,	  ['^'] = 1,	       ['`'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
+};
+
 /* Request target (RFC 9112 §3.2). Fills target, path, query and, for absolute-form, host. */
 static enum http_error parse_target(const uint8_t *buf, uint32_t off, uint32_t len,
 				    enum http_method m, struct http_request *r)
@@ -252,7 +261,7 @@ static enum http_error parse_target(const uint8_t *buf, uint32_t off, uint32_t l
 	const uint8_t *p = buf + off;
 	for (uint32_t i = 0; i < len; i++) {
 		uint8_t c = p[i];
-		if (c <= 0x20 || c >= 0x7f || c == '#')
+		if (target_byte_bad[c])
 			return HTTP_ERR_BAD_TARGET;
 		if (c == '%') {
 			if (i + 2 >= len || hexval(p[i + 1]) < 0 || hexval(p[i + 2]) < 0)
@@ -349,10 +358,14 @@ static enum http_error parse_request_line(const uint8_t *buf, uint32_t end, stru
 /* ---- header fields ------------------------------------------------------------------------ */
 
 /* Split a comma-separated list value (RFC 9110 §5.6.1) and call fn on each element, trimmed
- * of OWS; empty elements are skipped. Returns false if fn does. */
+ * of OWS. Empty elements are skipped, as the RFC asks of a recipient, unless `strict`: then an
+ * empty element makes the call fail (*empty is set). Framing fields are read strictly, because
+ * the splice forwards them unchanged and every reader behind the gateway must see one meaning.
+ * Returns false if fn does or an empty element was refused. */
 typedef bool (*list_fn)(const uint8_t *e, uint32_t n, void *arg);
 
-static bool for_each_element(const uint8_t *v, uint32_t n, list_fn fn, void *arg)
+static bool for_each_element(const uint8_t *v, uint32_t n, list_fn fn, void *arg, bool strict,
+			     bool *empty)
 {
 	uint32_t i = 0;
 	while (i <= n) {
@@ -364,6 +377,10 @@ static bool for_each_element(const uint8_t *v, uint32_t n, list_fn fn, void *arg
 			s++;
 		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
 			e--;
+		if (e == s && strict) {
+			*empty = true;
+			return false;
+		}
 		if (e > s && !fn(v + s, e - s, arg))
 			return false;
 		i++;
@@ -387,11 +404,20 @@ struct framing {
 	struct http_span host_value;
 };
 
-static bool cl_element(const uint8_t *e, uint32_t n, void *arg)
+/*
+ * Content-Length: one field line, one value, digits only. RFC 9110 §8.6 lets a recipient accept
+ * a list of equal values or repeated equal lines only if it replaces them with one value before
+ * forwarding; a splice forwards the head unchanged, so a list ("5,5", ",5", ","), a repeated
+ * line or anything but digits is refused.
+ */
+static bool cl_value(const uint8_t *e, uint32_t n, struct framing *f)
 {
-	struct framing *f = arg;
 	uint64_t v = 0;
-	if (n > 18) { /* more than 10^18 bytes: nobody sends that in earnest */
+	if (f->has_cl) {
+		f->conflict_cl = true;
+		return false;
+	}
+	if (n == 0 || n > 18) { /* more than 10^18 bytes: nobody sends that in earnest */
 		f->bad_cl = true;
 		return false;
 	}
@@ -401,10 +427,6 @@ static bool cl_element(const uint8_t *e, uint32_t n, void *arg)
 			return false;
 		}
 		v = v * 10 + (uint64_t)(e[i] - '0');
-	}
-	if (f->has_cl && f->cl != v) {
-		f->conflict_cl = true;
-		return false;
 	}
 	f->has_cl = true;
 	f->cl = v;
@@ -499,20 +521,21 @@ static enum http_error parse_fields(const uint8_t *buf, uint32_t start, uint32_t
 			break;
 		case 'c':
 			if (ieq(line, c, "content-length")) {
-				if (vlen == 0)
-					return HTTP_ERR_BAD_CONTENT_LENGTH;
-				if (!for_each_element(v, vlen, cl_element, f))
+				if (!cl_value(v, vlen, f))
 					return f->conflict_cl ? HTTP_ERR_CONFLICTING_CONTENT_LENGTH
 							      : HTTP_ERR_BAD_CONTENT_LENGTH;
 			} else if (ieq(line, c, "connection")) {
-				for_each_element(v, vlen, conn_element, f);
+				for_each_element(v, vlen, conn_element, f, false, NULL);
 			}
 			break;
 		case 't':
 			if (ieq(line, c, "transfer-encoding")) {
+				bool empty = false;
 				if (vlen == 0)
 					return HTTP_ERR_TE_UNKNOWN;
-				for_each_element(v, vlen, te_element, f);
+				for_each_element(v, vlen, te_element, f, true, &empty);
+				if (empty)
+					return HTTP_ERR_TE_EMPTY_ELEMENT;
 			}
 			break;
 		case 'u':
@@ -817,17 +840,33 @@ int http_response_parse(struct http_request_parser *ps, const struct http_limits
 /* ---- body framing ------------------------------------------------------------------------- */
 
 enum chunk_state {
-	CH_SIZE,	/* hex digits of the chunk size */
-	CH_EXT,		/* chunk extension, up to CR */
-	CH_SIZE_LF,	/* LF after the size line's CR */
-	CH_DATA,	/* chunk data */
-	CH_DATA_CR,	/* CR after data */
-	CH_DATA_LF,	/* LF after data */
-	CH_TRAILER,	/* start of a trailer line, or of the final CRLF */
-	CH_TRAILER_TXT, /* inside a trailer field line */
-	CH_TRAILER_LF,	/* LF ending a trailer line */
-	CH_FINAL_LF,	/* LF of the final empty line */
+	CH_SIZE,	 /* hex digits of the chunk size */
+	CH_EXT_BWS,	 /* BWS after the size or an extension, before ';' */
+	CH_EXT_NAME0,	 /* after ';': BWS, then the extension name */
+	CH_EXT_NAME,	 /* inside the name */
+	CH_EXT_POSTNAME, /* BWS after the name: '=', ';' or more BWS */
+	CH_EXT_VAL0,	 /* after '=': BWS, then a token or a quoted string */
+	CH_EXT_TOKEN,	 /* inside a token value */
+	CH_EXT_QUOTED,	 /* inside a quoted value */
+	CH_EXT_QESC,	 /* after a backslash in a quoted value */
+	CH_EXT_AFTERQ,	 /* after the closing quote */
+	CH_SIZE_LF,	 /* LF after the size line's CR */
+	CH_DATA,	 /* chunk data */
+	CH_DATA_CR,	 /* CR after data */
+	CH_DATA_LF,	 /* LF after data */
+	CH_TRAILER,	 /* start of a trailer line, or of the final CRLF */
+	CH_TR_NAME,	 /* inside a trailer field name */
+	CH_TR_VALUE,	 /* inside a trailer field value */
+	CH_TRAILER_LF,	 /* LF ending a trailer line */
+	CH_FINAL_LF,	 /* LF of the final empty line */
+	CH_BAD,		 /* the framing broke: nothing more is accepted */
 };
+
+/* Bounds on what a chunked body may spend on framing: a size line with its extensions, a
+ * trailer line, and the number of trailer lines. */
+#define CHUNK_LINE_MAX	  4096
+#define TRAILER_LINE_MAX  8192
+#define TRAILER_LINES_MAX 100
 
 void http_body_init(struct http_body *b, enum http_body_mode mode, uint64_t length)
 {
@@ -838,114 +877,220 @@ void http_body_init(struct http_body *b, enum http_body_mode mode, uint64_t leng
 	b->done = mode == HTTP_BODY_NONE || (mode == HTTP_BODY_LENGTH && length == 0);
 }
 
-long http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, bool *done)
+uint64_t http_body_opaque(const struct http_body *b)
 {
-	*done = b->done;
 	if (b->done)
 		return 0;
-	if (b->mode == HTTP_BODY_CLOSE)
-		return (long)len;
+	if (b->mode == HTTP_BODY_LENGTH)
+		return b->remaining;
+	if (b->mode == HTTP_BODY_CHUNKED && b->state == CH_DATA)
+		return b->remaining;
+	return 0;
+}
+
+void http_body_skip(struct http_body *b, uint64_t n)
+{
+	if (n > http_body_opaque(b))
+		n = http_body_opaque(b);
+	b->remaining -= n;
+	if (b->remaining == 0) {
+		if (b->mode == HTTP_BODY_LENGTH)
+			b->done = 1;
+		else
+			b->state = CH_DATA_CR;
+	}
+}
+
+static inline bool ows(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* qdtext and the second byte of a quoted-pair (RFC 9110 §5.6.4). */
+static inline bool qdtext(uint8_t c)
+{
+	return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+	       (c >= 0x5d && c <= 0x7e) || c >= 0x80;
+}
+
+static inline bool qpair(uint8_t c)
+{
+	return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80;
+}
+
+/*
+ * One byte of chunked framing outside chunk data (RFC 9112 §7.1): the next state, or CH_BAD.
+ * The grammar is followed exactly: size digits only (no sign, prefix or blank), extensions as
+ * BWS ";" BWS token [BWS "=" BWS (token / quoted-string)], CRLF where the RFC puts it, trailer
+ * lines as field lines (token, colon, value without CTLs; no obs-fold).
+ */
+static uint8_t chunk_step(struct http_body *b, uint8_t c)
+{
+	switch (b->state) {
+	case CH_SIZE: {
+		int h = hexval(c);
+		if (h >= 0) {
+			if (++b->size_digits > 15)
+				return CH_BAD; /* a size past 2^60: refuse, never wrap */
+			b->remaining = b->remaining * 16 + (uint64_t)h;
+			return CH_SIZE;
+		}
+		if (b->size_digits == 0)
+			return CH_BAD;
+		if (c == ';')
+			return CH_EXT_NAME0;
+		if (ows(c))
+			return CH_EXT_BWS;
+		return c == '\r' ? CH_SIZE_LF : CH_BAD;
+	}
+	case CH_EXT_BWS:
+		if (ows(c))
+			return CH_EXT_BWS;
+		return c == ';' ? CH_EXT_NAME0 : CH_BAD;
+	case CH_EXT_NAME0:
+		if (ows(c))
+			return CH_EXT_NAME0;
+		return tchar[c] ? CH_EXT_NAME : CH_BAD;
+	case CH_EXT_NAME:
+		if (tchar[c])
+			return CH_EXT_NAME;
+		if (ows(c))
+			return CH_EXT_POSTNAME;
+		if (c == '=')
+			return CH_EXT_VAL0;
+		if (c == ';')
+			return CH_EXT_NAME0;
+		return c == '\r' ? CH_SIZE_LF : CH_BAD;
+	case CH_EXT_POSTNAME:
+		if (ows(c))
+			return CH_EXT_POSTNAME;
+		if (c == '=')
+			return CH_EXT_VAL0;
+		return c == ';' ? CH_EXT_NAME0 : CH_BAD;
+	case CH_EXT_VAL0:
+		if (ows(c))
+			return CH_EXT_VAL0;
+		if (c == '"')
+			return CH_EXT_QUOTED;
+		return tchar[c] ? CH_EXT_TOKEN : CH_BAD;
+	case CH_EXT_TOKEN:
+		if (tchar[c])
+			return CH_EXT_TOKEN;
+		if (ows(c))
+			return CH_EXT_BWS;
+		if (c == ';')
+			return CH_EXT_NAME0;
+		return c == '\r' ? CH_SIZE_LF : CH_BAD;
+	case CH_EXT_QUOTED:
+		if (c == '"')
+			return CH_EXT_AFTERQ;
+		if (c == '\\')
+			return CH_EXT_QESC;
+		return qdtext(c) ? CH_EXT_QUOTED : CH_BAD;
+	case CH_EXT_QESC:
+		return qpair(c) ? CH_EXT_QUOTED : CH_BAD;
+	case CH_EXT_AFTERQ:
+		if (ows(c))
+			return CH_EXT_BWS;
+		if (c == ';')
+			return CH_EXT_NAME0;
+		return c == '\r' ? CH_SIZE_LF : CH_BAD;
+	case CH_SIZE_LF:
+		if (c != '\n')
+			return CH_BAD;
+		b->size_digits = 0;
+		return b->remaining == 0 ? CH_TRAILER : CH_DATA;
+	case CH_DATA_CR:
+		return c == '\r' ? CH_DATA_LF : CH_BAD;
+	case CH_DATA_LF:
+		return c == '\n' ? CH_SIZE : CH_BAD;
+	case CH_TRAILER:
+		if (c == '\r')
+			return CH_FINAL_LF;
+		if (++b->size_digits > TRAILER_LINES_MAX)
+			return CH_BAD;		       /* size_digits counts trailer lines here */
+		return tchar[c] ? CH_TR_NAME : CH_BAD; /* SP/HTAB first: obs-fold */
+	case CH_TR_NAME:
+		if (tchar[c])
+			return CH_TR_NAME;
+		return c == ':' ? CH_TR_VALUE : CH_BAD; /* whitespace before the colon too */
+	case CH_TR_VALUE:
+		if (c == '\r')
+			return CH_TRAILER_LF;
+		return value_byte_bad(c) ? CH_BAD : CH_TR_VALUE;
+	case CH_TRAILER_LF:
+		return c == '\n' ? CH_TRAILER : CH_BAD;
+	default:
+		return CH_BAD;
+	}
+}
+
+enum http_body_result http_body_feed(struct http_body *b, const uint8_t *buf, size_t len,
+				     size_t *used)
+{
+	*used = 0;
+	if (b->done)
+		return HTTP_BODY_DONE;
+	if (b->mode == HTTP_BODY_CLOSE) {
+		*used = len;
+		return HTTP_BODY_MORE;
+	}
 	if (b->mode == HTTP_BODY_LENGTH) {
 		size_t take = b->remaining < len ? (size_t)b->remaining : len;
 		b->remaining -= take;
-		b->done = *done = b->remaining == 0;
-		return (long)take;
+		*used = take;
+		b->done = b->remaining == 0;
+		return b->done ? HTTP_BODY_DONE : HTTP_BODY_MORE;
 	}
-	/* Chunked (RFC 9112 §7.1). */
 	size_t i = 0;
 	while (i < len) {
-		uint8_t c = buf[i];
-		switch (b->state) {
-		case CH_SIZE: {
-			int h = hexval(c);
-			if (h >= 0) {
-				if (++b->size_digits > 15)
-					return -1; /* a size past 2^60: refuse, never wrap */
-				b->remaining = b->remaining * 16 + (uint64_t)h;
-				i++;
-				break;
-			}
-			if (b->size_digits == 0)
-				return -1;
-			if (c == ';' || c == ' ' || c == '\t') {
-				b->state = CH_EXT;
-				i++;
-			} else if (c == '\r') {
-				b->state = CH_SIZE_LF;
-				i++;
-			} else {
-				return -1;
-			}
-			break;
-		}
-		case CH_EXT:
-			if (c == '\r')
-				b->state = CH_SIZE_LF;
-			else if (value_byte_bad(c))
-				return -1;
-			i++;
-			break;
-		case CH_SIZE_LF:
-			if (c != '\n')
-				return -1;
-			i++;
-			b->size_digits = 0;
-			b->state = b->remaining == 0 ? CH_TRAILER : CH_DATA;
-			break;
-		case CH_DATA: {
+		if (b->state == CH_DATA) {
 			size_t take = b->remaining < len - i ? (size_t)b->remaining : len - i;
 			b->remaining -= take;
 			i += take;
 			if (b->remaining == 0)
 				b->state = CH_DATA_CR;
-			break;
+			continue;
 		}
-		case CH_DATA_CR:
-			if (c != '\r')
-				return -1;
-			b->state = CH_DATA_LF;
-			i++;
-			break;
-		case CH_DATA_LF:
-			if (c != '\n')
-				return -1;
-			b->state = CH_SIZE;
-			i++;
-			break;
-		case CH_TRAILER:
-			if (c == '\r') {
-				b->state = CH_FINAL_LF;
-			} else if (tchar[c]) {
-				b->state = CH_TRAILER_TXT;
-			} else {
-				return -1;
+		if (b->state == CH_BAD) {
+			*used = i;
+			return HTTP_BODY_BAD;
+		}
+		uint8_t c = buf[i];
+		uint8_t prev = b->state;
+		if (prev == CH_FINAL_LF) {
+			if (c != '\n') {
+				b->state = CH_BAD;
+				continue;
 			}
-			i++;
-			break;
-		case CH_TRAILER_TXT:
-			if (c == '\r')
-				b->state = CH_TRAILER_LF;
-			else if (value_byte_bad(c))
-				return -1;
-			i++;
-			break;
-		case CH_TRAILER_LF:
-			if (c != '\n')
-				return -1;
-			b->state = CH_TRAILER;
-			i++;
-			break;
-		case CH_FINAL_LF:
-			if (c != '\n')
-				return -1;
-			i++;
-			b->done = *done = true;
-			return (long)i;
-		default:
-			return -1;
+			b->done = 1;
+			*used = i + 1;
+			return HTTP_BODY_DONE;
 		}
+		uint8_t next = chunk_step(b, c);
+		/* Bound each framing line (a size line with its extensions, a trailer line): the
+		 * count restarts at each line's LF. */
+		if (prev == CH_SIZE_LF || prev == CH_TRAILER_LF || prev == CH_DATA_LF)
+			b->line_len = 0;
+		else if (++b->line_len > (prev >= CH_TRAILER ? TRAILER_LINE_MAX : CHUNK_LINE_MAX))
+			next = CH_BAD;
+		b->state = next;
+		if (next == CH_BAD) {
+			*used = i;
+			return HTTP_BODY_BAD;
+		}
+		i++;
 	}
-	return (long)i;
+	*used = i;
+	return HTTP_BODY_MORE;
+}
+
+long http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, bool *done)
+{
+	size_t used;
+	enum http_body_result r = http_body_feed(b, buf, len, &used);
+	*done = r == HTTP_BODY_DONE;
+	return r == HTTP_BODY_BAD ? -1 : (long)used;
 }
 
 /* ---- path normalisation ------------------------------------------------------------------- */

@@ -54,6 +54,7 @@
 	X(TE_NOT_CHUNKED_LAST, te_not_chunked_last, 400)                                           \
 	X(TE_UNKNOWN, te_unknown_coding, 501)                                                      \
 	X(TE_IN_HTTP10, te_in_http10, 400)                                                         \
+	X(TE_EMPTY_ELEMENT, te_empty_element, 400)                                                 \
 	X(CONNECT_REFUSED, connect_refused, 501)                                                   \
 	X(BAD_STATUS_LINE, bad_status_line, 502)                                                   \
 	X(BAD_CHUNK, bad_chunk, 400)
@@ -195,22 +196,42 @@ int http_response_parse(struct http_request_parser *ps, const struct http_limits
 			enum http_method request_method, const uint8_t *buf, size_t len,
 			struct http_response *out);
 
-/* Body framing tracker: follows one message body across pieces of a byte stream. */
+/* Body framing tracker: follows one message body across pieces of a byte stream. 16 bytes, so
+ * a connection record can hold one. */
 struct http_body {
-	uint64_t remaining; /* LENGTH: bytes left; CHUNKED: bytes left of the current chunk */
-	uint8_t mode;	    /* enum http_body_mode */
-	uint8_t state;	    /* chunked parser state */
-	uint8_t size_digits;
+	uint64_t remaining;  /* LENGTH: bytes left; CHUNKED: the chunk size being read, then bytes
+			      * left of the chunk's data */
+	uint8_t mode;	     /* enum http_body_mode */
+	uint8_t state;	     /* chunked parser state */
+	uint8_t size_digits; /* size digits of the line; in trailers, trailer lines so far */
 	uint8_t done;
+	uint16_t line_len; /* bytes of the current size or trailer line (bounded) */
+	uint16_t pad;
 };
 
 void http_body_init(struct http_body *b, enum http_body_mode mode, uint64_t length);
 
+enum http_body_result {
+	HTTP_BODY_MORE, /* every byte belonged to the body; it goes on */
+	HTTP_BODY_DONE, /* the body ended after *used bytes */
+	HTTP_BODY_BAD,	/* the framing broke at byte *used (bytes before it were valid) */
+};
+
 /*
- * Consume the next piece of the stream. Returns how many bytes of buf belong to this body
- * (all of len unless the body ends inside this piece); *done is set when the body has ended.
- * Content-Length bodies cost O(1) per piece. Returns -1 for malformed chunked framing.
+ * Consume the next piece of the stream. *used is how many bytes of buf belong to the body
+ * (and, on HTTP_BODY_BAD, how many were valid before the fault: a caller forwarding bytes as
+ * they are checked forwards exactly those). Content-Length bodies cost O(1) per piece; chunked
+ * framing is checked byte by byte, chunk data skipped in O(1). After BAD every call is BAD.
  */
+enum http_body_result http_body_feed(struct http_body *b, const uint8_t *buf, size_t len,
+				     size_t *used);
+
+/* Bytes just ahead whose content framing never reads: what remains of a Content-Length body or
+ * of the current chunk's data. A splice may pass that many bytes unexamined (http_body_skip). */
+uint64_t http_body_opaque(const struct http_body *b);
+void http_body_skip(struct http_body *b, uint64_t n);
+
+/* The older form of http_body_feed: bytes used, -1 for malformed framing; *done at the end. */
 long http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, bool *done);
 
 /* Choose SIMD scanning (default where the CPU has SSE4.2) or the byte-at-a-time path. For the

@@ -131,11 +131,51 @@ Test(http, chunked_upload)
 	cr_assert(http_method_idempotent(r.method));
 }
 
-Test(http, identical_repeated_content_length_is_accepted)
+/* RFC 9110 §8.6 lets a recipient accept "5, 5" or a repeated line only if it forwards one
+ * value instead; a splice forwards the head unchanged, so both are refused. */
+Test(http, content_length_list_or_repeat_is_refused_because_the_head_is_forwarded_unchanged)
 {
-	struct http_request r = expect_ok(
-		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+		     HTTP_ERR_BAD_CONTENT_LENGTH, 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,5\r\n\r\n",
+		     HTTP_ERR_BAD_CONTENT_LENGTH, 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,\r\n\r\n",
+		     HTTP_ERR_BAD_CONTENT_LENGTH, 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+		     HTTP_ERR_CONFLICTING_CONTENT_LENGTH, 400);
+	struct http_request r =
+		expect_ok("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  5 \r\n\r\n");
 	cr_assert_eq(r.content_length, 5);
+}
+
+Test(http, transfer_encoding_with_empty_list_elements_is_refused)
+{
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n",
+		     HTTP_ERR_TE_EMPTY_ELEMENT, 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\n\r\n",
+		     HTTP_ERR_TE_EMPTY_ELEMENT, 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip,,chunked\r\n\r\n",
+		     HTTP_ERR_TE_EMPTY_ELEMENT, 400);
+	expect_ok("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip , chunked\r\n\r\n");
+}
+
+Test(http, target_characters_outside_rfc3986_are_refused)
+{
+	const char *bad[] = {"\\admin", "/a\\..\\admin", "/\"x", "/<x>", "/^", "/`", "/{", "/|",
+			     "/}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char req[128];
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", bad[i]);
+		expect_error(req, HTTP_ERR_BAD_TARGET, 400);
+	}
+	expect_ok("GET /a-b_c.d~e!$&'()*+,;=:@/%41?q=1&r=/x HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+Test(http, one_empty_line_before_the_request_line_is_ignored)
+{
+	struct http_request r = expect_ok("\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+	cr_assert_eq(r.head_len, strlen("\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+	expect_error("\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_ERR_BAD_REQUEST_LINE, 400);
 }
 
 Test(http, http10_defaults_to_close_and_keep_alive_opts_in)
@@ -234,7 +274,7 @@ Test(http, conflicting_content_length_is_refused)
 	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
 		     HTTP_ERR_CONFLICTING_CONTENT_LENGTH, 400);
 	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n",
-		     HTTP_ERR_CONFLICTING_CONTENT_LENGTH, 400);
+		     HTTP_ERR_BAD_CONTENT_LENGTH, 400);
 }
 
 Test(http, malformed_content_length_is_refused)
@@ -566,6 +606,21 @@ Test(http, malformed_chunks_are_refused)
 		"4\nWiki\r\n",		       /* bare LF after size */
 		"1000000000000000\r\n",	       /* size too large */
 		"0\r\nbad header\x01\r\n\r\n", /* control character in a trailer */
+		" 4\r\nWiki\r\n",	       /* blank before the size */
+		"0x4\r\nWiki\r\n",	       /* a prefix */
+		"+4\r\nWiki\r\n",	       /* a sign */
+		"4 \r\nWiki\r\n",	       /* blank before CRLF */
+		"4;\r\nWiki\r\n",	       /* ';' without a name */
+		"4;a=\r\nWiki\r\n",	       /* '=' without a value */
+		"4;a=\"x\r\nWiki\r\n",	       /* quoted value not closed */
+		"4;a=\"x\"y\r\nWiki\r\n",      /* junk after a quoted value */
+		"4;a b\r\nWiki\r\n",	       /* two names */
+		"4;@\r\nWiki\r\n",	       /* not a token */
+		"4\r\nWiki\n0\r\n\r\n",	       /* bare LF after data */
+		"0\r\nX : 1\r\n\r\n",	       /* space before a trailer's colon */
+		"0\r\n X: 1\r\n\r\n",	       /* obs-fold in trailers */
+		"0\r\nX\r\n\r\n",	       /* trailer without a colon */
+		"0\r\n\r\r\n",		       /* bare CR in the final line */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct http_body b;
@@ -573,6 +628,61 @@ Test(http, malformed_chunks_are_refused)
 		bool done;
 		cr_assert_eq(feed_body(&b, bad[i], 64, &done), -1, "case %zu accepted", i);
 	}
+}
+
+Test(http, chunk_extensions_follow_the_grammar_and_are_bounded)
+{
+	const char *ok[] = {
+		"4;a\r\nWiki\r\n0\r\n\r\n",
+		"4 ; a = b ; c\r\nWiki\r\n0\r\n\r\n",
+		"4;a=\"q \\\" ;x\"\r\nWiki\r\n0;z=1\r\n\r\n",
+		"4\t;a\r\nWiki\r\n0\r\nA: b\r\nB:\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		for (size_t piece = 1; piece <= 5; piece++) {
+			struct http_body b;
+			http_body_init(&b, HTTP_BODY_CHUNKED, 0);
+			bool done;
+			cr_assert_eq(feed_body(&b, ok[i], piece, &done), (long)strlen(ok[i]),
+				     "case %zu piece %zu", i, piece);
+			cr_assert(done);
+		}
+	static char big[5000];
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "4;a=", 4);
+	struct http_body b;
+	http_body_init(&b, HTTP_BODY_CHUNKED, 0);
+	bool done;
+	cr_assert_eq(feed_body(&b, big, 64, &done), -1, "a 5000-byte extension is refused");
+}
+
+Test(http, body_feed_says_how_many_bytes_were_valid_before_a_fault)
+{
+	const char *s = "4\r\nWiki\r\n5 x";
+	struct http_body b;
+	http_body_init(&b, HTTP_BODY_CHUNKED, 0);
+	size_t used;
+	cr_assert_eq(http_body_feed(&b, (const uint8_t *)s, strlen(s), &used), HTTP_BODY_BAD);
+	cr_assert_eq(used, strlen("4\r\nWiki\r\n5 "), "used %zu", used);
+	cr_assert_eq(http_body_feed(&b, (const uint8_t *)"\r\n", 2, &used), HTTP_BODY_BAD);
+}
+
+Test(http, opaque_bytes_of_a_chunk_can_be_skipped)
+{
+	struct http_body b;
+	http_body_init(&b, HTTP_BODY_CHUNKED, 0);
+	size_t used;
+	cr_assert_eq(http_body_feed(&b, (const uint8_t *)"100\r\n", 5, &used), HTTP_BODY_MORE);
+	cr_assert_eq(http_body_opaque(&b), 256);
+	http_body_skip(&b, 256);
+	cr_assert_eq(http_body_opaque(&b), 0);
+	cr_assert_eq(http_body_feed(&b, (const uint8_t *)"\r\n0\r\n\r\nGET", 10, &used),
+		     HTTP_BODY_DONE);
+	cr_assert_eq(used, 7);
+	http_body_init(&b, HTTP_BODY_LENGTH, 5000000000ull);
+	cr_assert_eq(http_body_opaque(&b), 5000000000ull);
+	http_body_skip(&b, 5000000000ull);
+	cr_assert(b.done);
 }
 
 Test(http, content_length_body_is_skipped_in_one_step)
