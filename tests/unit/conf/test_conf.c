@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/conf_int.h" /* the schema self-check */
 
 #ifndef SOURCE_ROOT
 #error "SOURCE_ROOT must point at the repository"
@@ -459,5 +460,51 @@ Test(conf, flow_steering_is_refused_with_what_to_use)
 	cr_assert(strstr(err,
 			 "steering: \"flow\" (rte_flow rules per SNAT port range) is not built; "
 			 "use \"thash\"") != NULL,
+		  "%s", err);
+}
+
+/* ---- the schema table ------------------------------------------------------------------- */
+
+/* Defaults parse, ranges fit their destinations, every field hangs off a group or list. */
+Test(conf, schema_table_is_consistent)
+{
+	char why[4096];
+	cr_assert_eq(conf_schema_selfcheck(why, sizeof(why)), 0, "%s", why);
+}
+
+Test(conf, record_defaults_come_from_the_schema)
+{
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT
+			  "static_routes = ( { endpoints = [\"198.19.0.13:80\"]; } );\n"),
+		     0, "%s", err);
+	const struct conf_port *pt = &c.ports[0];
+	cr_assert_eq(pt->profile.rx_desc, 1024);
+	cr_assert_eq(pt->profile.tx_desc, 1024);
+	cr_assert_eq(pt->profile.mtu, 1500);
+	cr_assert_eq(pt->profile.steering, CONF_STEER_SOFTWARE);
+	cr_assert_eq(pt->n_listen, 1);
+	cr_assert_eq(pt->listen[0], 80);
+	cr_assert_str_eq(c.static_routes[0].path, "/");
+	cr_assert_str_eq(c.log_level, "info");
+	cr_assert_str_eq(c.routing.load_balance, "round-robin");
+	cr_assert(c.limits.reject_bare_lf);
+	cr_assert_not(c.kubernetes.enabled);
+}
+
+Test(conf, listen_ports_replace_the_default)
+{
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [8080, 8443]; } );\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.ports[0].n_listen, 2);
+	cr_assert_eq(c.ports[0].listen[0], 8080);
+	cr_assert_eq(c.ports[0].listen[1], 8443);
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [0]; } );\n"),
+		     1);
+	cr_assert(strstr(err, "ports.[0].listen.[0]: 0 is out of range; expected an integer from 1 "
+			      "to 65535") != NULL,
 		  "%s", err);
 }

@@ -1,0 +1,267 @@
+/*
+ * checks.c: the rules a schema row cannot state.
+ *
+ * Two kinds. Field checks (conf_check_*, named in a row of schema.c) look at one value before
+ * it is stored: EAL arguments that would fight lcores { } and ports ( ),
+ * worker lcores against the management lcore, ...
+ * Relations (conf_check_relations) run once the whole file is read: an address is a VIP or an
+ * SNAT address, a next hop lies on a subnet, a fixed queue count covers the workers, one rule
+ * source.
+ *
+ * Type, range, default and destination are the table's business; nothing here restates them.
+ */
+#include "conf/conf_int.h"
+
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- eal ---------------------------------------------------------------------------------- */
+
+/* EAL options Sluice derives from lcores { } and ports ( ): letting eal.args set them too
+ * would make the two disagree. */
+static const char *const eal_owned[] = {"-l", "--lcores", "-c", "--main-lcore", "--vdev",
+					"-a", "--allow",  "-b", "--block",	NULL};
+
+bool conf_check_eal_arg(struct conf_reader *r, const config_setting_t *s, const char *path,
+			const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	for (const char *const *o = eal_owned; *o; o++) {
+		size_t ol = strlen(*o);
+		if (strncmp(v, *o, ol) == 0 && (v[ol] == '\0' || v[ol] == '=')) {
+			conf_report(
+				r, s, path,
+				"\"%s\" is set by Sluice from lcores { } and ports ( ); remove it",
+				*o);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- lcores ------------------------------------------------------------------------------- */
+
+bool conf_check_worker(struct conf_reader *r, const config_setting_t *s, const char *path,
+		       const void *rec)
+{
+	const struct sluice_conf *c = rec;
+	long long id = config_setting_get_int64(s);
+	if (id == c->management_lcore) {
+		conf_report(r, s, path,
+			    "lcore %lld is the management lcore; workers need lcores of their own",
+			    id);
+		return false;
+	}
+	for (unsigned j = 0; j < c->n_workers; j++) {
+		if (c->workers[j] == id) {
+			conf_report(r, s, path, "lcore %lld is listed twice", id);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- ports -------------------------------------------------------------------------------- */
+
+bool conf_check_port_name(struct conf_reader *r, const config_setting_t *s, const char *path,
+			  const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	for (const char *ch = v; *ch; ch++) {
+		if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= '0' && *ch <= '9') || *ch == '-' ||
+		      *ch == '_')) {
+			conf_report(r, s, path,
+				    "\"%s\": use lower-case letters, digits, '-' and '_' only", v);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool conf_check_steering(struct conf_reader *r, const config_setting_t *s, const char *path,
+			 const void *rec)
+{
+	(void)rec;
+	if (strcmp(config_setting_get_string(s), "flow") != 0)
+		return true;
+	conf_report(r, s, path,
+		    "\"flow\" (rte_flow rules per SNAT port range) is not built; use \"thash\" on "
+		    "NICs with Toeplitz RSS and a readable redirection table, else \"software\"");
+	return false;
+}
+
+/* Toeplitz keys come in the two sizes NICs use; a short key would hash unlike the NIC. */
+bool conf_check_rss_key(struct conf_reader *r, const config_setting_t *s, const char *path,
+			const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	size_t n = strlen(v);
+	bool ok = n == 80 || n == 104;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
+		     (v[i] >= 'A' && v[i] <= 'F');
+	if (!ok)
+		conf_report(r, s, path,
+			    "expected 40 or 52 bytes as hex digits (80 or 104 characters)");
+	return ok;
+}
+
+/* ---- routing, kubernetes, static routes --------------------------------------------------- */
+
+bool conf_check_status_address(struct conf_reader *r, const config_setting_t *s, const char *path,
+			       const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	size_t n = strlen(v);
+	bool ok = n > 0;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		     (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '-' || v[i] == ':';
+	if (!ok)
+		conf_report(r, s, path, "\"%s\": expected an IP address or a DNS name", v);
+	return ok;
+}
+
+bool conf_check_url_path(struct conf_reader *r, const config_setting_t *s, const char *path,
+			 const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	if (v[0] == '/')
+		return true;
+	conf_report(r, s, path, "\"%s\" must start with '/'", v);
+	return false;
+}
+
+/* namespace/service:port */
+bool conf_check_backend(struct conf_reader *r, const config_setting_t *s, const char *path,
+			const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	const char *slash = strchr(v, '/');
+	const char *colon = strrchr(v, ':');
+	if (slash && colon && colon > slash && slash != v && colon != slash + 1 && colon[1])
+		return true;
+	conf_report(r, s, path, "\"%s\": expected \"NAMESPACE/SERVICE:PORT\" (port name or number)",
+		    v);
+	return false;
+}
+
+/* ---- relations ---------------------------------------------------------------------------- */
+
+static void check_limits(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c)
+{
+	const struct conf_limits *l = &c->limits;
+	if (l->max_header_bytes > l->request_buffer)
+		conf_report(r, config_lookup(cfg, "limits"), "limits.max_header_bytes",
+			    "%u exceeds limits.request_buffer (%u); a head that size could never "
+			    "be buffered",
+			    l->max_header_bytes, l->request_buffer);
+}
+
+static void check_port(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c,
+		       unsigned i)
+{
+	const struct conf_port *pt = &c->ports[i];
+	char p[96];
+
+	snprintf(p, sizeof(p), "ports.[%u]", i);
+	for (unsigned j = 0; j < i; j++)
+		if (pt->name[0] && strcmp(c->ports[j].name, pt->name) == 0)
+			conf_report(r, config_lookup(cfg, p), p, "port name \"%s\" is used twice",
+				    pt->name);
+
+	snprintf(p, sizeof(p), "ports.[%u].profile.rss", i);
+	if (pt->profile.rss && pt->profile.rss_fields == 0)
+		conf_report(r, config_lookup(cfg, p), p,
+			    "RSS enabled with no fields; list e.g. [\"ipv4-tcp\"]");
+
+	/* Every route's next hop must be on a subnet we can ARP on (0 = a route whose via was
+	 * already refused). */
+	char rp[64];
+	snprintf(rp, sizeof(rp), "ports.[%u].routes", i);
+	for (unsigned k = 0; k < pt->n_routes; k++) {
+		bool onlink = pt->routes[k].via == 0;
+		for (unsigned j = 0; j < pt->n_subnets; j++)
+			onlink |= conf_prefix_contains(&pt->subnets[j], pt->routes[k].via);
+		if (onlink)
+			continue;
+		struct in_addr a = {.s_addr = pt->routes[k].via};
+		snprintf(p, sizeof(p), "%s.[%u].via", rp, k);
+		conf_report(r, config_lookup(cfg, rp), p,
+			    "next hop %s is on none of this port's subnets; add its subnet to "
+			    "subnets",
+			    inet_ntoa(a));
+	}
+
+	/* Queues: each worker polls one RX queue per port. */
+	if (pt->profile.rx_queues != 0 && pt->profile.rx_queues < c->n_workers) {
+		snprintf(p, sizeof(p), "ports.[%u].profile.rx_queues", i);
+		conf_report(r, config_lookup(cfg, "lcores"), p,
+			    "%u queues for %u workers; each worker needs a queue on every port "
+			    "(set rx_queues = 0 for one per worker)",
+			    pt->profile.rx_queues, c->n_workers);
+	}
+}
+
+/* An address belongs to one port and one role; some port must carry a VIP. */
+static void check_addresses(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c)
+{
+	const config_setting_t *ports = config_lookup(cfg, "ports");
+	unsigned n_vips = 0;
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		n_vips += c->ports[i].n_vips;
+		for (unsigned a = 0; a < c->ports[i].n_vips; a++) {
+			for (unsigned j = 0; j < c->n_ports; j++) {
+				for (unsigned b = 0; b < c->ports[j].n_snat; b++) {
+					if (c->ports[i].vips[a] != c->ports[j].snat[b])
+						continue;
+					struct in_addr ia = {.s_addr = c->ports[i].vips[a]};
+					char p[64];
+					snprintf(p, sizeof(p), "ports.[%u].vips.[%u]", i, a);
+					conf_report(r, ports, p,
+						    "%s is also an SNAT address; use it once",
+						    inet_ntoa(ia));
+				}
+			}
+		}
+	}
+	if (n_vips == 0 && c->n_ports > 0)
+		conf_report(r, ports, "ports",
+			    "no port has a VIP; clients could not reach the gateway");
+}
+
+/* Rules come from one source: the cluster or a manifest directory. */
+static void check_rule_source(struct conf_reader *r, const config_t *cfg,
+			      const struct sluice_conf *c)
+{
+	const struct conf_kubernetes *k = &c->kubernetes;
+	if (!k->enabled)
+		return;
+	const config_setting_t *kc = config_lookup(cfg, "kubernetes.kubeconfig");
+	const config_setting_t *g = config_lookup(cfg, "kubernetes");
+	if (k->in_cluster == (k->kubeconfig[0] != '\0'))
+		conf_report(r, kc ? kc : g, "kubernetes",
+			    "set exactly one of in_cluster = true (running in a pod) or "
+			    "kubeconfig = \"FILE\"");
+	if (c->routing.manifests[0])
+		conf_report(r, g, "kubernetes",
+			    "routing.manifests is set too; rules come from one source: remove one");
+}
+
+void conf_check_relations(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c)
+{
+	check_limits(r, cfg, c);
+	for (unsigned i = 0; i < c->n_ports; i++)
+		check_port(r, cfg, c, i);
+	check_addresses(r, cfg, c);
+	check_rule_source(r, cfg, c);
+}
