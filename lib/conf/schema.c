@@ -7,7 +7,7 @@
  * struct sluice_conf, or one struct conf_port / conf_route / conf_static_route of a list).
  * load.c reads, checks and stores every field from these rows alone; conf_defaults() is these
  * rows' defaults; conf_schema() is their paths, which the documentation test holds against
- * docs/configuration.md. A field therefore exists in exactly one place.
+ * docs/configuration.md in both directions. A field therefore exists in exactly one place.
  *
  * Rules no row can state (an address is a VIP or an SNAT address, a next hop lies on a subnet,
  * EAL arguments that would fight lcores { } and ports ( ), ...) live in checks.c, named by the
@@ -474,6 +474,35 @@ static void __attribute__((constructor)) schema_paths_init(void)
 const char *const *conf_schema(void)
 {
 	return schema_paths;
+}
+
+enum conf_shape conf_schema_sample(const char *path, char *buf, size_t len)
+{
+	const struct conf_field *f = conf_field_find(path);
+	if (len)
+		buf[0] = '\0';
+	if (f == NULL)
+		return CONF_SHAPE_UNKNOWN;
+	if (f->type == CONF_T_GROUP)
+		return CONF_SHAPE_GROUP;
+	if (f->type == CONF_T_LIST)
+		return CONF_SHAPE_LIST;
+	/* The example shows a value best; a default is valid by definition; else the type's
+	 * least value. */
+	char least[32] = "";
+	const char *v = f->example ? f->example : f->def;
+	if (v == NULL) {
+		if (f->type == CONF_T_INT)
+			snprintf(least, sizeof(least), "%lld", f->min);
+		else if (f->type == CONF_T_BOOL)
+			snprintf(least, sizeof(least), "true");
+		else if (f->names)
+			snprintf(least, sizeof(least), "%s", f->names[0].name);
+		v = least;
+	}
+	const char *q = f->type == CONF_T_INT || f->type == CONF_T_BOOL ? "" : "\"";
+	snprintf(buf, len, "%s%s%s%s%s", f->array ? "[" : "", q, v, q, f->array ? "]" : "");
+	return CONF_SHAPE_VALUE;
 }
 
 /* ---- self-check --------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  * field and what is expected.
  */
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,4 +508,105 @@ Test(conf, listen_ports_replace_the_default)
 	cr_assert(strstr(err, "ports.[0].listen.[0]: 0 is out of range; expected an integer from 1 "
 			      "to 65535") != NULL,
 		  "%s", err);
+}
+
+/* ---- the reference, the other way round ------------------------------------------------- */
+
+#define DOC_MAX_FIELDS 160
+
+struct doc_fields {
+	char path[DOC_MAX_FIELDS][96];
+	size_t n;
+};
+
+static void doc_add(struct doc_fields *d, const char *path, size_t len)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strlen(d->path[i]) == len && strncmp(d->path[i], path, len) == 0)
+			return;
+	cr_assert_lt(d->n, DOC_MAX_FIELDS);
+	cr_assert_lt(len, sizeof(d->path[0]));
+	snprintf(d->path[d->n++], sizeof(d->path[0]), "%.*s", (int)len, path);
+}
+
+/* Every table row's first column, `in backticks`, and the groups above each. */
+static void doc_collect(struct doc_fields *d)
+{
+	FILE *f = fopen(SOURCE_ROOT "/docs/configuration.md", "r");
+	cr_assert_not_null(f, "docs/configuration.md is missing");
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		const char *p = line + 3;
+		const char *end = strchr(p, '`');
+		cr_assert_not_null(end, "unterminated field name: %s", line);
+		for (const char *dot = p; (dot = memchr(dot, '.', (size_t)(end - dot))); dot++)
+			doc_add(d, p, (size_t)(dot - p));
+		doc_add(d, p, (size_t)(end - p));
+	}
+	fclose(f);
+	cr_assert_gt(d->n, 50, "found only %zu fields in the reference's tables", d->n);
+}
+
+static void doc_append(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void doc_append(char *out, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(out);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out + used, len - used, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < len - used, "generated configuration too long");
+}
+
+/* Write the fields under prefix, each with a value its schema row says is valid. */
+static void doc_emit(const struct doc_fields *d, const char *prefix, char *out, size_t len)
+{
+	size_t pl = strlen(prefix);
+	for (size_t i = 0; i < d->n; i++) {
+		const char *p = d->path[i];
+		if (pl && (strncmp(p, prefix, pl) != 0 || p[pl] != '.'))
+			continue;
+		const char *name = pl ? p + pl + 1 : p;
+		if (strchr(name, '.'))
+			continue;
+		char value[256];
+		switch (conf_schema_sample(p, value, sizeof(value))) {
+		case CONF_SHAPE_UNKNOWN:
+			cr_expect_fail("docs/configuration.md documents %s, which the validator "
+				       "does not accept",
+				       p);
+			break;
+		case CONF_SHAPE_GROUP:
+			doc_append(out, len, "%s = {\n", name);
+			doc_emit(d, p, out, len);
+			doc_append(out, len, "};\n");
+			break;
+		case CONF_SHAPE_LIST:
+			doc_append(out, len, "%s = ( {\n", name);
+			doc_emit(d, p, out, len);
+			doc_append(out, len, "} );\n");
+			break;
+		case CONF_SHAPE_VALUE:
+			doc_append(out, len, "%s = %s;\n", name, value);
+			break;
+		}
+	}
+}
+
+/* Every field the reference documents is accepted: one file using all of them loads clean. */
+Test(conf, reference_fields_are_all_accepted)
+{
+	static struct doc_fields d;
+	static char text[16384];
+	doc_collect(&d);
+	text[0] = '\0';
+	doc_emit(&d, "", text, sizeof(text));
+	int rc = load(text);
+	cr_assert_eq(rc, 0, "%s\nin the file written from the reference:\n%s", err, text);
+	cr_assert_eq(c.n_ports, 1, "%s", text);
+	cr_assert_eq(c.ports[0].n_listen, 1, "ports.listen is documented and must load");
+	cr_assert_eq(c.n_static_routes, 1, "%s", text);
 }
