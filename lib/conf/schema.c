@@ -407,7 +407,7 @@ const struct conf_field conf_fields[] = {
 	 .def = "Prefix"},
 	{.path = "static_routes.endpoints",
 	 .type = CONF_T_HOSTPORT,
-	 ARRAY(SROUTE, ep_addr, n_eps, 0),
+	 ARRAY(SROUTE, ep_addr, n_eps, 1),
 	 .aux = OPT(struct conf_static_route, ep_port),
 	 .required = true,
 	 .example = "198.19.0.11:8080"},

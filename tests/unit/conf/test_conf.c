@@ -610,3 +610,15 @@ Test(conf, reference_fields_are_all_accepted)
 	cr_assert_eq(c.ports[0].n_listen, 1, "ports.listen is documented and must load");
 	cr_assert_eq(c.n_static_routes, 1, "%s", text);
 }
+
+/* ---- refusals ---------------------------------------------------------------------------- */
+
+Test(conf, static_route_without_endpoints_is_refused)
+{
+	int rc = load_file("eps.conf", GOOD_LCORES GOOD_PORT
+			   "static_routes = (\n  { host = \"a\"; endpoints = []; } );\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "eps.conf:6: static_routes.[0].endpoints: empty; expected 1 to 16 "
+			      "entries") != NULL,
+		  "%s", err);
+}
