@@ -20,27 +20,41 @@
 
 /* ---- eal ---------------------------------------------------------------------------------- */
 
-/* EAL options Sluice derives from lcores { } and ports ( ): letting eal.args set them too
- * would make the two disagree. */
-static const char *const eal_owned[] = {"-l", "--lcores", "-c", "--main-lcore", "--vdev",
-					"-a", "--allow",  "-b", "--block",	NULL};
+/* EAL options Sluice derives from lcores { } and ports ( ) (DPDK 22.11 names): letting eal.args
+ * set them too would make the two disagree. */
+static const char *const eal_owned_long[] = {"lcores", "main-lcore", "vdev",
+					     "allow",  "block",	     NULL};
+static const char eal_owned_short[] = "lcab"; /* -l corelist, -c coremask, -a, -b */
 
 bool conf_check_eal_arg(struct conf_reader *r, const config_setting_t *s, const char *path,
 			const void *rec)
 {
 	(void)rec;
 	const char *v = config_setting_get_string(s);
-	for (const char *const *o = eal_owned; *o; o++) {
-		size_t ol = strlen(*o);
-		if (strncmp(v, *o, ol) == 0 && (v[ol] == '\0' || v[ol] == '=')) {
-			conf_report(
-				r, s, path,
-				"\"%s\" is set by Sluice from lcores { } and ports ( ); remove it",
-				*o);
-			return false;
+	char owned[32] = "";
+	if (v[0] == '-' && v[1] == '-') {
+		/* "--vdev", "--vdev=...", and the abbreviations getopt_long accepts ("--lco"). */
+		const char *name = v + 2;
+		size_t n = strcspn(name, "=");
+		for (const char *const *o = eal_owned_long; *o && !owned[0]; o++)
+			if (n > 0 && n <= strlen(*o) && strncmp(name, *o, n) == 0 &&
+			    (n == strlen(*o) || n >= 3))
+				snprintf(owned, sizeof(owned), "--%s", *o);
+	} else if (v[0] == '-') {
+		/* "-l", "-l1", and behind EAL's flags without an argument ("-vl1"). Any other
+		 * letter takes the rest of the word as its argument ("-m512"), or is not EAL's. */
+		for (const char *p = v + 1; *p && !owned[0]; p++) {
+			if (strchr(eal_owned_short, *p))
+				snprintf(owned, sizeof(owned), "-%c", *p);
+			else if (*p != 'h' && *p != 'v')
+				break;
 		}
 	}
-	return true;
+	if (owned[0] == '\0')
+		return true;
+	conf_report(r, s, path, "\"%s\" is set by Sluice from lcores { } and ports ( ); remove it",
+		    owned);
+	return false;
 }
 
 /* ---- lcores ------------------------------------------------------------------------------- */

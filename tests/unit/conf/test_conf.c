@@ -622,3 +622,34 @@ Test(conf, static_route_without_endpoints_is_refused)
 			      "entries") != NULL,
 		  "%s", err);
 }
+
+/* Joined short forms and the long forms with '=' (or abbreviated, as getopt_long takes them)
+ * set lcores and devices just like the separate forms. */
+Test(conf, eal_args_joined_forms_are_refused_too)
+{
+	int rc = load("eal = { args = [\"-l1\", \"-c0x3\", \"-a0000:3b:00.0\", \"-b0000:3b:00.1\", "
+		      "\"--lcores=1@0\", \"--vdev=net_null0\", \"--allow=0000:3b:00.0\", "
+		      "\"--block=0000:3b:00.1\", \"--main-lcore=0\", \"-vl1\", \"--lco=1\", "
+		      "\"--no-huge\", \"-m512\", \"--log-level=lib.eal:debug\"]; };\n" GOOD_LCORES
+			      GOOD_PORT);
+	cr_assert_eq(rc, 11, "%s", err);
+	static const char *const want[] = {
+		"eal.args.[0]: \"-l\" is set by Sluice",
+		"eal.args.[1]: \"-c\" is set by Sluice",
+		"eal.args.[2]: \"-a\" is set by Sluice",
+		"eal.args.[3]: \"-b\" is set by Sluice",
+		"eal.args.[4]: \"--lcores\" is set by Sluice",
+		"eal.args.[5]: \"--vdev\" is set by Sluice",
+		"eal.args.[6]: \"--allow\" is set by Sluice",
+		"eal.args.[7]: \"--block\" is set by Sluice",
+		"eal.args.[8]: \"--main-lcore\" is set by Sluice",
+		"eal.args.[9]: \"-l\" is set by Sluice",
+		"eal.args.[10]: \"--lcores\" is set by Sluice",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(strstr(err, want[i]) != NULL, "no \"%s\" in:\n%s", want[i], err);
+	cr_assert_eq(c.n_eal_args, 3);
+	cr_assert_str_eq(c.eal_args[0], "--no-huge");
+	cr_assert_str_eq(c.eal_args[1], "-m512");
+	cr_assert_str_eq(c.eal_args[2], "--log-level=lib.eal:debug");
+}
