@@ -3,7 +3,7 @@
  *
  * Two kinds. Field checks (conf_check_*, named in a row of schema.c) look at one value before
  * it is stored: EAL arguments that would fight lcores { } and ports ( ),
- * worker lcores against the management lcore, ...
+ * offloads named for the wrong direction, worker lcores against the management lcore, ...
  * Relations (conf_check_relations) run once the whole file is read: an address is a VIP or an
  * SNAT address, a next hop lies on a subnet, a fixed queue count covers the workers, one rule
  * source.
@@ -124,6 +124,45 @@ bool conf_check_rss_key(struct conf_reader *r, const config_setting_t *s, const 
 		conf_report(r, s, path,
 			    "expected 40 or 52 bytes as hex digits (80 or 104 characters)");
 	return ok;
+}
+
+/* An offload named in the wrong direction gets a message saying so, not just "unknown". */
+static bool check_offload(struct conf_reader *r, const config_setting_t *s, const char *path,
+			  const struct conf_name *mine, const struct conf_name *other,
+			  const char *dir, const char *other_dir)
+{
+	const char *v = config_setting_get_string(s);
+	for (const struct conf_name *n = mine; n->name; n++)
+		if (strcmp(n->name, v) == 0)
+			return true;
+	for (const struct conf_name *n = other; n->name; n++) {
+		if (strcmp(n->name, v) == 0) {
+			char words[128];
+			conf_names_list(mine, NULL, words, sizeof(words));
+			conf_report(r, s, path,
+				    "\"%s\" is %s-only offload; expected one of the %s "
+				    "offloads: %s",
+				    v, other_dir, dir, words);
+			return false;
+		}
+	}
+	return true; /* unknown altogether: the generic message lists the words */
+}
+
+bool conf_check_rx_offload(struct conf_reader *r, const config_setting_t *s, const char *path,
+			   const void *rec)
+{
+	(void)rec;
+	return check_offload(r, s, path, conf_rx_offload_names, conf_tx_offload_names, "RX",
+			     "a TX");
+}
+
+bool conf_check_tx_offload(struct conf_reader *r, const config_setting_t *s, const char *path,
+			   const void *rec)
+{
+	(void)rec;
+	return check_offload(r, s, path, conf_tx_offload_names, conf_rx_offload_names, "TX",
+			     "an RX");
 }
 
 /* ---- routing, kubernetes, static routes --------------------------------------------------- */

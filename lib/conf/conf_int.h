@@ -129,12 +129,20 @@ bool conf_check_steering(struct conf_reader *r, const config_setting_t *s, const
 			 const void *rec);
 bool conf_check_rss_key(struct conf_reader *r, const config_setting_t *s, const char *path,
 			const void *rec);
+bool conf_check_rx_offload(struct conf_reader *r, const config_setting_t *s, const char *path,
+			   const void *rec);
+bool conf_check_tx_offload(struct conf_reader *r, const config_setting_t *s, const char *path,
+			   const void *rec);
 bool conf_check_status_address(struct conf_reader *r, const config_setting_t *s, const char *path,
 			       const void *rec);
 bool conf_check_url_path(struct conf_reader *r, const config_setting_t *s, const char *path,
 			 const void *rec);
 bool conf_check_backend(struct conf_reader *r, const config_setting_t *s, const char *path,
 			const void *rec);
+
+/* The word lists the table and the checks share. */
+extern const struct conf_name conf_rx_offload_names[];
+extern const struct conf_name conf_tx_offload_names[];
 
 /* Rules across fields, run once the whole file was read and relative paths resolved. */
 void conf_check_relations(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c);

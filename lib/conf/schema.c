@@ -39,11 +39,19 @@ static const struct conf_name rss_names[] = {
 	{NULL, 0},
 };
 
-static const struct conf_name offload_names[] = {
+/* What each direction can do in DPDK (RTE_ETH_RX_OFFLOAD_* / RTE_ETH_TX_OFFLOAD_*): TSO exists
+ * only on send, scatter (multi-segment receive) only on receive. */
+const struct conf_name conf_rx_offload_names[] = {
+	{"ipv4-cksum", CONF_OFFLOAD_IPV4_CKSUM},
+	{"tcp-cksum", CONF_OFFLOAD_TCP_CKSUM},
+	{"scatter", CONF_OFFLOAD_SCATTER},
+	{NULL, 0},
+};
+
+const struct conf_name conf_tx_offload_names[] = {
 	{"ipv4-cksum", CONF_OFFLOAD_IPV4_CKSUM},
 	{"tcp-cksum", CONF_OFFLOAD_TCP_CKSUM},
 	{"tcp-tso", CONF_OFFLOAD_TCP_TSO},
-	{"scatter", CONF_OFFLOAD_SCATTER},
 	{NULL, 0},
 };
 
@@ -196,8 +204,12 @@ const struct conf_field conf_fields[] = {
 	 .check = conf_check_rss_key,
 	 .example = RSS_KEY_EXAMPLE},
 	{.path = "ports.profile.offloads", GROUP(CONF_REC_PORT)},
-	{.path = "ports.profile.offloads.rx", FLAGS(PORT, profile.rx_offloads, offload_names)},
-	{.path = "ports.profile.offloads.tx", FLAGS(PORT, profile.tx_offloads, offload_names)},
+	{.path = "ports.profile.offloads.rx",
+	 FLAGS(PORT, profile.rx_offloads, conf_rx_offload_names),
+	 .check = conf_check_rx_offload},
+	{.path = "ports.profile.offloads.tx",
+	 FLAGS(PORT, profile.tx_offloads, conf_tx_offload_names),
+	 .check = conf_check_tx_offload},
 	{.path = "ports.vips",
 	 .type = CONF_T_IPV4,
 	 ARRAY(PORT, vips, n_vips, 0),

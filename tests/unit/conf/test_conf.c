@@ -653,3 +653,30 @@ Test(conf, eal_args_joined_forms_are_refused_too)
 	cr_assert_str_eq(c.eal_args[1], "-m512");
 	cr_assert_str_eq(c.eal_args[2], "--log-level=lib.eal:debug");
 }
+
+Test(conf, offloads_named_for_the_wrong_direction_are_refused)
+{
+	int rc = load_file("off.conf",
+			   GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+				       "profile = { driver = \"net_null\";\n"
+				       "offloads = { rx = [\"ipv4-cksum\", \"tcp-tso\"];\n"
+				       "tx = [\"tcp-cksum\", \"scatter\"]; }; };\n"
+				       "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 2, "%s", err);
+	cr_assert(strstr(err, "off.conf:4: ports.[0].profile.offloads.rx.[1]: \"tcp-tso\" is a "
+			      "TX-only offload; expected one of the RX offloads: ipv4-cksum, "
+			      "tcp-cksum, scatter") != NULL,
+		  "%s", err);
+	cr_assert(strstr(err, "off.conf:5: ports.[0].profile.offloads.tx.[1]: \"scatter\" is an "
+			      "RX-only offload; expected one of the TX offloads: ipv4-cksum, "
+			      "tcp-cksum, tcp-tso") != NULL,
+		  "%s", err);
+	conf_release(&c);
+	cr_assert_eq(load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+				      "profile = { driver = \"net_null\"; offloads = { rx = "
+				      "[\"scatter\"]; tx = [\"tcp-tso\"]; }; };\n"
+				      "vips = [\"198.18.0.10\"]; } );\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.ports[0].profile.rx_offloads, CONF_OFFLOAD_SCATTER);
+	cr_assert_eq(c.ports[0].profile.tx_offloads, CONF_OFFLOAD_TCP_TSO);
+}
