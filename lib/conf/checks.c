@@ -2,7 +2,7 @@
  * checks.c: the rules a schema row cannot state.
  *
  * Two kinds. Field checks (conf_check_*, named in a row of schema.c) look at one value before
- * it is stored: EAL arguments that would fight lcores { } and ports ( ),
+ * it is stored: EAL arguments that would fight lcores { } and ports ( ), vdev driver names,
  * offloads named for the wrong direction, worker lcores against the management lcore, ...
  * Relations (conf_check_relations) run once the whole file is read: an address is a VIP or an
  * SNAT address, a next hop lies on a subnet, a fixed queue count covers the workers, one rule
@@ -95,6 +95,64 @@ bool conf_check_port_name(struct conf_reader *r, const config_setting_t *s, cons
 		}
 	}
 	return true;
+}
+
+/*
+ * The DPDK 22.11 ethdev drivers that are virtual devices, by the names (and aliases) a vdev
+ * spec may start with. DPDK picks a vdev's driver by this prefix ("net_af_packet0" is an
+ * instance of net_af_packet); a name matching none fails only at start, after hugepages and
+ * EAL, so it is refused here. Anything else is passed to EAL's allow list (PCI addresses).
+ */
+static const char *const vdev_drivers[] = {
+	"net_af_packet",
+	"net_af_xdp",
+	"net_bonding",
+	"net_failsafe",
+	"net_memif",
+	"net_null",
+	"net_pcap",
+	"net_ring",
+	"net_softnic",
+	"net_tap",
+	"net_tun",
+	"net_vhost",
+	"net_virtio_user",
+	"net_vdev_netvsc",
+	"eth_af_packet",
+	"eth_bond",
+	"eth_null",
+	"eth_pcap",
+	"eth_ring",
+	"eth_tap",
+	"eth_vhost",
+	"eth_vdev_netvsc",
+	NULL,
+};
+
+bool conf_check_devargs(struct conf_reader *r, const config_setting_t *s, const char *path,
+			const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	/* The same test the daemon uses to tell a vdev from a device on a bus. */
+	if (strncmp(v, "net_", 4) != 0 && strncmp(v, "eth_", 4) != 0)
+		return true;
+	for (const char *const *d = vdev_drivers; *d; d++)
+		if (strncmp(v, *d, strlen(*d)) == 0)
+			return true;
+	char list[512] = "";
+	size_t used = 0;
+	for (const char *const *d = vdev_drivers; *d && strncmp(*d, "eth_", 4) != 0; d++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *d);
+		if (w > 0 && (size_t)w < sizeof(list) - used)
+			used += (size_t)w;
+	}
+	size_t name_len = strcspn(v, ",");
+	conf_report(r, s, path,
+		    "\"%.*s\" is not a DPDK virtual device; expected a PCI address or a vdev of "
+		    "one of: %s (with an instance number, e.g. net_af_packet0)",
+		    (int)name_len, v, list);
+	return false;
 }
 
 bool conf_check_steering(struct conf_reader *r, const config_setting_t *s, const char *path,

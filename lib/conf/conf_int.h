@@ -125,6 +125,8 @@ bool conf_check_worker(struct conf_reader *r, const config_setting_t *s, const c
 		       const void *rec);
 bool conf_check_port_name(struct conf_reader *r, const config_setting_t *s, const char *path,
 			  const void *rec);
+bool conf_check_devargs(struct conf_reader *r, const config_setting_t *s, const char *path,
+			const void *rec);
 bool conf_check_steering(struct conf_reader *r, const config_setting_t *s, const char *path,
 			 const void *rec);
 bool conf_check_rss_key(struct conf_reader *r, const config_setting_t *s, const char *path,

@@ -145,6 +145,7 @@ const struct conf_field conf_fields[] = {
 	 .type = CONF_T_STRING,
 	 AT(PORT, devargs),
 	 .required = true,
+	 .check = conf_check_devargs,
 	 .example = "net_af_packet0,iface=eth1"},
 	{.path = "ports.profile", GROUP(CONF_REC_PORT), .required = true},
 	{.path = "ports.profile.driver",

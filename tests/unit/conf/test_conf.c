@@ -680,3 +680,30 @@ Test(conf, offloads_named_for_the_wrong_direction_are_refused)
 	cr_assert_eq(c.ports[0].profile.rx_offloads, CONF_OFFLOAD_SCATTER);
 	cr_assert_eq(c.ports[0].profile.tx_offloads, CONF_OFFLOAD_TCP_TSO);
 }
+
+Test(conf, vdev_with_an_unknown_driver_is_refused)
+{
+	int rc = load_file("vdev.conf",
+			   GOOD_LCORES "ports = ( { name = \"c\";\n"
+				       "devargs = \"net_af_pakcet0,iface=x\";\n" GOOD_PROFILE
+				       "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "vdev.conf:3: ports.[0].devargs: \"net_af_pakcet0\" is not a DPDK "
+			      "virtual device; expected a PCI address or a vdev of one of: "
+			      "net_af_packet, net_af_xdp,") != NULL,
+		  "%s", err);
+	/* Known drivers, their eth_ aliases, and PCI addresses pass. */
+	static const char *const good[] = {"net_af_xdp0,iface=eth1", "net_tap0", "eth_af_packet1",
+					   "net_memif0,role=server", "0000:3b:00.0"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"%s\";\n" GOOD_PROFILE
+				     "vips = [\"198.18.0.10\"]; } );\n",
+			 good[i]);
+		conf_release(&c);
+		cr_expect_eq(load(text), 0, "%s: %s", good[i], err);
+	}
+}
+
+/* routing.manifests is relative to the file's directory, and must be a directory there. */
