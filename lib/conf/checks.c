@@ -6,7 +6,7 @@
  * offloads named for the wrong direction, worker lcores against the management lcore, ...
  * Relations (conf_check_relations) run once the whole file is read: an address is a VIP or an
  * SNAT address, a next hop lies on a subnet, a fixed queue count covers the workers, one rule
- * source.
+ * source, a manifest directory that exists.
  *
  * Type, range, default and destination are the table's business; nothing here restates them.
  */
@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- eal ---------------------------------------------------------------------------------- */
 
@@ -350,22 +351,37 @@ static void check_addresses(struct conf_reader *r, const config_t *cfg, const st
 			    "no port has a VIP; clients could not reach the gateway");
 }
 
-/* Rules come from one source: the cluster or a manifest directory. */
+/* Rules come from one source: the cluster, or a manifest directory that exists. */
 static void check_rule_source(struct conf_reader *r, const config_t *cfg,
 			      const struct sluice_conf *c)
 {
 	const struct conf_kubernetes *k = &c->kubernetes;
-	if (!k->enabled)
+	if (k->enabled) {
+		const config_setting_t *kc = config_lookup(cfg, "kubernetes.kubeconfig");
+		const config_setting_t *g = config_lookup(cfg, "kubernetes");
+		if (k->in_cluster == (k->kubeconfig[0] != '\0'))
+			conf_report(r, kc ? kc : g, "kubernetes",
+				    "set exactly one of in_cluster = true (running in a pod) or "
+				    "kubeconfig = \"FILE\"");
+		if (c->routing.manifests[0])
+			conf_report(r, g, "kubernetes",
+				    "routing.manifests is set too; rules come from one source: "
+				    "remove one");
+		return; /* the manifests, if any, are refused above; no need to look for them */
+	}
+	const char *m = c->routing.manifests;
+	if (m[0] == '\0')
 		return;
-	const config_setting_t *kc = config_lookup(cfg, "kubernetes.kubeconfig");
-	const config_setting_t *g = config_lookup(cfg, "kubernetes");
-	if (k->in_cluster == (k->kubeconfig[0] != '\0'))
-		conf_report(r, kc ? kc : g, "kubernetes",
-			    "set exactly one of in_cluster = true (running in a pod) or "
-			    "kubeconfig = \"FILE\"");
-	if (c->routing.manifests[0])
-		conf_report(r, g, "kubernetes",
-			    "routing.manifests is set too; rules come from one source: remove one");
+	struct stat st;
+	const config_setting_t *ms = config_lookup(cfg, "routing.manifests");
+	if (stat(m, &st) != 0)
+		conf_report(r, ms, "routing.manifests",
+			    "directory %s does not exist; expected a directory of manifests "
+			    "(a relative path starts at the configuration file's directory)",
+			    m);
+	else if (!S_ISDIR(st.st_mode))
+		conf_report(r, ms, "routing.manifests",
+			    "%s is not a directory; expected a directory of manifests", m);
 }
 
 void conf_check_relations(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -707,3 +708,33 @@ Test(conf, vdev_with_an_unknown_driver_is_refused)
 }
 
 /* routing.manifests is relative to the file's directory, and must be a directory there. */
+Test(conf, missing_manifest_directory_is_refused)
+{
+	char dir[128], missing[64], text[512];
+	snprintf(dir, sizeof(dir), "/tmp/sluice-conf-test-%d-manifests", getpid());
+	snprintf(missing, sizeof(missing), "sluice-conf-test-%d-missing", getpid());
+	cr_assert_eq(mkdir(dir, 0700), 0);
+
+	snprintf(text, sizeof(text),
+		 GOOD_LCORES GOOD_PORT "routing = {\n  manifests = \"%s\";\n};\n",
+		 dir + strlen("/tmp/"));
+	int rc = load_file("m-ok.conf", text);
+	cr_expect_eq(rc, 0, "%s", err);
+	cr_expect_str_eq(c.routing.manifests, dir);
+
+	snprintf(text, sizeof(text),
+		 GOOD_LCORES GOOD_PORT "routing = {\n  manifests = \"%s\";\n};\n", missing);
+	rc = load_file("m-missing.conf", text);
+	rmdir(dir);
+	cr_assert_eq(rc, 1, "%s", err);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "m-missing.conf:6: routing.manifests: directory /tmp/%s does not exist", missing);
+	cr_assert(strstr(err, want) != NULL, "%s", err);
+
+	rc = load(GOOD_LCORES GOOD_PORT "routing = { manifests = \"sluice.example.conf\"; };\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "routing.manifests: " SOURCE_ROOT
+			      "/configs/sluice.example.conf is not a directory") != NULL,
+		  "%s", err);
+}
