@@ -207,6 +207,18 @@ bool conf_prefix_contains(const struct conf_prefix *p, uint32_t addr);
 /* Every field the validator accepts, as dotted paths without list indexes ("ports.name"),
  * NULL-terminated. The reference docs must name each one. */
 const char *const *conf_schema(void);
+
+/* How a field is written, for tools and tests that write configurations. */
+enum conf_shape {
+	CONF_SHAPE_UNKNOWN, /* not a field */
+	CONF_SHAPE_GROUP,   /* name = { ... }; */
+	CONF_SHAPE_LIST,    /* name = ( { ... }, ... ); */
+	CONF_SHAPE_VALUE,   /* name = VALUE; */
+};
+/* The shape of the field at PATH (as conf_schema() names it). For a value, buf receives one the
+ * validator accepts on its own, written as in a file ("[80]", "\"round-robin\"", "1024"): the
+ * field's example, else its default, else its type's least value. */
+enum conf_shape conf_schema_sample(const char *path, char *buf, size_t len);
 /* Index of the named port, or -1. */
 int conf_port_index(const struct sluice_conf *c, const char *name);
 

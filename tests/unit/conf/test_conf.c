@@ -4,13 +4,16 @@
  * field and what is expected.
  */
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/conf_int.h" /* the schema self-check */
 
 #ifndef SOURCE_ROOT
 #error "SOURCE_ROOT must point at the repository"
@@ -459,5 +462,279 @@ Test(conf, flow_steering_is_refused_with_what_to_use)
 	cr_assert(strstr(err,
 			 "steering: \"flow\" (rte_flow rules per SNAT port range) is not built; "
 			 "use \"thash\"") != NULL,
+		  "%s", err);
+}
+
+/* ---- the schema table ------------------------------------------------------------------- */
+
+/* Defaults parse, ranges fit their destinations, every field hangs off a group or list. */
+Test(conf, schema_table_is_consistent)
+{
+	char why[4096];
+	cr_assert_eq(conf_schema_selfcheck(why, sizeof(why)), 0, "%s", why);
+}
+
+Test(conf, record_defaults_come_from_the_schema)
+{
+	cr_assert_eq(load(GOOD_LCORES GOOD_PORT
+			  "static_routes = ( { endpoints = [\"198.19.0.13:80\"]; } );\n"),
+		     0, "%s", err);
+	const struct conf_port *pt = &c.ports[0];
+	cr_assert_eq(pt->profile.rx_desc, 1024);
+	cr_assert_eq(pt->profile.tx_desc, 1024);
+	cr_assert_eq(pt->profile.mtu, 1500);
+	cr_assert_eq(pt->profile.steering, CONF_STEER_SOFTWARE);
+	cr_assert_eq(pt->n_listen, 1);
+	cr_assert_eq(pt->listen[0], 80);
+	cr_assert_str_eq(c.static_routes[0].path, "/");
+	cr_assert_str_eq(c.log_level, "info");
+	cr_assert_str_eq(c.routing.load_balance, "round-robin");
+	cr_assert(c.limits.reject_bare_lf);
+	cr_assert_not(c.kubernetes.enabled);
+}
+
+Test(conf, listen_ports_replace_the_default)
+{
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [8080, 8443]; } );\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.ports[0].n_listen, 2);
+	cr_assert_eq(c.ports[0].listen[0], 8080);
+	cr_assert_eq(c.ports[0].listen[1], 8443);
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [0]; } );\n"),
+		     1);
+	cr_assert(strstr(err, "ports.[0].listen.[0]: 0 is out of range; expected an integer from 1 "
+			      "to 65535") != NULL,
+		  "%s", err);
+}
+
+/* ---- the reference, the other way round ------------------------------------------------- */
+
+#define DOC_MAX_FIELDS 160
+
+struct doc_fields {
+	char path[DOC_MAX_FIELDS][96];
+	size_t n;
+};
+
+static void doc_add(struct doc_fields *d, const char *path, size_t len)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strlen(d->path[i]) == len && strncmp(d->path[i], path, len) == 0)
+			return;
+	cr_assert_lt(d->n, DOC_MAX_FIELDS);
+	cr_assert_lt(len, sizeof(d->path[0]));
+	snprintf(d->path[d->n++], sizeof(d->path[0]), "%.*s", (int)len, path);
+}
+
+/* Every table row's first column, `in backticks`, and the groups above each. */
+static void doc_collect(struct doc_fields *d)
+{
+	FILE *f = fopen(SOURCE_ROOT "/docs/configuration.md", "r");
+	cr_assert_not_null(f, "docs/configuration.md is missing");
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		const char *p = line + 3;
+		const char *end = strchr(p, '`');
+		cr_assert_not_null(end, "unterminated field name: %s", line);
+		for (const char *dot = p; (dot = memchr(dot, '.', (size_t)(end - dot))); dot++)
+			doc_add(d, p, (size_t)(dot - p));
+		doc_add(d, p, (size_t)(end - p));
+	}
+	fclose(f);
+	cr_assert_gt(d->n, 50, "found only %zu fields in the reference's tables", d->n);
+}
+
+static void doc_append(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void doc_append(char *out, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(out);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out + used, len - used, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < len - used, "generated configuration too long");
+}
+
+/* Write the fields under prefix, each with a value its schema row says is valid. */
+static void doc_emit(const struct doc_fields *d, const char *prefix, char *out, size_t len)
+{
+	size_t pl = strlen(prefix);
+	for (size_t i = 0; i < d->n; i++) {
+		const char *p = d->path[i];
+		if (pl && (strncmp(p, prefix, pl) != 0 || p[pl] != '.'))
+			continue;
+		const char *name = pl ? p + pl + 1 : p;
+		if (strchr(name, '.'))
+			continue;
+		char value[256];
+		switch (conf_schema_sample(p, value, sizeof(value))) {
+		case CONF_SHAPE_UNKNOWN:
+			cr_expect_fail("docs/configuration.md documents %s, which the validator "
+				       "does not accept",
+				       p);
+			break;
+		case CONF_SHAPE_GROUP:
+			doc_append(out, len, "%s = {\n", name);
+			doc_emit(d, p, out, len);
+			doc_append(out, len, "};\n");
+			break;
+		case CONF_SHAPE_LIST:
+			doc_append(out, len, "%s = ( {\n", name);
+			doc_emit(d, p, out, len);
+			doc_append(out, len, "} );\n");
+			break;
+		case CONF_SHAPE_VALUE:
+			doc_append(out, len, "%s = %s;\n", name, value);
+			break;
+		}
+	}
+}
+
+/* Every field the reference documents is accepted: one file using all of them loads clean. */
+Test(conf, reference_fields_are_all_accepted)
+{
+	static struct doc_fields d;
+	static char text[16384];
+	doc_collect(&d);
+	text[0] = '\0';
+	doc_emit(&d, "", text, sizeof(text));
+	int rc = load(text);
+	cr_assert_eq(rc, 0, "%s\nin the file written from the reference:\n%s", err, text);
+	cr_assert_eq(c.n_ports, 1, "%s", text);
+	cr_assert_eq(c.ports[0].n_listen, 1, "ports.listen is documented and must load");
+	cr_assert_eq(c.n_static_routes, 1, "%s", text);
+}
+
+/* ---- refusals ---------------------------------------------------------------------------- */
+
+Test(conf, static_route_without_endpoints_is_refused)
+{
+	int rc = load_file("eps.conf", GOOD_LCORES GOOD_PORT
+			   "static_routes = (\n  { host = \"a\"; endpoints = []; } );\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "eps.conf:6: static_routes.[0].endpoints: empty; expected 1 to 16 "
+			      "entries") != NULL,
+		  "%s", err);
+}
+
+/* Joined short forms and the long forms with '=' (or abbreviated, as getopt_long takes them)
+ * set lcores and devices just like the separate forms. */
+Test(conf, eal_args_joined_forms_are_refused_too)
+{
+	int rc = load("eal = { args = [\"-l1\", \"-c0x3\", \"-a0000:3b:00.0\", \"-b0000:3b:00.1\", "
+		      "\"--lcores=1@0\", \"--vdev=net_null0\", \"--allow=0000:3b:00.0\", "
+		      "\"--block=0000:3b:00.1\", \"--main-lcore=0\", \"-vl1\", \"--lco=1\", "
+		      "\"--no-huge\", \"-m512\", \"--log-level=lib.eal:debug\"]; };\n" GOOD_LCORES
+			      GOOD_PORT);
+	cr_assert_eq(rc, 11, "%s", err);
+	static const char *const want[] = {
+		"eal.args.[0]: \"-l\" is set by Sluice",
+		"eal.args.[1]: \"-c\" is set by Sluice",
+		"eal.args.[2]: \"-a\" is set by Sluice",
+		"eal.args.[3]: \"-b\" is set by Sluice",
+		"eal.args.[4]: \"--lcores\" is set by Sluice",
+		"eal.args.[5]: \"--vdev\" is set by Sluice",
+		"eal.args.[6]: \"--allow\" is set by Sluice",
+		"eal.args.[7]: \"--block\" is set by Sluice",
+		"eal.args.[8]: \"--main-lcore\" is set by Sluice",
+		"eal.args.[9]: \"-l\" is set by Sluice",
+		"eal.args.[10]: \"--lcores\" is set by Sluice",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(strstr(err, want[i]) != NULL, "no \"%s\" in:\n%s", want[i], err);
+	cr_assert_eq(c.n_eal_args, 3);
+	cr_assert_str_eq(c.eal_args[0], "--no-huge");
+	cr_assert_str_eq(c.eal_args[1], "-m512");
+	cr_assert_str_eq(c.eal_args[2], "--log-level=lib.eal:debug");
+}
+
+Test(conf, offloads_named_for_the_wrong_direction_are_refused)
+{
+	int rc = load_file("off.conf",
+			   GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+				       "profile = { driver = \"net_null\";\n"
+				       "offloads = { rx = [\"ipv4-cksum\", \"tcp-tso\"];\n"
+				       "tx = [\"tcp-cksum\", \"scatter\"]; }; };\n"
+				       "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 2, "%s", err);
+	cr_assert(strstr(err, "off.conf:4: ports.[0].profile.offloads.rx.[1]: \"tcp-tso\" is a "
+			      "TX-only offload; expected one of the RX offloads: ipv4-cksum, "
+			      "tcp-cksum, scatter") != NULL,
+		  "%s", err);
+	cr_assert(strstr(err, "off.conf:5: ports.[0].profile.offloads.tx.[1]: \"scatter\" is an "
+			      "RX-only offload; expected one of the TX offloads: ipv4-cksum, "
+			      "tcp-cksum, tcp-tso") != NULL,
+		  "%s", err);
+	conf_release(&c);
+	cr_assert_eq(load(GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"net_null0\";\n"
+				      "profile = { driver = \"net_null\"; offloads = { rx = "
+				      "[\"scatter\"]; tx = [\"tcp-tso\"]; }; };\n"
+				      "vips = [\"198.18.0.10\"]; } );\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.ports[0].profile.rx_offloads, CONF_OFFLOAD_SCATTER);
+	cr_assert_eq(c.ports[0].profile.tx_offloads, CONF_OFFLOAD_TCP_TSO);
+}
+
+Test(conf, vdev_with_an_unknown_driver_is_refused)
+{
+	int rc = load_file("vdev.conf",
+			   GOOD_LCORES "ports = ( { name = \"c\";\n"
+				       "devargs = \"net_af_pakcet0,iface=x\";\n" GOOD_PROFILE
+				       "vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "vdev.conf:3: ports.[0].devargs: \"net_af_pakcet0\" is not a DPDK "
+			      "virtual device; expected a PCI address or a vdev of one of: "
+			      "net_af_packet, net_af_xdp,") != NULL,
+		  "%s", err);
+	/* Known drivers, their eth_ aliases, and PCI addresses pass. */
+	static const char *const good[] = {"net_af_xdp0,iface=eth1", "net_tap0", "eth_af_packet1",
+					   "net_memif0,role=server", "0000:3b:00.0"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 GOOD_LCORES "ports = ( { name = \"c\"; devargs = \"%s\";\n" GOOD_PROFILE
+				     "vips = [\"198.18.0.10\"]; } );\n",
+			 good[i]);
+		conf_release(&c);
+		cr_expect_eq(load(text), 0, "%s: %s", good[i], err);
+	}
+}
+
+/* routing.manifests is relative to the file's directory, and must be a directory there. */
+Test(conf, missing_manifest_directory_is_refused)
+{
+	char dir[128], missing[64], text[512];
+	snprintf(dir, sizeof(dir), "/tmp/sluice-conf-test-%d-manifests", getpid());
+	snprintf(missing, sizeof(missing), "sluice-conf-test-%d-missing", getpid());
+	cr_assert_eq(mkdir(dir, 0700), 0);
+
+	snprintf(text, sizeof(text),
+		 GOOD_LCORES GOOD_PORT "routing = {\n  manifests = \"%s\";\n};\n",
+		 dir + strlen("/tmp/"));
+	int rc = load_file("m-ok.conf", text);
+	cr_expect_eq(rc, 0, "%s", err);
+	cr_expect_str_eq(c.routing.manifests, dir);
+
+	snprintf(text, sizeof(text),
+		 GOOD_LCORES GOOD_PORT "routing = {\n  manifests = \"%s\";\n};\n", missing);
+	rc = load_file("m-missing.conf", text);
+	rmdir(dir);
+	cr_assert_eq(rc, 1, "%s", err);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "m-missing.conf:6: routing.manifests: directory /tmp/%s does not exist", missing);
+	cr_assert(strstr(err, want) != NULL, "%s", err);
+
+	rc = load(GOOD_LCORES GOOD_PORT "routing = { manifests = \"sluice.example.conf\"; };\n");
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "routing.manifests: " SOURCE_ROOT
+			      "/configs/sluice.example.conf is not a directory") != NULL,
 		  "%s", err);
 }
