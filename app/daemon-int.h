@@ -1,0 +1,150 @@
+/*
+ * daemon-int.h: what the files of the gateway process share, and nothing else.
+ *
+ * The daemon is split along its seams: daemon.c holds the bring-up and shutdown order,
+ * eal_args.c turns the configuration into EAL arguments, ports.c sets up the NIC ports,
+ * workers.c builds the worker contexts, routing.c compiles and publishes the route tables (and
+ * drives the Kubernetes sync), mgmt_loop.c is the management lcore's event loop. They share
+ * one struct daemon, owned by daemon.c; everything in it is touched by the management lcore
+ * only, except what the workers were handed at start.
+ */
+#ifndef SLUICE_APP_DAEMON_INT_H
+#define SLUICE_APP_DAEMON_INT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "conf/conf.h"
+#include "control/control.h"
+#include "crypto/crypto.h"
+#include "kube/kube.h"
+#include "net/net.h"
+#include "stats/stats.h"
+#include "worker/worker.h"
+
+#define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
+
+/* ---- log lines (log.c) -------------------------------------------------------------------- */
+
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- EAL arguments (eal_args.c) ----------------------------------------------------------- */
+
+struct argv_builder {
+	char *v[256];
+	int n;
+};
+
+/* Whether devargs name a virtual device (net_..., eth_...) rather than a PCI address. */
+bool eal_is_vdev(const char *devargs);
+/* The device name DPDK gives a port: a vdev's name (before the first comma) or a PCI address. */
+void eal_device_name(const char *devargs, char *out, size_t len);
+/* Whether `name` is among the configured eal.args or the command line's extra arguments. */
+bool eal_has_arg(const struct sluice_conf *c, int extra_argc, char **extra, const char *name);
+void eal_build_args(const struct sluice_conf *c, int extra_argc, char **extra,
+		    struct argv_builder *a);
+/* Free hugepages, from /proc/meminfo; -1 if unknown. */
+long eal_free_hugepages(void);
+
+/* ---- ports (ports.c) ---------------------------------------------------------------------- */
+
+struct port_state {
+	uint16_t port_id;
+	unsigned tx_offloads; /* NET_OFFLOAD_* granted */
+	struct net_local local;
+	/* Toeplitz steering ("thash" profiles with RSS on): the port's key and RETA, read back
+	 * from the device so the software hash matches the NIC's. */
+	bool thash;
+	uint8_t rss_key[CONF_RSS_KEY_MAX];
+	uint16_t reta[RTE_ETH_RSS_RETA_SIZE_512];
+	uint16_t reta_size;
+};
+
+/* ---- the process -------------------------------------------------------------------------- */
+
+struct daemon {
+	struct sluice_conf conf;
+	struct route_table *routes;
+	struct crypto_ctx *crypto;
+	struct crypto_keys keys[3]; /* published round-robin: a worker's pointer outlives a
+				     * rotation by a whole period */
+	unsigned key_slot;
+	uint64_t next_rotation;
+	struct port_state ports[CONF_MAX_PORTS];
+	struct worker_ctx *workers[CONF_MAX_WORKERS];
+	struct rte_ring *rings[CONF_MAX_WORKERS]; /* hand-off inboxes, by worker index */
+	/* Hitless rule updates: a new table is published by pointer, the old one retired and
+	 * freed once every worker has passed a quiescent state and no flow can still be in its
+	 * handshake with a pool index from it. */
+	struct rte_rcu_qsbr *qsbr;
+	struct {
+		struct route_table *t;
+		uint64_t token;
+		uint64_t at;
+	} retired[128];
+	unsigned n_retired;
+	uint64_t retire_hold; /* tsc */
+	int inotify_fd;
+	uint64_t reload_at; /* tsc; 0 = none pending */
+	uint64_t publishes;
+	double last_compile_s;
+	uint64_t last_change_tsc;
+	double last_publish_latency_s;
+	struct stats_http *http;
+	uint64_t started_tsc;
+	/* Kubernetes as the rule source: the sync fills model; model also holds the static
+	 * routes, added once. */
+	struct kube_client_config kc;
+	struct kube_sync *kube;
+	struct control_model *model;
+	uint64_t kube_compiled_gen;
+	uint64_t kube_change_ns;     /* oldest change in the table being published */
+	uint64_t kube_publish_token; /* RCU token of the last publish, to time workers */
+	bool kube_publish_pending;   /* workers not yet seen passing the last publish */
+	double kube_change_to_workers_s;
+	uint64_t publish_failures;
+	json_t *last_errors; /* compile messages already logged */
+	char status_addrs[CONF_MAX_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
+	const char *status_ptrs[CONF_MAX_ADDRS * CONF_MAX_PORTS];
+	unsigned n_status;
+};
+
+/* ports.c */
+void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool **pools,
+		 struct port_state *ps);
+/* Metrics of the ports and the process; telemetry's /sluice/ports. */
+void ports_register_metrics(struct daemon *d);
+
+/* workers.c */
+struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempool *pool);
+/* Rotate the SYN-cookie secret every ten minutes; the previous one stays valid. */
+void workers_rotate_keys(struct daemon *d, bool first);
+
+/* routing.c */
+void routing_report_errors(struct daemon *d, const struct control_errors *errs);
+void routing_add_static(const struct sluice_conf *c, struct control_model *m,
+			struct control_errors *errs);
+struct route_table *routing_load(struct daemon *d);
+void routing_reload(struct daemon *d, uint64_t now);
+void routing_reap(struct daemon *d, uint64_t now);
+void routing_watch_tree(struct daemon *d, const char *dir, int depth);
+void routing_start_kube(struct daemon *d);
+void routing_register_metrics(struct daemon *d);
+
+/* mgmt_loop.c */
+/* The signals the management loop reads from a signalfd. They must be blocked before
+ * rte_eal_init creates its threads, which inherit the mask; otherwise a SIGTERM can land on an
+ * EAL thread and kill the process with the default action. */
+void mgmt_signal_mask(sigset_t *mask);
+/* Run until SIGINT or SIGTERM. */
+int mgmt_loop_run(struct daemon *d);
+
+#endif

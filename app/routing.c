@@ -1,0 +1,334 @@
+/*
+ * routing.c: desired state to route tables, on the management lcore.
+ *
+ * Rules come from the manifest directory or the Kubernetes sync, plus the configuration's
+ * static routes; each change is compiled into a new immutable table and published to the
+ * workers by pointer, the old table freed once no worker and no handshake can use it.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <rte_cycles.h>
+#include <rte_pause.h>
+
+#include "daemon-int.h"
+
+/* Print the compile's messages that were not in the previous compile's: a missing Service is
+ * reported when it starts being missing, not at every recompile. */
+void routing_report_errors(struct daemon *d, const struct control_errors *errs)
+{
+	json_t *now = json_object();
+	for (size_t i = 0; i < errs->n; i++) {
+		if (d->last_errors == NULL ||
+		    json_object_get(d->last_errors, errs->msgs[i]) == NULL)
+			fprintf(stderr, "sluice: routing: %s\n", errs->msgs[i]);
+		json_object_set_new(now, errs->msgs[i], json_true());
+	}
+	json_decref(d->last_errors);
+	d->last_errors = now;
+}
+
+void routing_add_static(const struct sluice_conf *c, struct control_model *m,
+			struct control_errors *errs)
+{
+	for (unsigned i = 0; i < c->n_static_routes; i++) {
+		const struct conf_static_route *sr = &c->static_routes[i];
+		control_add_static_route(m, i, c->routing.ingress_class, sr->host, sr->path,
+					 sr->path_type, sr->ep_addr, sr->ep_port, sr->n_eps, errs);
+	}
+	if (c->n_static_routes)
+		notice("routing: %u static route(s) from the configuration", c->n_static_routes);
+}
+
+/* Compile the routes (management lcore): from the Kubernetes model when the cluster is the
+ * source, else from the manifest directory read afresh. */
+struct route_table *routing_load(struct daemon *d)
+{
+	const struct sluice_conf *c = &d->conf;
+	struct control_errors errs = {0};
+	struct control_model *m = d->model;
+	if (m == NULL) {
+		m = control_model_new();
+		if (c->routing.manifests[0]) {
+			int n = control_load_dir(m, c->routing.manifests, &errs);
+			if (n >= 0)
+				notice("routing: %d object(s) from %s", n, c->routing.manifests);
+		} else {
+			notice("routing: no routing.manifests configured; every request gets 404 "
+			       "until rules arrive");
+		}
+		routing_add_static(c, m, &errs);
+	}
+	struct control_class cls = {c->routing.ingress_class, c->routing.controller,
+				    c->routing.default_backend[0] ? c->routing.default_backend
+								  : NULL,
+				    c->routing.load_balance};
+	struct route_table *t = control_compile(m, &cls, &errs);
+	routing_report_errors(d, &errs);
+	control_errors_free(&errs);
+	if (m != d->model)
+		control_model_free(m);
+	if (t == NULL)
+		notice("routing: out of memory compiling the route table; keeping the current one");
+	else if (d->model == NULL || d->publishes == 0)
+		notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
+	return t;
+}
+
+/* Watch the manifest directory and its sub-folders for changes. */
+void routing_watch_tree(struct daemon *d, const char *dir, int depth)
+{
+	inotify_add_watch(d->inotify_fd, dir,
+			  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+				  IN_DELETE_SELF);
+	if (depth >= 8)
+		return;
+	DIR *dd = opendir(dir);
+	if (dd == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dd)) != NULL) {
+		if (e->d_name[0] == '.' && e->d_name[1] != '.' && e->d_name[1] != '\0')
+			continue;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			routing_watch_tree(d, p, depth + 1);
+	}
+	closedir(dd);
+}
+
+/* Free retired tables that no worker can still read and no handshake still indexes. */
+void routing_reap(struct daemon *d, uint64_t now)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < d->n_retired; i++) {
+		if (now - d->retired[i].at > d->retire_hold &&
+		    rte_rcu_qsbr_check(d->qsbr, d->retired[i].token, false) == 1) {
+			route_table_free(d->retired[i].t);
+			continue;
+		}
+		d->retired[k++] = d->retired[i];
+	}
+	d->n_retired = k;
+}
+
+/* Recompile and publish: the hitless update (DESIGN §2). */
+void routing_reload(struct daemon *d, uint64_t now)
+{
+	if (d->n_retired == RTE_DIM(d->retired)) {
+		d->reload_at = now + rte_get_tsc_hz() / 5; /* too many in flight: try shortly */
+		return;
+	}
+	uint64_t t0 = rte_rdtsc();
+	if (d->kube) {
+		d->kube_change_ns = kube_sync_pending_since_ns(d->kube);
+		d->kube_compiled_gen = kube_sync_take_changes(d->kube);
+	}
+	struct route_table *t = routing_load(d);
+	d->last_compile_s = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+	if (t == NULL) {
+		d->publish_failures++;
+		d->reload_at = now + rte_get_tsc_hz(); /* memory may come back: try again */
+		return;
+	}
+	for (unsigned i = 0; i < d->conf.n_workers; i++)
+		if (d->workers[i]->tcp)
+			tcpl_set_routes(d->workers[i]->tcp, t);
+	d->retired[d->n_retired].t = d->routes;
+	d->retired[d->n_retired].token = rte_rcu_qsbr_start(d->qsbr);
+	d->retired[d->n_retired].at = rte_rdtsc();
+	d->n_retired++;
+	d->routes = t;
+	d->publishes++;
+	d->last_publish_latency_s =
+		(double)(rte_rdtsc() - d->last_change_tsc) / (double)rte_get_tsc_hz();
+	d->reload_at = 0;
+	if (d->kube) {
+		/* Time the change to the moment every worker has passed a quiescent state after
+		 * the swap (they poll in microseconds; wait a little for them here). */
+		d->kube_publish_token = d->retired[d->n_retired - 1].token;
+		d->kube_publish_pending = d->kube_change_ns != 0;
+		uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 100;
+		while (d->kube_publish_pending && rte_rdtsc() < until) {
+			if (rte_rcu_qsbr_check(d->qsbr, d->kube_publish_token, false) == 1) {
+				d->kube_change_to_workers_s =
+					(double)(kube_now_ns() - d->kube_change_ns) * 1e-9;
+				d->kube_publish_pending = false;
+			}
+			rte_pause();
+		}
+		if (d->http && kube_sync_synced(d->kube))
+			stats_http_set_ready(d->http, true);
+		kube_sync_reconcile_status(d->kube);
+	}
+	notice("routing: published table %lu: %u rule(s), %u pool(s) (compile %.1f ms)",
+	       (unsigned long)d->publishes, route_rule_count(t), route_pool_count(t),
+	       d->last_compile_s * 1e3);
+}
+
+static void kube_log(void *arg, const char *msg)
+{
+	(void)arg;
+	notice("%s", msg);
+}
+
+/* Start the Kubernetes sync (management lcore, before the loop). */
+void routing_start_kube(struct daemon *d)
+{
+	const struct conf_kubernetes *k = &d->conf.kubernetes;
+	char err[1024];
+	int rc = k->in_cluster
+			 ? kube_config_in_cluster(KUBE_SERVICEACCOUNT_DIR, &d->kc, err, sizeof(err))
+			 : kube_config_from_kubeconfig(k->kubeconfig,
+						       k->context[0] ? k->context : NULL, &d->kc,
+						       err, sizeof(err));
+	if (rc != 0)
+		die("kubernetes: %s", err);
+	if (k->write_status) {
+		for (unsigned i = 0; i < k->n_status_addresses; i++)
+			snprintf(d->status_addrs[d->n_status++], sizeof(d->status_addrs[0]), "%s",
+				 k->status_addresses[i]);
+		for (unsigned p = 0; p < d->conf.n_ports && k->n_status_addresses == 0; p++)
+			for (unsigned v = 0;
+			     v < d->conf.ports[p].n_vips && d->n_status < RTE_DIM(d->status_addrs);
+			     v++) {
+				struct in_addr a = {.s_addr = d->conf.ports[p].vips[v]};
+				inet_ntop(AF_INET, &a, d->status_addrs[d->n_status],
+					  sizeof(d->status_addrs[0]));
+				d->n_status++;
+			}
+		for (unsigned i = 0; i < d->n_status; i++)
+			d->status_ptrs[i] = d->status_addrs[i];
+	}
+	static struct control_class cls;
+	cls = (struct control_class){
+		d->conf.routing.ingress_class, d->conf.routing.controller,
+		d->conf.routing.default_backend[0] ? d->conf.routing.default_backend : NULL,
+		d->conf.routing.load_balance};
+	struct kube_sync_opts so = {.client = &d->kc,
+				    .model = d->model,
+				    .cls = &cls,
+				    .status_addrs = d->status_ptrs,
+				    .n_status_addrs = d->n_status,
+				    .backoff_max_ms = k->backoff_max_ms,
+				    .log = kube_log};
+	d->kube = kube_sync_new(&so, err, sizeof(err));
+	if (d->kube == NULL)
+		die("kubernetes: %s", err);
+	notice("kubernetes: syncing from %s (%s); ready once Ingress, IngressClass, Service and "
+	       "EndpointSlice are listed",
+	       d->kc.server, d->kc.source ? d->kc.source : "");
+}
+
+static void kube_section(struct stats_text *t, void *arg)
+{
+	struct daemon *d = arg;
+	if (d->kube == NULL)
+		return;
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} f[] = {
+		{"kube_objects", "gauge", "Objects of the kind held from the API server",
+		 offsetof(struct kube_kind_stats, objects)},
+		{"kube_lists_total", "counter", "Complete lists of the kind",
+		 offsetof(struct kube_kind_stats, lists)},
+		{"kube_relists_gone_total", "counter", "Lists forced by 410 Gone",
+		 offsetof(struct kube_kind_stats, relists_gone)},
+		{"kube_watches_total", "counter", "Watch requests started",
+		 offsetof(struct kube_kind_stats, watches)},
+		{"kube_watch_resumes_total", "counter",
+		 "Watches restarted from the last resourceVersion",
+		 offsetof(struct kube_kind_stats, watch_resumes)},
+		{"kube_events_total", "counter", "Watch events applied (ADDED, MODIFIED, DELETED)",
+		 offsetof(struct kube_kind_stats, events)},
+		{"kube_bookmarks_total", "counter", "Watch bookmarks received",
+		 offsetof(struct kube_kind_stats, bookmarks)},
+		{"kube_errors_total", "counter", "Failed list or watch requests",
+		 offsetof(struct kube_kind_stats, errors)},
+	};
+	for (unsigned i = 0; i < RTE_DIM(f); i++) {
+		stats_text_printf(t, "# HELP sluice_%s %s.\n# TYPE sluice_%s %s\n", f[i].name,
+				  f[i].help, f[i].name, f[i].type);
+		for (unsigned k = 0; k < KUBE_KIND__COUNT; k++) {
+			const struct kube_kind_stats *st = kube_sync_stats(d->kube, k);
+			stats_text_printf(
+				t, "sluice_%s{kind=\"%s\"} %lu\n", f[i].name, kube_kind_name(k),
+				(unsigned long)*(const uint64_t *)((const char *)st + f[i].off));
+		}
+	}
+	stats_text_printf(t,
+			  "# HELP sluice_kube_sync_state 1 for the kind's current state "
+			  "(listing, watching, backoff).\n# TYPE sluice_kube_sync_state gauge\n");
+	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
+		for (unsigned s = KUBE_STATE_LISTING; s <= KUBE_STATE_BACKOFF; s++)
+			stats_text_printf(t,
+					  "sluice_kube_sync_state{kind=\"%s\",state=\"%s\"} %d\n",
+					  kube_kind_name(k), kube_sync_state_name(s),
+					  kube_sync_stats(d->kube, k)->state == s);
+	stats_text_printf(t, "# HELP sluice_kube_last_sync_timestamp_seconds Unix time of the "
+			     "kind's last complete list or watch event.\n"
+			     "# TYPE sluice_kube_last_sync_timestamp_seconds gauge\n");
+	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
+		stats_text_printf(t, "sluice_kube_last_sync_timestamp_seconds{kind=\"%s\"} %.3f\n",
+				  kube_kind_name(k), kube_sync_stats(d->kube, k)->last_sync_unix);
+	const struct kube_status_stats *ss = kube_sync_status_stats(d->kube);
+	stats_text_printf(
+		t,
+		"# HELP sluice_kube_synced 1 once every kind has been listed.\n"
+		"# TYPE sluice_kube_synced gauge\nsluice_kube_synced %d\n"
+		"# HELP sluice_kube_status_writes_total Ingress status PATCHes that succeeded.\n"
+		"# TYPE sluice_kube_status_writes_total counter\n"
+		"sluice_kube_status_writes_total{op=\"set\"} %lu\n"
+		"sluice_kube_status_writes_total{op=\"clear\"} %lu\n"
+		"# HELP sluice_kube_status_failures_total Ingress status PATCHes that failed.\n"
+		"# TYPE sluice_kube_status_failures_total counter\n"
+		"sluice_kube_status_failures_total %lu\n"
+		"# HELP sluice_route_publish_failures_total Compiles that could not produce a "
+		"table.\n# TYPE sluice_route_publish_failures_total counter\n"
+		"sluice_route_publish_failures_total %lu\n"
+		"# HELP sluice_kube_change_to_workers_seconds From a watch event arriving to "
+		"every worker having passed the swap to the table that includes it (last "
+		"publish).\n# TYPE sluice_kube_change_to_workers_seconds gauge\n"
+		"sluice_kube_change_to_workers_seconds %.6f\n",
+		kube_sync_synced(d->kube), (unsigned long)(ss->written - ss->cleared),
+		(unsigned long)ss->cleared, (unsigned long)ss->failed,
+		(unsigned long)d->publish_failures, d->kube_change_to_workers_s);
+}
+
+static void route_section(struct stats_text *t, void *arg)
+{
+	struct daemon *d = arg;
+	stats_text_printf(
+		t,
+		"# HELP sluice_route_rules Rules in the published route table.\n"
+		"# TYPE sluice_route_rules gauge\nsluice_route_rules %u\n"
+		"# HELP sluice_route_publishes_total Route tables published to the workers "
+		"after the first.\n"
+		"# TYPE sluice_route_publishes_total counter\nsluice_route_publishes_total "
+		"%lu\n"
+		"# HELP sluice_route_compile_seconds Time the last compile took.\n"
+		"# TYPE sluice_route_compile_seconds gauge\nsluice_route_compile_seconds "
+		"%.6f\n"
+		"# HELP sluice_route_change_to_publish_seconds From the last file change seen "
+		"to the workers having the new table.\n"
+		"# TYPE sluice_route_change_to_publish_seconds gauge\n"
+		"sluice_route_change_to_publish_seconds %.6f\n",
+		d->routes ? route_rule_count(d->routes) : 0, (unsigned long)d->publishes,
+		d->last_compile_s, d->last_publish_latency_s);
+}
+
+void routing_register_metrics(struct daemon *d)
+{
+	stats_register_section(route_section, d);
+	if (d->kube)
+		stats_register_section(kube_section, d);
+}
