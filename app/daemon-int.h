@@ -23,6 +23,7 @@
 
 #include "conf/conf.h"
 #include "control/control.h"
+#include "control/publish.h"
 #include "crypto/crypto.h"
 #include "kube/kube.h"
 #include "net/net.h"
@@ -72,7 +73,6 @@ struct port_state {
 
 struct daemon {
 	struct sluice_conf conf;
-	struct route_table *routes;
 	struct crypto_ctx *crypto;
 	struct crypto_keys keys[3]; /* published round-robin: a worker's pointer outlives a
 				     * rotation by a whole period */
@@ -81,23 +81,14 @@ struct daemon {
 	struct port_state ports[CONF_MAX_PORTS];
 	struct worker_ctx *workers[CONF_MAX_WORKERS];
 	struct rte_ring *rings[CONF_MAX_WORKERS]; /* hand-off inboxes, by worker index */
-	/* Hitless rule updates: a new table is published by pointer, the old one retired and
-	 * freed once every worker has passed a quiescent state and no flow can still be in its
-	 * handshake with a pool index from it. */
+	/* Hitless rule updates: the publisher owns every route table (the lifetime rule is in
+	 * lib/control/publish.h); workers report quiescence on qsbr once per poll loop. */
 	struct rte_rcu_qsbr *qsbr;
-	struct {
-		struct route_table *t;
-		uint64_t token;
-		uint64_t at;
-	} retired[128];
-	unsigned n_retired;
-	uint64_t retire_hold; /* tsc */
+	struct control_publisher *publisher;
 	int inotify_fd;
 	uint64_t reload_at; /* tsc; 0 = none pending */
-	uint64_t publishes;
 	double last_compile_s;
-	uint64_t last_change_tsc;
-	double last_publish_latency_s;
+	uint64_t last_change_tsc; /* tsc of the last change not yet published; 0 = none */
 	struct stats_http *http;
 	uint64_t started_tsc;
 	/* Kubernetes as the rule source: the sync fills model; model also holds the static
@@ -106,10 +97,6 @@ struct daemon {
 	struct kube_sync *kube;
 	struct control_model *model;
 	uint64_t kube_compiled_gen;
-	uint64_t kube_change_ns;     /* oldest change in the table being published */
-	uint64_t kube_publish_token; /* RCU token of the last publish, to time workers */
-	bool kube_publish_pending;   /* workers not yet seen passing the last publish */
-	double kube_change_to_workers_s;
 	uint64_t publish_failures;
 	json_t *last_errors; /* compile messages already logged */
 	char status_addrs[CONF_MAX_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];

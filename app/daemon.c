@@ -182,16 +182,24 @@ int sluice_daemon_main(int argc, char **argv)
 		routing_start_kube(&d);
 	}
 	routing_register_metrics(&d);
-	d.routes = routing_load(&d);
-	if (d.routes == NULL)
+	struct route_table *first = routing_load(&d);
+	if (first == NULL)
 		die("routing: out of memory compiling the route table");
 	size_t qsz = rte_rcu_qsbr_get_memsize(d.conf.n_workers);
 	d.qsbr = rte_zmalloc("qsbr", qsz, RTE_CACHE_LINE_SIZE);
 	if (d.qsbr == NULL || rte_rcu_qsbr_init(d.qsbr, d.conf.n_workers) != 0)
 		die("cannot set up RCU for hitless rule updates");
-	d.retire_hold =
-		((uint64_t)d.conf.timeouts.header_ms + 4ull * d.conf.timeouts.connect_ms + 5000) *
-		rte_get_tsc_hz() / 1000;
+	/* The hold time of a retired table: why, in lib/control/publish.h. */
+	struct control_publisher_config pc = {
+		.qsbr = d.qsbr,
+		.hold_tsc = ((uint64_t)d.conf.timeouts.header_ms +
+			     4ull * d.conf.timeouts.connect_ms + 5000) *
+			    rte_get_tsc_hz() / 1000,
+		.tsc_hz = rte_get_tsc_hz(),
+	};
+	d.publisher = control_publisher_new(&pc, first);
+	if (d.publisher == NULL)
+		die("out of memory for the route publisher");
 	d.inotify_fd = -1;
 	if (d.conf.routing.manifests[0]) {
 		d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -235,9 +243,7 @@ int sluice_daemon_main(int argc, char **argv)
 	kube_config_release(&d.kc);
 	control_model_free(d.model);
 	json_decref(d.last_errors);
-	for (unsigned i = 0; i < d.n_retired; i++)
-		route_table_free(d.retired[i].t);
-	route_table_free(d.routes);
+	control_publisher_free(d.publisher);
 	rte_free(d.qsbr);
 	if (d.inotify_fd >= 0)
 		close(d.inotify_fd);

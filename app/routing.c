@@ -74,7 +74,7 @@ struct route_table *routing_load(struct daemon *d)
 		control_model_free(m);
 	if (t == NULL)
 		notice("routing: out of memory compiling the route table; keeping the current one");
-	else if (d->model == NULL || d->publishes == 0)
+	else if (d->model == NULL || d->publisher == NULL)
 		notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
 	return t;
 }
@@ -105,73 +105,52 @@ void routing_watch_tree(struct daemon *d, const char *dir, int depth)
 	closedir(dd);
 }
 
-/* Free retired tables that no worker can still read and no handshake still indexes. */
+/* Free the retired tables the lifetime rule (lib/control/publish.h) allows to free. */
 void routing_reap(struct daemon *d, uint64_t now)
 {
-	unsigned k = 0;
-	for (unsigned i = 0; i < d->n_retired; i++) {
-		if (now - d->retired[i].at > d->retire_hold &&
-		    rte_rcu_qsbr_check(d->qsbr, d->retired[i].token, false) == 1) {
-			route_table_free(d->retired[i].t);
-			continue;
-		}
-		d->retired[k++] = d->retired[i];
-	}
-	d->n_retired = k;
+	control_publisher_reap(d->publisher, now);
 }
 
-/* Recompile and publish: the hitless update (DESIGN §2). */
+/* Recompile and publish: the hitless update. */
 void routing_reload(struct daemon *d, uint64_t now)
 {
-	if (d->n_retired == RTE_DIM(d->retired)) {
-		d->reload_at = now + rte_get_tsc_hz() / 5; /* too many in flight: try shortly */
-		return;
-	}
+	const uint64_t hz = rte_get_tsc_hz();
 	uint64_t t0 = rte_rdtsc();
+	uint64_t change_at = d->last_change_tsc;
 	if (d->kube) {
-		d->kube_change_ns = kube_sync_pending_since_ns(d->kube);
+		/* The sync's clock is CLOCK_MONOTONIC: the oldest change, as a TSC value. */
+		uint64_t since = kube_sync_pending_since_ns(d->kube);
+		uint64_t ago = since ? kube_now_ns() - since : 0;
+		change_at = since ? t0 - ago * hz / 1000000000ull : 0;
 		d->kube_compiled_gen = kube_sync_take_changes(d->kube);
 	}
 	struct route_table *t = routing_load(d);
-	d->last_compile_s = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+	d->last_compile_s = (double)(rte_rdtsc() - t0) / (double)hz;
 	if (t == NULL) {
 		d->publish_failures++;
-		d->reload_at = now + rte_get_tsc_hz(); /* memory may come back: try again */
+		d->reload_at = now + hz; /* memory may come back: try again */
 		return;
 	}
-	for (unsigned i = 0; i < d->conf.n_workers; i++)
-		if (d->workers[i]->tcp)
-			tcpl_set_routes(d->workers[i]->tcp, t);
-	d->retired[d->n_retired].t = d->routes;
-	d->retired[d->n_retired].token = rte_rcu_qsbr_start(d->qsbr);
-	d->retired[d->n_retired].at = rte_rdtsc();
-	d->n_retired++;
-	d->routes = t;
-	d->publishes++;
-	d->last_publish_latency_s =
-		(double)(rte_rdtsc() - d->last_change_tsc) / (double)rte_get_tsc_hz();
+	control_publisher_reap(d->publisher, rte_rdtsc());
+	if (control_publisher_publish(d->publisher, t, rte_rdtsc(), change_at) != 0) {
+		route_table_free(t);
+		d->reload_at = now + hz / 5; /* too many in flight: try shortly */
+		return;
+	}
+	d->last_change_tsc = 0;
 	d->reload_at = 0;
 	if (d->kube) {
 		/* Time the change to the moment every worker has passed a quiescent state after
 		 * the swap (they poll in microseconds; wait a little for them here). */
-		d->kube_publish_token = d->retired[d->n_retired - 1].token;
-		d->kube_publish_pending = d->kube_change_ns != 0;
-		uint64_t until = rte_rdtsc() + rte_get_tsc_hz() / 100;
-		while (d->kube_publish_pending && rte_rdtsc() < until) {
-			if (rte_rcu_qsbr_check(d->qsbr, d->kube_publish_token, false) == 1) {
-				d->kube_change_to_workers_s =
-					(double)(kube_now_ns() - d->kube_change_ns) * 1e-9;
-				d->kube_publish_pending = false;
-			}
-			rte_pause();
-		}
+		if (change_at)
+			control_publisher_wait_workers(d->publisher, hz / 100);
 		if (d->http && kube_sync_synced(d->kube))
 			stats_http_set_ready(d->http, true);
 		kube_sync_reconcile_status(d->kube);
 	}
 	notice("routing: published table %lu: %u rule(s), %u pool(s) (compile %.1f ms)",
-	       (unsigned long)d->publishes, route_rule_count(t), route_pool_count(t),
-	       d->last_compile_s * 1e3);
+	       (unsigned long)control_publisher_stats(d->publisher)->publishes, route_rule_count(t),
+	       route_pool_count(t), d->last_compile_s * 1e3);
 }
 
 static void kube_log(void *arg, const char *msg)
@@ -301,12 +280,17 @@ static void kube_section(struct stats_text *t, void *arg)
 		"sluice_kube_change_to_workers_seconds %.6f\n",
 		kube_sync_synced(d->kube), (unsigned long)(ss->written - ss->cleared),
 		(unsigned long)ss->cleared, (unsigned long)ss->failed,
-		(unsigned long)d->publish_failures, d->kube_change_to_workers_s);
+		(unsigned long)d->publish_failures,
+		control_publisher_stats(d->publisher)->change_to_workers_s);
 }
 
 static void route_section(struct stats_text *t, void *arg)
 {
 	struct daemon *d = arg;
+	if (d->publisher == NULL)
+		return; /* not started yet */
+	const struct route_table *cur = control_publisher_current(d->publisher);
+	const struct control_publisher_stats *st = control_publisher_stats(d->publisher);
 	stats_text_printf(
 		t,
 		"# HELP sluice_route_rules Rules in the published route table.\n"
@@ -322,8 +306,8 @@ static void route_section(struct stats_text *t, void *arg)
 		"to the workers having the new table.\n"
 		"# TYPE sluice_route_change_to_publish_seconds gauge\n"
 		"sluice_route_change_to_publish_seconds %.6f\n",
-		d->routes ? route_rule_count(d->routes) : 0, (unsigned long)d->publishes,
-		d->last_compile_s, d->last_publish_latency_s);
+		cur ? route_rule_count(cur) : 0, (unsigned long)st->publishes, d->last_compile_s,
+		st->change_to_publish_s);
 }
 
 void routing_register_metrics(struct daemon *d)

@@ -113,7 +113,7 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 			     err, sizeof(err));
 	if (w->tcp == NULL)
 		die("worker %u: %s", lcore, err);
-	tcpl_set_routes(w->tcp, d->routes);
+	control_publisher_add_slot(d->publisher, tcpl_routes_slot(w->tcp));
 	tcpl_set_keys(w->tcp, &d->keys[d->key_slot]);
 	tcpl_set_seconds(w->tcp, rte_rdtsc() / w->tsc_hz);
 	return w;
