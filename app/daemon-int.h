@@ -24,6 +24,7 @@
 #include "conf/conf.h"
 #include "control/control.h"
 #include "control/publish.h"
+#include "control/sources.h"
 #include "crypto/crypto.h"
 #include "kube/kube.h"
 #include "net/net.h"
@@ -85,8 +86,14 @@ struct daemon {
 	 * lib/control/publish.h); workers report quiescence on qsbr once per poll loop. */
 	struct rte_rcu_qsbr *qsbr;
 	struct control_publisher *publisher;
-	int inotify_fd;
-	uint64_t reload_at; /* tsc; 0 = none pending */
+	/* Rule sources: the manifest directory (NULL with Kubernetes or without
+	 * routing.manifests), the class of Ingresses we serve, readiness. */
+	struct control_manifests *manifests;
+	int inotify_fd; /* the manifest source's, or -1 */
+	struct control_class cls;
+	bool ready, ready_said;
+	unsigned manifest_files; /* at the last load that read the directory */
+	uint64_t reload_at;	 /* tsc; 0 = none pending */
 	double last_compile_s;
 	uint64_t last_change_tsc; /* tsc of the last change not yet published; 0 = none */
 	struct stats_http *http;
@@ -117,12 +124,12 @@ void workers_rotate_keys(struct daemon *d, bool first);
 
 /* routing.c */
 void routing_report_errors(struct daemon *d, const struct control_errors *errs);
-void routing_add_static(const struct sluice_conf *c, struct control_model *m,
-			struct control_errors *errs);
+/* Set up the rule sources (class, static routes, manifests or Kubernetes); before the first
+ * routing_load. */
+void routing_init(struct daemon *d);
 struct route_table *routing_load(struct daemon *d);
 void routing_reload(struct daemon *d, uint64_t now);
 void routing_reap(struct daemon *d, uint64_t now);
-void routing_watch_tree(struct daemon *d, const char *dir, int depth);
 void routing_start_kube(struct daemon *d);
 void routing_register_metrics(struct daemon *d);
 

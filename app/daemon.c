@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -166,21 +165,13 @@ int sluice_daemon_main(int argc, char **argv)
 					 sizeof(herr));
 		if (d.http == NULL)
 			die("%s", herr);
-		/* From files the gateway serves what it serves from the start; from a cluster,
-		 * once the first complete table is published. */
-		stats_http_set_ready(d.http, !d.conf.kubernetes.enabled);
+		/* Not ready until the rule sources say so (routing.c). */
+		stats_http_set_ready(d.http, false);
 		struct in_addr a = {.s_addr = d.conf.metrics.addr};
 		notice("metrics on http://%s:%u/metrics", inet_ntoa(a), d.conf.metrics.port);
 	}
 
-	if (d.conf.kubernetes.enabled) {
-		d.model = control_model_new();
-		struct control_errors errs = {0};
-		routing_add_static(&d.conf, d.model, &errs);
-		routing_report_errors(&d, &errs);
-		control_errors_free(&errs);
-		routing_start_kube(&d);
-	}
+	routing_init(&d);
 	routing_register_metrics(&d);
 	struct route_table *first = routing_load(&d);
 	if (first == NULL)
@@ -200,13 +191,6 @@ int sluice_daemon_main(int argc, char **argv)
 	d.publisher = control_publisher_new(&pc, first);
 	if (d.publisher == NULL)
 		die("out of memory for the route publisher");
-	d.inotify_fd = -1;
-	if (d.conf.routing.manifests[0]) {
-		d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (d.inotify_fd >= 0)
-			routing_watch_tree(&d, d.conf.routing.manifests, 0);
-		notice("routing: watching %s for changes", d.conf.routing.manifests);
-	}
 	d.crypto = crypto_ctx_create();
 	if (d.crypto == NULL)
 		die("cannot initialise Intel ipsec-mb for SYN cookies");
@@ -245,8 +229,7 @@ int sluice_daemon_main(int argc, char **argv)
 	json_decref(d.last_errors);
 	control_publisher_free(d.publisher);
 	rte_free(d.qsbr);
-	if (d.inotify_fd >= 0)
-		close(d.inotify_fd);
+	control_manifests_free(d.manifests);
 	crypto_ctx_free(d.crypto);
 	for (unsigned i = 0; i < d.conf.n_workers; i++) {
 		tcpl_free(d.workers[i]->tcp);

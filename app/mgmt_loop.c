@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -108,24 +107,12 @@ int mgmt_loop_run(struct daemon *d)
 				if (rte_rdtsc() / rte_get_tsc_hz() >= d->next_rotation)
 					workers_rotate_keys(d, false);
 			} else if (fd == d->inotify_fd) {
-				char buf[8192] __attribute__((aligned(8)));
-				ssize_t len;
-				bool dir_added = false;
-				while ((len = read(fd, buf, sizeof(buf))) > 0) {
-					for (char *p = buf; p < buf + len;) {
-						struct inotify_event *ie =
-							(struct inotify_event *)p;
-						dir_added |= (ie->mask & IN_CREATE) &&
-							     (ie->mask & IN_ISDIR);
-						p += sizeof(*ie) + ie->len;
-					}
-				}
-				if (dir_added)
-					routing_watch_tree(d, d->conf.routing.manifests, 0);
 				/* Coalesce bursts (an editor's save, a ConfigMap swap): publish
 				 * 200 ms after the last change. */
-				d->last_change_tsc = rte_rdtsc();
-				d->reload_at = rte_rdtsc() + rte_get_tsc_hz() / 5;
+				if (control_manifests_drain(d->manifests)) {
+					d->last_change_tsc = rte_rdtsc();
+					d->reload_at = rte_rdtsc() + rte_get_tsc_hz() / 5;
+				}
 			} else if (fd == kfd) {
 				continue; /* driven above */
 			} else if (d->http && stats_http_owns(d->http, fd)) {

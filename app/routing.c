@@ -6,15 +6,14 @@
  * workers by pointer, the old table freed once no worker and no handshake can use it.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
 
 #include <rte_cycles.h>
 #include <rte_pause.h>
 
+#include "control/sources.h"
 #include "daemon-int.h"
 
 /* Print the compile's messages that were not in the previous compile's: a missing Service is
@@ -32,20 +31,89 @@ void routing_report_errors(struct daemon *d, const struct control_errors *errs)
 	d->last_errors = now;
 }
 
-void routing_add_static(const struct sluice_conf *c, struct control_model *m,
-			struct control_errors *errs)
+/* The configuration's static routes, added to a model once per compile (files) or once at
+ * start (Kubernetes, whose model persists). */
+static void add_static(const struct sluice_conf *c, struct control_model *m,
+		       struct control_errors *errs)
 {
+	struct control_static_route r[CONF_MAX_STATIC_ROUTES];
 	for (unsigned i = 0; i < c->n_static_routes; i++) {
 		const struct conf_static_route *sr = &c->static_routes[i];
-		control_add_static_route(m, i, c->routing.ingress_class, sr->host, sr->path,
-					 sr->path_type, sr->ep_addr, sr->ep_port, sr->n_eps, errs);
+		r[i] = (struct control_static_route){sr->host,	  sr->path,    sr->path_type,
+						     sr->ep_addr, sr->ep_port, sr->n_eps};
 	}
+	control_add_static_routes(m, c->routing.ingress_class, r, c->n_static_routes, errs);
+}
+
+void routing_init(struct daemon *d)
+{
+	const struct sluice_conf *c = &d->conf;
+	d->inotify_fd = -1;
+	d->cls = control_class_of(c->routing.ingress_class, c->routing.controller,
+				  c->routing.default_backend, c->routing.load_balance);
 	if (c->n_static_routes)
 		notice("routing: %u static route(s) from the configuration", c->n_static_routes);
+	if (c->kubernetes.enabled) {
+		d->model = control_model_new();
+		if (d->model == NULL)
+			die("out of memory for the Kubernetes model");
+		struct control_errors errs = {0};
+		add_static(c, d->model, &errs);
+		routing_report_errors(d, &errs);
+		control_errors_free(&errs);
+		routing_start_kube(d);
+		return;
+	}
+	if (c->routing.manifests[0] == '\0') {
+		notice("routing: no routing.manifests configured; every request gets 404 until "
+		       "rules "
+		       "arrive");
+		return;
+	}
+	d->manifests = control_manifests_new(c->routing.manifests);
+	if (d->manifests == NULL)
+		die("out of memory for the manifest source");
+	d->inotify_fd = control_manifests_watch(d->manifests);
+	if (d->inotify_fd < 0)
+		notice("routing: cannot watch %s (%s); changes need SIGHUP", c->routing.manifests,
+		       strerror(errno));
+	else
+		notice("routing: watching %s for changes", c->routing.manifests);
+}
+
+/* /readyz follows the rule sources: from files, once the directory has been read and one of
+ * its manifests parsed (or it holds none); from a cluster, once every kind is listed
+ * (routing_reload). Said in the log when it changes. */
+static void files_ready(struct daemon *d)
+{
+	bool ready = true;
+	const struct control_manifests_stats *st = NULL;
+	if (d->manifests) {
+		st = control_manifests_stats(d->manifests);
+		ready = st->ready;
+	}
+	if (ready && st && st->present && st->files == 0 && d->manifest_files != 0)
+		notice("routing: %s holds no manifest files; serving no Ingress rules (every "
+		       "request gets 404 until some arrive)",
+		       d->conf.routing.manifests);
+	if (st && st->present)
+		d->manifest_files = st->files;
+	if (ready == d->ready && d->ready_said)
+		return;
+	if (ready)
+		notice("routing: ready");
+	else
+		notice("routing: not ready (/readyz answers 503) until %s can be read and a "
+		       "manifest in it parses",
+		       d->conf.routing.manifests);
+	d->ready = ready;
+	d->ready_said = true;
+	if (d->http)
+		stats_http_set_ready(d->http, ready);
 }
 
 /* Compile the routes (management lcore): from the Kubernetes model when the cluster is the
- * source, else from the manifest directory read afresh. */
+ * source, else from the manifest directory (re-read) and the static routes. */
 struct route_table *routing_load(struct daemon *d)
 {
 	const struct sluice_conf *c = &d->conf;
@@ -53,21 +121,22 @@ struct route_table *routing_load(struct daemon *d)
 	struct control_model *m = d->model;
 	if (m == NULL) {
 		m = control_model_new();
-		if (c->routing.manifests[0]) {
-			int n = control_load_dir(m, c->routing.manifests, &errs);
-			if (n >= 0)
-				notice("routing: %d object(s) from %s", n, c->routing.manifests);
-		} else {
-			notice("routing: no routing.manifests configured; every request gets 404 "
-			       "until rules arrive");
+		if (m == NULL) {
+			notice("routing: out of memory for the model; keeping the current table");
+			return NULL;
 		}
-		routing_add_static(c, m, &errs);
+		if (d->manifests) {
+			control_manifests_load(d->manifests, &errs);
+			int n = control_manifests_fill(d->manifests, m, &errs);
+			const struct control_manifests_stats *st =
+				control_manifests_stats(d->manifests);
+			if (st->present)
+				notice("routing: %d object(s) from %s (%u file(s), %u failing)", n,
+				       c->routing.manifests, st->files, st->files_failing);
+		}
+		add_static(c, m, &errs);
 	}
-	struct control_class cls = {c->routing.ingress_class, c->routing.controller,
-				    c->routing.default_backend[0] ? c->routing.default_backend
-								  : NULL,
-				    c->routing.load_balance};
-	struct route_table *t = control_compile(m, &cls, &errs);
+	struct route_table *t = control_compile(m, &d->cls, &errs);
 	routing_report_errors(d, &errs);
 	control_errors_free(&errs);
 	if (m != d->model)
@@ -76,33 +145,9 @@ struct route_table *routing_load(struct daemon *d)
 		notice("routing: out of memory compiling the route table; keeping the current one");
 	else if (d->model == NULL || d->publisher == NULL)
 		notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
+	if (t && d->model == NULL)
+		files_ready(d);
 	return t;
-}
-
-/* Watch the manifest directory and its sub-folders for changes. */
-void routing_watch_tree(struct daemon *d, const char *dir, int depth)
-{
-	inotify_add_watch(d->inotify_fd, dir,
-			  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-				  IN_DELETE_SELF);
-	if (depth >= 8)
-		return;
-	DIR *dd = opendir(dir);
-	if (dd == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(dd)) != NULL) {
-		if (e->d_name[0] == '.' && e->d_name[1] != '.' && e->d_name[1] != '\0')
-			continue;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char p[4096];
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		struct stat st;
-		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			routing_watch_tree(d, p, depth + 1);
-	}
-	closedir(dd);
 }
 
 /* Free the retired tables the lifetime rule (lib/control/publish.h) allows to free. */
@@ -187,14 +232,9 @@ void routing_start_kube(struct daemon *d)
 		for (unsigned i = 0; i < d->n_status; i++)
 			d->status_ptrs[i] = d->status_addrs[i];
 	}
-	static struct control_class cls;
-	cls = (struct control_class){
-		d->conf.routing.ingress_class, d->conf.routing.controller,
-		d->conf.routing.default_backend[0] ? d->conf.routing.default_backend : NULL,
-		d->conf.routing.load_balance};
 	struct kube_sync_opts so = {.client = &d->kc,
 				    .model = d->model,
-				    .cls = &cls,
+				    .cls = &d->cls,
 				    .status_addrs = d->status_ptrs,
 				    .n_status_addrs = d->n_status,
 				    .backoff_max_ms = k->backoff_max_ms,
@@ -308,6 +348,24 @@ static void route_section(struct stats_text *t, void *arg)
 		"sluice_route_change_to_publish_seconds %.6f\n",
 		cur ? route_rule_count(cur) : 0, (unsigned long)st->publishes, d->last_compile_s,
 		st->change_to_publish_s);
+	if (d->manifests == NULL)
+		return;
+	const struct control_manifests_stats *ms = control_manifests_stats(d->manifests);
+	stats_text_printf(
+		t,
+		"# HELP sluice_manifest_directory_present 1 when the manifest directory could be "
+		"read at the last load.\n"
+		"# TYPE sluice_manifest_directory_present gauge\n"
+		"sluice_manifest_directory_present %d\n"
+		"# HELP sluice_manifest_files Manifest files in the directory.\n"
+		"# TYPE sluice_manifest_files gauge\nsluice_manifest_files %u\n"
+		"# HELP sluice_manifest_files_failing Manifest files that do not parse (each "
+		"keeps the objects of its last good version).\n"
+		"# TYPE sluice_manifest_files_failing gauge\nsluice_manifest_files_failing %u\n"
+		"# HELP sluice_manifest_errors_total Manifest files found failing to parse, once "
+		"per failing version.\n"
+		"# TYPE sluice_manifest_errors_total counter\nsluice_manifest_errors_total %lu\n",
+		ms->present, ms->files, ms->files_failing, (unsigned long)ms->errors);
 }
 
 void routing_register_metrics(struct daemon *d)
