@@ -35,8 +35,26 @@
 
 /* ---- log lines (log.c) -------------------------------------------------------------------- */
 
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_NOTICE,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* The level of a name ("error" ... "debug"), or -1. */
+int log_level_parse(const char *name);
+/* Print lines of this level and more severe ones (info until the configuration is read). */
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_notice(...)	 log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
+#define log_info(...)	 log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...)	 log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+/* An error line, then exit status 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- EAL arguments (eal_args.c) ----------------------------------------------------------- */
 

@@ -99,6 +99,10 @@ int sluice_daemon_main(int argc, char **argv)
 		    problems, problems == 1 ? "" : "s", config);
 	}
 
+	/* The configuration's level for every later line (the validator took the name). */
+	int level = log_level_parse(d.conf.log_level);
+	log_set_level(level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
+
 	struct argv_builder eal = {0};
 	eal_build_args(&d.conf, extra_argc, extra, &eal);
 	if (!eal_has_arg(&d.conf, extra_argc, extra, "--no-huge") && eal_free_hugepages() == 0)
@@ -156,8 +160,8 @@ int sluice_daemon_main(int argc, char **argv)
 	/* Live capture with dpdk-dumpcap / dpdk-pdump (DESIGN §7). Needs the shared runtime
 	 * directory, so not with --in-memory. */
 	if (rte_pdump_init() == 0)
-		notice("capture: dpdk-dumpcap --file-prefix=<prefix> -i <port> works on this "
-		       "process");
+		log_info("capture: dpdk-dumpcap --file-prefix=<prefix> -i <port> works on this "
+			 "process");
 
 	if (d.conf.metrics.enabled) {
 		char herr[256];
@@ -168,7 +172,7 @@ int sluice_daemon_main(int argc, char **argv)
 		/* Not ready until the rule sources say so (routing.c). */
 		stats_http_set_ready(d.http, false);
 		struct in_addr a = {.s_addr = d.conf.metrics.addr};
-		notice("metrics on http://%s:%u/metrics", inet_ntoa(a), d.conf.metrics.port);
+		log_info("metrics on http://%s:%u/metrics", inet_ntoa(a), d.conf.metrics.port);
 	}
 
 	routing_init(&d);
@@ -195,7 +199,7 @@ int sluice_daemon_main(int argc, char **argv)
 	if (d.crypto == NULL)
 		die("cannot initialise Intel ipsec-mb for SYN cookies");
 	workers_rotate_keys(&d, true);
-	notice("SYN cookies: AES-128 via ipsec-mb (%s)", crypto_ctx_arch(d.crypto));
+	log_info("SYN cookies: AES-128 via ipsec-mb (%s)", crypto_ctx_arch(d.crypto));
 	for (unsigned i = 0; i < d.conf.n_workers && d.conf.n_workers > 1; i++) {
 		char rn[32];
 		snprintf(rn, sizeof(rn), "handoff_%u", d.conf.workers[i]);
@@ -251,6 +255,6 @@ int sluice_daemon_main(int argc, char **argv)
 	for (int i = 0; i < eal.n; i++)
 		free(eal.v[i]);
 	free(eal_argv);
-	notice("stopped cleanly");
+	log_notice("stopped cleanly");
 	return 0;
 }

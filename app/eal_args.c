@@ -71,10 +71,10 @@ void eal_build_args(const struct sluice_conf *c, int extra_argc, char **extra,
 		shared |= c->workers[i] >= ncpu;
 	}
 	if (shared)
-		notice("lcores: this machine has %ld CPUs; some lcores share a CPU (fine for "
-		       "tests, "
-		       "slow in production)",
-		       ncpu);
+		log_warning("lcores: this machine has %ld CPUs; some lcores share a CPU (fine for "
+			    "tests, "
+			    "slow in production)",
+			    ncpu);
 	arg_add(a, "--lcores=%s", lcores);
 	arg_add(a, "--main-lcore=%u", c->management_lcore);
 	for (unsigned i = 0; i < c->n_ports; i++) {

@@ -53,7 +53,7 @@ int mgmt_loop_run(struct daemon *d)
 	}
 	const uint64_t hz = rte_get_tsc_hz();
 
-	notice("running: %u worker(s); SIGTERM or SIGINT stops", d->conf.n_workers);
+	log_notice("running: %u worker(s); SIGTERM or SIGINT stops", d->conf.n_workers);
 	for (;;) {
 		struct epoll_event evs[32];
 		long wait_ms = d->kube ? kube_sync_timeout_ms(d->kube) : -1;
@@ -85,13 +85,14 @@ int mgmt_loop_run(struct daemon *d)
 				if (read(sfd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGHUP) {
-					notice("SIGHUP: reloading the routes (other configuration "
-					       "changes need a restart)");
+					log_notice(
+						"SIGHUP: reloading the routes (other configuration "
+						"changes need a restart)");
 					d->last_change_tsc = rte_rdtsc();
 					routing_reload(d, rte_rdtsc());
 					continue;
 				}
-				notice("signal %u: stopping", si.ssi_signo);
+				log_notice("signal %u: stopping", si.ssi_signo);
 				close(ep);
 				close(sfd);
 				close(tfd);

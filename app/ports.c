@@ -22,10 +22,11 @@ static bool read_rss_state(const char *name, struct port_state *ps, uint16_t ret
 	struct rte_eth_rss_conf rc = {.rss_key = ps->rss_key, .rss_key_len = CONF_RSS_KEY_MAX};
 	if (rte_eth_dev_rss_hash_conf_get(ps->port_id, &rc) != 0 || rc.rss_key_len != 40 ||
 	    reta_size == 0 || reta_size > RTE_ETH_RSS_RETA_SIZE_512) {
-		notice("port '%s': cannot read the RSS key or table; thash steering off, replies "
-		       "use "
-		       "the hand-off ring",
-		       name);
+		log_warning(
+			"port '%s': cannot read the RSS key or table; thash steering off, replies "
+			"use "
+			"the hand-off ring",
+			name);
 		return false;
 	}
 	struct rte_eth_rss_reta_entry64 conf[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
@@ -33,8 +34,8 @@ static bool read_rss_state(const char *name, struct port_state *ps, uint16_t ret
 	for (unsigned i = 0; i < reta_size / RTE_ETH_RETA_GROUP_SIZE; i++)
 		conf[i].mask = ~0ull;
 	if (rte_eth_dev_rss_reta_query(ps->port_id, conf, reta_size) != 0) {
-		notice("port '%s': cannot read the RSS redirection table; thash steering off",
-		       name);
+		log_warning("port '%s': cannot read the RSS redirection table; thash steering off",
+			    name);
 		return false;
 	}
 	for (unsigned i = 0; i < reta_size; i++)
@@ -73,8 +74,8 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	if (rc != 0)
 		die("port '%s': cannot read device info: %s", cp->name, rte_strerror(-rc));
 	if (strcmp(info.driver_name, cp->profile.driver) != 0)
-		notice("port '%s': driver is %s but its profile is for %s; check the @include",
-		       cp->name, info.driver_name, cp->profile.driver);
+		log_warning("port '%s': driver is %s but its profile is for %s; check the @include",
+			    cp->name, info.driver_name, cp->profile.driver);
 
 	uint16_t nq = c->n_workers;
 	if (info.max_rx_queues < nq || info.max_tx_queues < nq)
@@ -103,10 +104,11 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	ec.rxmode.offloads = rx_want & info.rx_offload_capa;
 	ec.txmode.offloads = tx_want & info.tx_offload_capa;
 	if (ec.rxmode.offloads != rx_want || ec.txmode.offloads != tx_want)
-		notice("port '%s': the device lacks some offloads the profile asks for (rx 0x%lx "
-		       "of 0x%lx, tx 0x%lx of 0x%lx); checksums fall back to software",
-		       cp->name, (unsigned long)ec.rxmode.offloads, (unsigned long)rx_want,
-		       (unsigned long)ec.txmode.offloads, (unsigned long)tx_want);
+		log_warning(
+			"port '%s': the device lacks some offloads the profile asks for (rx 0x%lx "
+			"of 0x%lx, tx 0x%lx of 0x%lx); checksums fall back to software",
+			cp->name, (unsigned long)ec.rxmode.offloads, (unsigned long)rx_want,
+			(unsigned long)ec.txmode.offloads, (unsigned long)tx_want);
 	ps->tx_offloads = 0;
 	if (ec.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
 		ps->tx_offloads |= NET_OFFLOAD_IPV4_CKSUM;
@@ -116,10 +118,11 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	if (cp->profile.rss && nq > 1) {
 		uint64_t hf = rss_hf_of(cp->profile.rss_fields) & info.flow_type_rss_offloads;
 		if (hf == 0) {
-			notice("port '%s': the device hashes none of the profile's RSS fields; "
-			       "flows "
-			       "are spread in software",
-			       cp->name);
+			log_warning(
+				"port '%s': the device hashes none of the profile's RSS fields; "
+				"flows "
+				"are spread in software",
+				cp->name);
 		} else {
 			ec.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 			ec.rx_adv_conf.rss_conf.rss_hf = hf;
@@ -156,8 +159,8 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	}
 	rc = rte_eth_dev_set_mtu(ps->port_id, cp->profile.mtu);
 	if (rc != 0 && rc != -ENOTSUP)
-		notice("port '%s': MTU %u refused (%s); keeping the device's", cp->name,
-		       cp->profile.mtu, rte_strerror(-rc));
+		log_warning("port '%s': MTU %u refused (%s); keeping the device's", cp->name,
+			    cp->profile.mtu, rte_strerror(-rc));
 	rc = rte_eth_dev_start(ps->port_id);
 	if (rc != 0)
 		die("port '%s': start failed: %s", cp->name, rte_strerror(-rc));
@@ -167,9 +170,10 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	if (cp->profile.steering == CONF_STEER_THASH && ec.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS)
 		ps->thash = read_rss_state(cp->name, ps, info.reta_size);
 	else if (cp->profile.steering != CONF_STEER_SOFTWARE && nq > 1)
-		notice("port '%s': steering \"%s\" is not available here; replies use the hand-off "
-		       "ring",
-		       cp->name, conf_steering_name(cp->profile.steering));
+		log_warning("port '%s': steering \"%s\" is not available here; replies use the "
+			    "hand-off "
+			    "ring",
+			    cp->name, conf_steering_name(cp->profile.steering));
 
 	/* The gateway's addresses on this port. */
 	memset(&ps->local, 0, sizeof(ps->local));
@@ -180,8 +184,8 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 		ps->local.snat[ps->local.n_snat++] = cp->snat[i];
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
 	rte_ether_format_addr(mac, sizeof(mac), &ps->local.mac);
-	notice("port '%s': %s on %s, %u queue(s), mac %s, %u VIP(s), %u SNAT address(es)", cp->name,
-	       dev, info.driver_name, nq, mac, ps->local.n_vips, ps->local.n_snat);
+	log_info("port '%s': %s on %s, %u queue(s), mac %s, %u VIP(s), %u SNAT address(es)",
+		 cp->name, dev, info.driver_name, nq, mac, ps->local.n_vips, ps->local.n_snat);
 }
 
 static void port_section(struct stats_text *t, void *arg)

@@ -24,7 +24,7 @@ void routing_report_errors(struct daemon *d, const struct control_errors *errs)
 	for (size_t i = 0; i < errs->n; i++) {
 		if (d->last_errors == NULL ||
 		    json_object_get(d->last_errors, errs->msgs[i]) == NULL)
-			fprintf(stderr, "sluice: routing: %s\n", errs->msgs[i]);
+			log_warning("routing: %s", errs->msgs[i]);
 		json_object_set_new(now, errs->msgs[i], json_true());
 	}
 	json_decref(d->last_errors);
@@ -52,7 +52,7 @@ void routing_init(struct daemon *d)
 	d->cls = control_class_of(c->routing.ingress_class, c->routing.controller,
 				  c->routing.default_backend, c->routing.load_balance);
 	if (c->n_static_routes)
-		notice("routing: %u static route(s) from the configuration", c->n_static_routes);
+		log_info("routing: %u static route(s) from the configuration", c->n_static_routes);
 	if (c->kubernetes.enabled) {
 		d->model = control_model_new();
 		if (d->model == NULL)
@@ -65,9 +65,9 @@ void routing_init(struct daemon *d)
 		return;
 	}
 	if (c->routing.manifests[0] == '\0') {
-		notice("routing: no routing.manifests configured; every request gets 404 until "
-		       "rules "
-		       "arrive");
+		log_notice("routing: no routing.manifests configured; every request gets 404 until "
+			   "rules "
+			   "arrive");
 		return;
 	}
 	d->manifests = control_manifests_new(c->routing.manifests);
@@ -75,10 +75,10 @@ void routing_init(struct daemon *d)
 		die("out of memory for the manifest source");
 	d->inotify_fd = control_manifests_watch(d->manifests);
 	if (d->inotify_fd < 0)
-		notice("routing: cannot watch %s (%s); changes need SIGHUP", c->routing.manifests,
-		       strerror(errno));
+		log_warning("routing: cannot watch %s (%s); changes need SIGHUP",
+			    c->routing.manifests, strerror(errno));
 	else
-		notice("routing: watching %s for changes", c->routing.manifests);
+		log_info("routing: watching %s for changes", c->routing.manifests);
 }
 
 /* /readyz follows the rule sources: from files, once the directory has been read and one of
@@ -93,19 +93,19 @@ static void files_ready(struct daemon *d)
 		ready = st->ready;
 	}
 	if (ready && st && st->present && st->files == 0 && d->manifest_files != 0)
-		notice("routing: %s holds no manifest files; serving no Ingress rules (every "
-		       "request gets 404 until some arrive)",
-		       d->conf.routing.manifests);
+		log_notice("routing: %s holds no manifest files; serving no Ingress rules (every "
+			   "request gets 404 until some arrive)",
+			   d->conf.routing.manifests);
 	if (st && st->present)
 		d->manifest_files = st->files;
 	if (ready == d->ready && d->ready_said)
 		return;
 	if (ready)
-		notice("routing: ready");
+		log_notice("routing: ready");
 	else
-		notice("routing: not ready (/readyz answers 503) until %s can be read and a "
-		       "manifest in it parses",
-		       d->conf.routing.manifests);
+		log_warning("routing: not ready (/readyz answers 503) until %s can be read and a "
+			    "manifest in it parses",
+			    d->conf.routing.manifests);
 	d->ready = ready;
 	d->ready_said = true;
 	if (d->http)
@@ -122,7 +122,8 @@ struct route_table *routing_load(struct daemon *d)
 	if (m == NULL) {
 		m = control_model_new();
 		if (m == NULL) {
-			notice("routing: out of memory for the model; keeping the current table");
+			log_warning(
+				"routing: out of memory for the model; keeping the current table");
 			return NULL;
 		}
 		if (d->manifests) {
@@ -131,8 +132,8 @@ struct route_table *routing_load(struct daemon *d)
 			const struct control_manifests_stats *st =
 				control_manifests_stats(d->manifests);
 			if (st->present)
-				notice("routing: %d object(s) from %s (%u file(s), %u failing)", n,
-				       c->routing.manifests, st->files, st->files_failing);
+				log_info("routing: %d object(s) from %s (%u file(s), %u failing)",
+					 n, c->routing.manifests, st->files, st->files_failing);
 		}
 		add_static(c, m, &errs);
 	}
@@ -142,9 +143,11 @@ struct route_table *routing_load(struct daemon *d)
 	if (m != d->model)
 		control_model_free(m);
 	if (t == NULL)
-		notice("routing: out of memory compiling the route table; keeping the current one");
+		log_warning("routing: out of memory compiling the route table; keeping the current "
+			    "one");
 	else if (d->model == NULL || d->publisher == NULL)
-		notice("routing: %u rule(s), %u pool(s)", route_rule_count(t), route_pool_count(t));
+		log_info("routing: %u rule(s), %u pool(s)", route_rule_count(t),
+			 route_pool_count(t));
 	if (t && d->model == NULL)
 		files_ready(d);
 	return t;
@@ -193,15 +196,19 @@ void routing_reload(struct daemon *d, uint64_t now)
 			stats_http_set_ready(d->http, true);
 		kube_sync_reconcile_status(d->kube);
 	}
-	notice("routing: published table %lu: %u rule(s), %u pool(s) (compile %.1f ms)",
-	       (unsigned long)control_publisher_stats(d->publisher)->publishes, route_rule_count(t),
-	       route_pool_count(t), d->last_compile_s * 1e3);
+	log_info("routing: published table %lu: %u rule(s), %u pool(s) (compile %.1f ms)",
+		 (unsigned long)control_publisher_stats(d->publisher)->publishes,
+		 route_rule_count(t), route_pool_count(t), d->last_compile_s * 1e3);
 }
 
+/* The sync reports failures (each with its retry) and, once per kind, its first complete
+ * list; the latter is progress, not trouble. */
 static void kube_log(void *arg, const char *msg)
 {
 	(void)arg;
-	notice("%s", msg);
+	size_t n = strlen(msg);
+	bool listed = n >= 10 && strcmp(msg + n - 10, "; watching") == 0;
+	log_msg(listed ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, "%s", msg);
 }
 
 /* Start the Kubernetes sync (management lcore, before the loop). */
@@ -242,9 +249,9 @@ void routing_start_kube(struct daemon *d)
 	d->kube = kube_sync_new(&so, err, sizeof(err));
 	if (d->kube == NULL)
 		die("kubernetes: %s", err);
-	notice("kubernetes: syncing from %s (%s); ready once Ingress, IngressClass, Service and "
-	       "EndpointSlice are listed",
-	       d->kc.server, d->kc.source ? d->kc.source : "");
+	log_info("kubernetes: syncing from %s (%s); ready once Ingress, IngressClass, Service and "
+		 "EndpointSlice are listed",
+		 d->kc.server, d->kc.source ? d->kc.source : "");
 }
 
 static void kube_section(struct stats_text *t, void *arg)

@@ -1181,8 +1181,9 @@ static int load_root(struct reader *r, config_t *cfg, struct sluice_conf *c)
 	const config_setting_t *ll =
 		get_string(r, root, "", "log_level", false, c->log_level, sizeof(c->log_level));
 	if (ll && strcmp(c->log_level, "error") && strcmp(c->log_level, "warning") &&
-	    strcmp(c->log_level, "info") && strcmp(c->log_level, "debug"))
-		report(r, ll, "log_level", "\"%s\": expected error, warning, info or debug",
+	    strcmp(c->log_level, "notice") && strcmp(c->log_level, "info") &&
+	    strcmp(c->log_level, "debug"))
+		report(r, ll, "log_level", "\"%s\": expected error, warning, notice, info or debug",
 		       c->log_level);
 
 	/* Queues: each worker polls one RX queue per port. */
