@@ -33,6 +33,7 @@ static void usage(FILE *f)
 		   "  -c, --config FILE       configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --check-config FILE validate FILE and exit (0 = valid)\n"
 		   "  -h, --help              this text\n"
+		   "      --version           print the version\n"
 		   "EAL arguments after -- are appended to those the configuration implies.\n");
 }
 
@@ -64,6 +65,7 @@ int sluice_daemon_main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	/* "sluice run ..." and "sluice ..." both land here. */
@@ -82,10 +84,21 @@ int sluice_daemon_main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("sluice %s\n", SLUICE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
 		}
+	}
+	/* Words after the options are EAL arguments only behind "--": anything else is a
+	 * mistake to refuse before EAL takes hugepages. */
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
+		fprintf(stderr, "sluice: unexpected argument '%s' (EAL arguments go after --)\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
 	}
 	int extra_argc = argc - optind;
 	char **extra = argv + optind;
