@@ -53,8 +53,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_notice(...)	 log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
 #define log_info(...)	 log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...)	 log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
-/* An error line, then exit status 1. */
+/* An error line, the exit hook (once), then exit status 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* What die() runs before exiting: the daemon's teardown, so DPDK memory is given back. */
+void log_set_exit_hook(void (*hook)(void));
 
 /* ---- EAL arguments (eal_args.c) ----------------------------------------------------------- */
 
@@ -73,6 +75,10 @@ void eal_build_args(const struct sluice_conf *c, int extra_argc, char **extra,
 		    struct argv_builder *a);
 /* Free hugepages, from /proc/meminfo; -1 if unknown. */
 long eal_free_hugepages(void);
+/* Note the hugetlbfs files of the pages still mapped (just before rte_eal_cleanup), then
+ * remove them (after it). */
+void eal_note_hugepage_files(void);
+void eal_remove_hugepage_files(void);
 
 /* ---- ports (ports.c) ---------------------------------------------------------------------- */
 
@@ -86,12 +92,18 @@ struct port_state {
 	uint8_t rss_key[CONF_RSS_KEY_MAX];
 	uint16_t reta[RTE_ETH_RSS_RETA_SIZE_512];
 	uint16_t reta_size;
+	bool started; /* rte_eth_dev_start succeeded: stop it before closing */
 };
 
 /* ---- the process -------------------------------------------------------------------------- */
 
 struct daemon {
 	struct sluice_conf conf;
+	/* How far bring-up got, for teardown (daemon.c). */
+	struct argv_builder eal;
+	char **eal_argv; /* the copy EAL was given */
+	bool eal_up, pdump_up, workers_launched;
+	struct rte_mempool *pools[CONF_MAX_WORKERS]; /* one per worker, by index */
 	struct crypto_ctx *crypto;
 	struct crypto_keys keys[3]; /* published round-robin: a worker's pointer outlives a
 				     * rotation by a whole period */

@@ -4,14 +4,26 @@
  * Lcores and devices come from `lcores` and `ports` only (the validator refuses them in
  * eal.args), so the two can never disagree; eal.args and the words after `--` on the command
  * line are appended as they are.
+ *
+ * Also here: the hugepage files EAL leaves behind. EAL creates one file per page in hugetlbfs
+ * (named after --file-prefix) and unlinks a page's file when the page is freed, but memory
+ * that DPDK itself never frees (ethdev's shared data, for one) keeps its page, and
+ * rte_eal_cleanup() unmaps without unlinking: by design, so that files can be inspected, and
+ * the next start with the same prefix deletes them. A gateway that failed to start, or
+ * stopped, must not hold hugepages until then, so the daemon notes the files of the pages it
+ * still maps just before rte_eal_cleanup() and removes them after. Only files this process
+ * mapped are touched; a capture process attached at that moment keeps its mapping.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_memory.h>
 
 #include "daemon-int.h"
 
@@ -120,4 +132,57 @@ long eal_free_hugepages(void)
 			break;
 	fclose(f);
 	return v;
+}
+
+#define HUGETLBFS_MAGIC 0x958458f6
+
+static char **hugefiles;
+static size_t n_hugefiles, cap_hugefiles;
+
+static int note_hugefile(const struct rte_memseg_list *msl, const struct rte_memseg *ms, void *arg)
+{
+	(void)msl;
+	(void)arg;
+	int fd = rte_memseg_get_fd_thread_unsafe(ms);
+	if (fd < 0)
+		return 0; /* external memory, legacy mode, --in-memory without files */
+	char link[64], path[4096];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return 0;
+	path[n] = '\0';
+	struct statfs fs;
+	if (statfs(path, &fs) != 0 || fs.f_type != HUGETLBFS_MAGIC)
+		return 0; /* a memfd (--in-memory) or already gone */
+	for (size_t i = 0; i < n_hugefiles; i++)
+		if (strcmp(hugefiles[i], path) == 0)
+			return 0; /* single-file segments: one file, many pages */
+	if (n_hugefiles == cap_hugefiles) {
+		size_t cap = cap_hugefiles ? cap_hugefiles * 2 : 16;
+		char **nv = realloc(hugefiles, cap * sizeof(*nv));
+		if (nv == NULL)
+			return 0;
+		hugefiles = nv;
+		cap_hugefiles = cap;
+	}
+	if ((hugefiles[n_hugefiles] = strdup(path)) != NULL)
+		n_hugefiles++;
+	return 0;
+}
+
+void eal_note_hugepage_files(void)
+{
+	rte_memseg_walk(note_hugefile, NULL);
+}
+
+void eal_remove_hugepage_files(void)
+{
+	for (size_t i = 0; i < n_hugefiles; i++) {
+		unlink(hugefiles[i]);
+		free(hugefiles[i]);
+	}
+	free(hugefiles);
+	hugefiles = NULL;
+	n_hugefiles = cap_hugefiles = 0;
 }

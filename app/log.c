@@ -72,11 +72,23 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void (*exit_hook)(void);
+
+void log_set_exit_hook(void (*hook)(void))
+{
+	exit_hook = hook;
+}
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vlog(LOG_LEVEL_ERROR, fmt, ap);
 	va_end(ap);
+	/* Taken before running it: a failure inside the teardown exits at once. */
+	void (*hook)(void) = exit_hook;
+	exit_hook = NULL;
+	if (hook)
+		hook();
 	exit(1);
 }

@@ -58,6 +58,33 @@ static uint64_t rss_hf_of(uint32_t fields)
 	return hf;
 }
 
+/* The port's device did not come up: say which and what to check, in one line. A vdev that
+ * names a kernel interface (iface=) almost always means the interface is missing from this
+ * network namespace; a PCI address, that the device is absent or not bound to a DPDK driver. */
+static void die_missing_device(const struct conf_port *cp, const char *dev)
+	__attribute__((noreturn));
+static void die_missing_device(const struct conf_port *cp, const char *dev)
+{
+	if (eal_is_vdev(cp->devargs)) {
+		const char *iface = strstr(cp->devargs, "iface=");
+		if (iface) {
+			char name[64];
+			snprintf(name, sizeof(name), "%s", iface + 6);
+			name[strcspn(name, ",")] = '\0';
+			die("port '%s' (%s:%d): device '%s' not found: interface '%s' does not "
+			    "exist in this network namespace (ip link show %s)",
+			    cp->name, cp->file, cp->line, dev, name, name);
+		}
+		die("port '%s' (%s:%d): device '%s' not found: its driver refused the devargs "
+		    "\"%s\" (the EAL lines above say why)",
+		    cp->name, cp->file, cp->line, dev, cp->devargs);
+	}
+	die("port '%s' (%s:%d): device '%s' not found: no such PCI device, or it is not bound "
+	    "to a DPDK driver (dpdk-devbind.py --status; Intel NICs need vfio-pci, mlx5 stays "
+	    "on mlx5_core)",
+	    cp->name, cp->file, cp->line, dev);
+}
+
 void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool **pools,
 		 struct port_state *ps)
 {
@@ -65,9 +92,7 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	char dev[CONF_STR_LEN];
 	eal_device_name(cp->devargs, dev, sizeof(dev));
 	if (rte_eth_dev_get_port_by_name(dev, &ps->port_id) != 0)
-		die("port '%s' (%s:%d): device '%s' not found; check devargs and that the "
-		    "interface or PCI device exists and is bound to a DPDK-capable driver",
-		    cp->name, cp->file, cp->line, dev);
+		die_missing_device(cp, dev);
 
 	struct rte_eth_dev_info info;
 	int rc = rte_eth_dev_info_get(ps->port_id, &info);
@@ -164,6 +189,7 @@ void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool *
 	rc = rte_eth_dev_start(ps->port_id);
 	if (rc != 0)
 		die("port '%s': start failed: %s", cp->name, rte_strerror(-rc));
+	ps->started = true;
 	if (cp->profile.promiscuous)
 		rte_eth_promiscuous_enable(ps->port_id);
 	ps->thash = false;

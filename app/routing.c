@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +71,7 @@ void routing_init(struct daemon *d)
 			   "arrive");
 		return;
 	}
+	d->manifest_files = UINT_MAX; /* nothing loaded yet: an empty directory is news */
 	d->manifests = control_manifests_new(c->routing.manifests);
 	if (d->manifests == NULL)
 		die("out of memory for the manifest source");
