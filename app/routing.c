@@ -147,7 +147,7 @@ struct route_table *routing_load(struct daemon *d)
 	if (t == NULL)
 		log_warning("routing: out of memory compiling the route table; keeping the current "
 			    "one");
-	else if (d->model == NULL || d->publisher == NULL)
+	else if (d->publisher == NULL) /* later tables are logged as they are published */
 		log_info("routing: %u rule(s), %u pool(s)", route_rule_count(t),
 			 route_pool_count(t));
 	if (t && d->model == NULL)
@@ -366,7 +366,8 @@ static void route_section(struct stats_text *t, void *arg)
 		"read at the last load.\n"
 		"# TYPE sluice_manifest_directory_present gauge\n"
 		"sluice_manifest_directory_present %d\n"
-		"# HELP sluice_manifest_files Manifest files in the directory.\n"
+		"# HELP sluice_manifest_files Manifest files held (as of the last load that could "
+		"read the directory).\n"
 		"# TYPE sluice_manifest_files gauge\nsluice_manifest_files %u\n"
 		"# HELP sluice_manifest_files_failing Manifest files that do not parse (each "
 		"keeps the objects of its last good version).\n"

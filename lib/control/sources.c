@@ -247,7 +247,7 @@ static void load_file(void *arg, const char *path, const struct stat *st)
 			    old->mtime.tv_nsec == f.mtime.tv_nsec;
 		if (!same)
 			s->st.errors++;
-		if (old) {
+		if (old && json_array_size(old->docs)) {
 			/* Keep what it held: the last good version (or, for a file never good,
 			 * the documents before its first error). */
 			json_decref(f.docs);
