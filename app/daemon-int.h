@@ -153,14 +153,12 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 void workers_rotate_keys(struct daemon *d, bool first);
 
 /* routing.c */
-void routing_report_errors(struct daemon *d, const struct control_errors *errs);
 /* Set up the rule sources (class, static routes, manifests or Kubernetes); before the first
  * routing_load. */
 void routing_init(struct daemon *d);
 struct route_table *routing_load(struct daemon *d);
 void routing_reload(struct daemon *d, uint64_t now);
 void routing_reap(struct daemon *d, uint64_t now);
-void routing_start_kube(struct daemon *d);
 void routing_register_metrics(struct daemon *d);
 
 /* mgmt_loop.c */

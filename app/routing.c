@@ -12,14 +12,13 @@
 #include <string.h>
 
 #include <rte_cycles.h>
-#include <rte_pause.h>
 
 #include "control/sources.h"
 #include "daemon-int.h"
 
 /* Print the compile's messages that were not in the previous compile's: a missing Service is
  * reported when it starts being missing, not at every recompile. */
-void routing_report_errors(struct daemon *d, const struct control_errors *errs)
+static void report_errors(struct daemon *d, const struct control_errors *errs)
 {
 	json_t *now = json_object();
 	for (size_t i = 0; i < errs->n; i++) {
@@ -46,6 +45,8 @@ static void add_static(const struct sluice_conf *c, struct control_model *m,
 	control_add_static_routes(m, c->routing.ingress_class, r, c->n_static_routes, errs);
 }
 
+static void start_kube(struct daemon *d);
+
 void routing_init(struct daemon *d)
 {
 	const struct sluice_conf *c = &d->conf;
@@ -60,15 +61,14 @@ void routing_init(struct daemon *d)
 			die("out of memory for the Kubernetes model");
 		struct control_errors errs = {0};
 		add_static(c, d->model, &errs);
-		routing_report_errors(d, &errs);
+		report_errors(d, &errs);
 		control_errors_free(&errs);
-		routing_start_kube(d);
+		start_kube(d);
 		return;
 	}
 	if (c->routing.manifests[0] == '\0') {
-		log_notice("routing: no routing.manifests configured; every request gets 404 until "
-			   "rules "
-			   "arrive");
+		log_notice("routing: no routing.manifests configured; every request gets 404 "
+			   "until rules arrive");
 		return;
 	}
 	d->manifest_files = UINT_MAX; /* nothing loaded yet: an empty directory is news */
@@ -140,7 +140,7 @@ struct route_table *routing_load(struct daemon *d)
 		add_static(c, m, &errs);
 	}
 	struct route_table *t = control_compile(m, &d->cls, &errs);
-	routing_report_errors(d, &errs);
+	report_errors(d, &errs);
 	control_errors_free(&errs);
 	if (m != d->model)
 		control_model_free(m);
@@ -194,8 +194,12 @@ void routing_reload(struct daemon *d, uint64_t now)
 		 * the swap (they poll in microseconds; wait a little for them here). */
 		if (change_at)
 			control_publisher_wait_workers(d->publisher, hz / 100);
-		if (d->http && kube_sync_synced(d->kube))
-			stats_http_set_ready(d->http, true);
+		if (!d->ready && kube_sync_synced(d->kube)) {
+			d->ready = true;
+			log_notice("routing: ready (every kind listed, first table published)");
+			if (d->http)
+				stats_http_set_ready(d->http, true);
+		}
 		kube_sync_reconcile_status(d->kube);
 	}
 	log_info("routing: published table %lu: %u rule(s), %u pool(s) (compile %.1f ms)",
@@ -214,7 +218,7 @@ static void kube_log(void *arg, const char *msg)
 }
 
 /* Start the Kubernetes sync (management lcore, before the loop). */
-void routing_start_kube(struct daemon *d)
+static void start_kube(struct daemon *d)
 {
 	const struct conf_kubernetes *k = &d->conf.kubernetes;
 	char err[1024];
