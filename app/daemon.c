@@ -1,7 +1,9 @@
 /*
- * daemon.c: the gateway process. Thin by design: it reads the configuration, turns it into EAL
- * arguments, sets up ports, queues and mempools, starts one worker per configured lcore, and runs
- * the management loop on the main lcore until SIGINT or SIGTERM.
+ * daemon.c: the gateway process's bring-up and shutdown order, and nothing else. It reads the
+ * configuration, starts EAL (eal_args.c), creates the mempools and sets up the ports
+ * (ports.c), sets up the rule sources and the first route table (routing.c), builds and
+ * launches one worker per configured lcore (workers.c), and runs the management loop on the
+ * main lcore (mgmt_loop.c) until SIGINT or SIGTERM.
  *
  * Failure at start is always one line on stderr that says what and what to do, and exit status
  * 1 (2 for usage errors); a clean stop exits 0 after the workers drained and the ports closed.
