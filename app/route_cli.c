@@ -29,6 +29,7 @@
 
 #include "commands.h"
 #include "control/control.h"
+#include "control/sources.h"
 #include "http/http.h"
 #include "kube/kube.h"
 #include "lb/lb.h"
@@ -356,7 +357,7 @@ int sluice_route_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct control_class c = {cls, controller, default_backend, load_balance};
+	struct control_class c = control_class_of(cls, controller, default_backend, load_balance);
 	struct control_model *m = control_model_new();
 	struct kube_client_config kc = {0};
 	struct kube_sync *ks = NULL;

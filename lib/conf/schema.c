@@ -67,7 +67,7 @@ static const struct conf_name path_type_names[] = {
 };
 
 static const struct conf_name log_level_names[] = {
-	{"error", 0}, {"warning", 0}, {"info", 0}, {"debug", 0}, {NULL, 0},
+	{"error", 0}, {"warning", 0}, {"notice", 0}, {"info", 0}, {"debug", 0}, {NULL, 0},
 };
 
 /* ---- the table ---------------------------------------------------------------------------- */

@@ -55,8 +55,19 @@ int control_delete_object(struct control_model *m, const char *kind, const char 
  * stored. */
 int control_load_file(struct control_model *m, const char *path, struct control_errors *errs);
 
-/* Load every *.yaml, *.yml and *.json under dir, recursively, in name order. Returns objects
- * stored, or -1 if dir cannot be read (reported). */
+/*
+ * The two halves of control_load_file, for a source that keeps what a file held: parse a file
+ * into a JSON array of {"where": "FILE:LINE: document N", "doc": {...}} (never NULL unless out
+ * of memory; problems reported), *complete false when the file could not be read or a syntax
+ * error cut it short (the documents before the error are in the array); then add an array's
+ * documents to a model (Lists unpacked), returning objects stored.
+ */
+json_t *control_parse_file(const char *path, bool *complete, struct control_errors *errs);
+int control_add_documents(struct control_model *m, json_t *docs, struct control_errors *errs);
+
+/* Load every *.yaml, *.yml and *.json under dir, recursively, in name order, once (the
+ * watched, per-file source is in control/sources.h). Returns objects stored, or -1 if dir
+ * cannot be read (reported). */
 int control_load_dir(struct control_model *m, const char *dir, struct control_errors *errs);
 
 size_t control_object_count(const struct control_model *m);

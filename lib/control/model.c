@@ -1,5 +1,5 @@
 /*
- * model.c: the object store and the manifest loaders.
+ * model.c: the object store and the manifest parsers (the directory walk is in sources.c).
  *
  * Objects are kept in one array sorted by nothing in particular; the compile step sorts what it
  * needs. Sizes here are what a cluster has (thousands of objects), handled on the management
@@ -327,14 +327,22 @@ static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth)
 	}
 }
 
-static int load_yaml(struct control_model *m, const char *path, FILE *f,
-		     struct control_errors *errs)
+/* One parsed document and where it came from, appended to docs. */
+static void push_document(json_t *docs, json_t *doc, const char *where)
+{
+	json_array_append_new(docs, json_pack("{s:s,s:O}", "where", where, "doc", doc));
+}
+
+/* Every document of a YAML stream; false when a syntax error ended it early. */
+static bool parse_yaml(json_t *docs, const char *path, FILE *f, struct control_errors *errs)
 {
 	yaml_parser_t parser;
-	if (!yaml_parser_initialize(&parser))
-		return 0;
+	if (!yaml_parser_initialize(&parser)) {
+		control_errors_add(errs, "%s: out of memory parsing YAML; file skipped", path);
+		return false;
+	}
 	yaml_parser_set_input_file(&parser, f);
-	int stored = 0;
+	bool complete = true;
 	for (int index = 1;; index++) {
 		yaml_document_t doc;
 		if (!yaml_parser_load(&parser, &doc)) {
@@ -344,6 +352,7 @@ static int load_yaml(struct control_model *m, const char *path, FILE *f,
 					   "documents in the file skipped",
 					   path, parser.problem_mark.line + 1, index,
 					   parser.problem ? parser.problem : "error");
+			complete = false;
 			break;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -361,12 +370,12 @@ static int load_yaml(struct control_model *m, const char *path, FILE *f,
 					   "skipped",
 					   where);
 		else
-			stored += add_document(m, j, where, errs);
+			push_document(docs, j, where);
 		json_decref(j);
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
-	return stored;
+	return complete;
 }
 
 json_t *control_yaml_load_first(const char *path, char *err, size_t errlen)
@@ -406,14 +415,17 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-int control_load_file(struct control_model *m, const char *path, struct control_errors *errs)
+json_t *control_parse_file(const char *path, bool *complete, struct control_errors *errs)
 {
+	json_t *docs = json_array();
+	*complete = false;
+	if (docs == NULL)
+		return NULL;
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
 		control_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
-		return 0;
+		return docs;
 	}
-	int stored = 0;
 	if (ends_with(path, ".json")) {
 		json_error_t je;
 		json_t *j = json_loadf(f, 0, &je);
@@ -423,70 +435,37 @@ int control_load_file(struct control_model *m, const char *path, struct control_
 		} else {
 			char where[512];
 			snprintf(where, sizeof(where), "%s: document 1", path);
-			stored = add_document(m, j, where, errs);
+			push_document(docs, j, where);
 			json_decref(j);
+			*complete = true;
 		}
 	} else {
-		stored = load_yaml(m, path, f, errs);
+		*complete = parse_yaml(docs, path, f, errs);
 	}
 	fclose(f);
-	return stored;
+	return docs;
 }
 
-static int cmp_str(const void *a, const void *b)
+int control_add_documents(struct control_model *m, json_t *docs, struct control_errors *errs)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int load_dir_depth(struct control_model *m, const char *dir, struct control_errors *errs,
-			  int depth)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL) {
-		control_errors_add(errs, "%s: cannot read the manifest directory: %s", dir,
-				   strerror(errno));
-		return -1;
-	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue; /* hidden files, and ..data links of mounted ConfigMaps */
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			char **nn = realloc(names, cap * sizeof(*nn));
-			if (nn == NULL)
-				break;
-			names = nn;
-		}
-		names[n++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
 	int stored = 0;
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		struct stat st;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (depth < 16) {
-				int r = load_dir_depth(m, path, errs, depth + 1);
-				stored += r > 0 ? r : 0;
-			}
-		} else if (ends_with(names[i], ".yaml") || ends_with(names[i], ".yml") ||
-			   ends_with(names[i], ".json")) {
-			stored += control_load_file(m, path, errs);
-		}
-		free(names[i]);
+	size_t i;
+	json_t *d;
+	json_array_foreach(docs, i, d)
+	{
+		stored += add_document(m, json_object_get(d, "doc"),
+				       json_string_value(json_object_get(d, "where")), errs);
 	}
-	free(names);
 	return stored;
 }
 
-int control_load_dir(struct control_model *m, const char *dir, struct control_errors *errs)
+int control_load_file(struct control_model *m, const char *path, struct control_errors *errs)
 {
-	return load_dir_depth(m, dir, errs, 0);
+	bool complete;
+	json_t *docs = control_parse_file(path, &complete, errs);
+	int stored = docs ? control_add_documents(m, docs, errs) : 0;
+	json_decref(docs);
+	return stored;
 }
 
 int control_add_static_route(struct control_model *m, unsigned index, const char *class_name,

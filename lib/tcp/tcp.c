@@ -324,3 +324,8 @@ void tcpl_free(struct tcpl_ctx *c)
 	rte_free(c->lb);
 	rte_free(c);
 }
+
+const struct route_table **tcpl_routes_slot(struct tcpl_ctx *c)
+{
+	return &c->routes;
+}

@@ -105,4 +105,8 @@ uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint1
 
 uint32_t tcpl_flow_count(const struct tcpl_ctx *c);
 
+/* Where the engine reads its route table (with an acquire load), for a publisher that stores
+ * new tables itself (lib/control/publish.h states how long a table must live). */
+const struct route_table **tcpl_routes_slot(struct tcpl_ctx *c);
+
 #endif
