@@ -53,6 +53,12 @@ static int check_config(const char *file)
 		conf_release(&c);
 		return 1;
 	}
+	if (conf_missing_paths(&c, err, sizeof(err))) {
+		fputs(err, stderr);
+		fprintf(stderr, "%s: 1 problem\n", file);
+		conf_release(&c);
+		return 1;
+	}
 	unsigned vips = 0;
 	for (unsigned i = 0; i < c.n_ports; i++)
 		vips += c.ports[i].n_vips;

@@ -57,23 +57,20 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 		any_snat |= c->ports[p].n_snat > 0;
 	if (!any_snat)
 		return w;
-	struct tcpl_config tc = {
-		.limits = {.max_request_line = c->limits.max_request_line,
-			   .max_head_bytes = c->limits.max_header_bytes,
-			   .max_headers = (uint16_t)c->limits.max_headers,
-			   .reject_bare_lf = c->limits.reject_bare_lf},
-		.request_buffer = c->limits.request_buffer,
-		.buffers = c->limits.max_flows < 4096 ? c->limits.max_flows : 4096,
-		.max_flows = c->limits.max_flows,
-		.header_tsc = (uint64_t)c->timeouts.header_ms * w->tsc_hz / 1000,
-		.connect_tsc = (uint64_t)c->timeouts.connect_ms * w->tsc_hz / 1000,
-		.idle_tsc = (uint64_t)c->timeouts.idle_ms * w->tsc_hz / 1000,
-		.linger_tsc = (uint64_t)c->timeouts.linger_ms * w->tsc_hz / 1000,
-		.rto_tsc = w->tsc_hz / 5, /* 200 ms, Linux's minimum RTO */
-		.connect_tries = 3,
-		.wscale = 7,
-		.tsc_hz = rte_get_tsc_hz(),
-	};
+	struct tcpl_config tc = tcpl_config_default(w->tsc_hz);
+	tc.limits = (struct http_limits){.max_request_line = c->limits.max_request_line,
+					 .max_head_bytes = c->limits.max_header_bytes,
+					 .max_headers = (uint16_t)c->limits.max_headers,
+					 .reject_bare_lf = c->limits.reject_bare_lf};
+	tc.request_buffer = c->limits.request_buffer;
+	tc.buffers = c->limits.request_buffers;
+	tc.heads_per_client = c->limits.heads_per_client;
+	tc.max_flows = c->limits.max_flows;
+	tc.header_tsc = (uint64_t)c->timeouts.header_ms * w->tsc_hz / 1000;
+	tc.connect_tsc = (uint64_t)c->timeouts.connect_ms * w->tsc_hz / 1000;
+	tc.idle_tsc = (uint64_t)c->timeouts.idle_ms * w->tsc_hz / 1000;
+	tc.linger_tsc = (uint64_t)c->timeouts.linger_ms * w->tsc_hz / 1000;
+	tc.n_listen = 0; /* the ports' own lists, below */
 	/* SNAT source ports 1024–65535, split evenly: a pod's reply names its worker. */
 	uint32_t span = (65536 - 1024) / c->n_workers;
 	tc.snat_port_first = (uint16_t)(1024 + wi * span);

@@ -374,12 +374,9 @@ static void check_rule_source(struct conf_reader *r, const config_t *cfg,
 		return;
 	struct stat st;
 	const config_setting_t *ms = config_lookup(cfg, "routing.manifests");
-	if (stat(m, &st) != 0)
-		conf_report(r, ms, "routing.manifests",
-			    "directory %s does not exist; expected a directory of manifests "
-			    "(a relative path starts at the configuration file's directory)",
-			    m);
-	else if (!S_ISDIR(st.st_mode))
+	/* A directory that does not exist yet is allowed here: the gateway starts not ready and
+	 * watches for it (a volume mounted late). `--check-config` says so (conf_missing_paths). */
+	if (stat(m, &st) == 0 && !S_ISDIR(st.st_mode))
 		conf_report(r, ms, "routing.manifests",
 			    "%s is not a directory; expected a directory of manifests", m);
 }
@@ -391,4 +388,18 @@ void conf_check_relations(struct conf_reader *r, const config_t *cfg, const stru
 		check_port(r, cfg, c, i);
 	check_addresses(r, cfg, c);
 	check_rule_source(r, cfg, c);
+}
+
+int conf_missing_paths(const struct sluice_conf *c, char *buf, size_t len)
+{
+	struct stat st;
+	if (c->kubernetes.enabled || c->routing.manifests[0] == '\0' ||
+	    stat(c->routing.manifests, &st) == 0)
+		return 0;
+	snprintf(buf, len,
+		 "%s: routing.manifests: directory %s does not exist; the gateway would start "
+		 "not ready and wait for it to appear (a relative path starts at the "
+		 "configuration file's directory)\n",
+		 c->path, c->routing.manifests);
+	return 1;
 }

@@ -102,6 +102,8 @@ struct conf_limits {
 	uint32_t mbufs;		   /* per worker mempool size */
 	uint32_t neighbours;	   /* neighbour table entries per worker */
 	uint32_t request_buffer;   /* bytes buffered per connection before the head is complete */
+	uint32_t request_buffers;  /* request buffers per worker */
+	uint32_t heads_per_client; /* buffers one client address may hold for heads in progress */
 	uint32_t max_header_bytes; /* request head limit → 431 */
 	uint32_t max_request_line; /* → 414 */
 	uint32_t max_headers;	   /* header field count → 431 */
@@ -190,6 +192,11 @@ int conf_load(const char *file, struct sluice_conf *out, char *errbuf, size_t er
 /* Same, from a string (tests, embedded defaults); include_dir resolves @include. */
 int conf_load_string(const char *text, const char *include_dir, struct sluice_conf *out,
 		     char *errbuf, size_t errlen);
+
+/* Paths a loaded configuration names that do not exist (yet): the manifest directory, which
+ * the gateway waits for. One line per path into buf; returns how many. `--check-config`
+ * reports them; the daemon starts anyway, not ready until they appear. */
+int conf_missing_paths(const struct sluice_conf *c, char *buf, size_t len);
 
 /* Frees what conf_load allocated (EAL argument strings). Idempotent. */
 void conf_release(struct sluice_conf *c);

@@ -59,10 +59,29 @@
 	X(http_keepalive_requests, "Later requests on a kept-alive connection, routed again")      \
 	X(http_rebinds,                                                                            \
 	  "Kept-alive connections moved to another pod for a request routed elsewhere")            \
-	X(http_track_lost,                                                                         \
-	  "Kept-alive connections whose request boundaries could no longer be "                    \
-	  "followed (pipelined, chunked upload, upgrade): later requests stay on "                 \
-	  "the pod")                                                                               \
+	X(http_held, "Requests the gateway held in a buffer before deciding where they go (a "     \
+		     "head cut by a segment, a pipelined request for elsewhere)")                  \
+	X(http_upgrades, "Upgrades a pod accepted (101): the connection is opaque from then on")   \
+	X(http_after_close,                                                                        \
+	  "Client bytes dropped after a request that asked to close the connection")               \
+	X(http_bad_body,                                                                           \
+	  "Request bodies whose framing broke (the connection failed closed at the fault)")        \
+	X(http_fail_closed,                                                                        \
+	  "Connections the gateway closed after the last routed request because it could not "     \
+	  "route the next (no buffer, broken framing, a head cut off by the client's FIN)")        \
+	X(tcp_resend_refused,                                                                      \
+	  "Resent client bytes not passed to the pod (a head or chunk line it had not "            \
+	  "acknowledged, or bytes the gateway delivers itself)")                                   \
+	X(tcp_out_of_window,                                                                       \
+	  "Client data far outside the pod's window (dropped, never forwarded)")                   \
+	X(tcp_buffers_full, "Requests refused because no request buffer was free (503 or close)")  \
+	X(tcp_heads_over_cap,                                                                      \
+	  "Requests refused because their client address held its cap of heads in progress")       \
+	X(tcp_rst_ignored, "Client resets outside the window (dropped, RFC 5961)")                 \
+	X(tcp_challenge_acks, "Challenge ACKs sent for a RST or SYN not at the expected number")   \
+	X(tcp_challenge_limited, "Challenge ACKs not sent because of the per-second limit")        \
+	X(pod_time_wait,                                                                           \
+	  "Bare ACKs from a pod to a SYN (an old connection in TIME-WAIT): reset and SYN resent")  \
 	X(http_local_400, "Responses 400 sent by the gateway (malformed request)")                 \
 	X(http_local_404, "Responses 404 sent by the gateway (no route)")                          \
 	X(http_local_408, "Responses 408 sent by the gateway (head not complete in time)")         \

@@ -46,7 +46,11 @@ static inline uint64_t syn_interval(const struct tcpl_ctx *c, unsigned k)
 }
 
 /* The SYN to the pod: the client's ISN and the client's own options, so that everything the
- * client sends later means the same to the pod. */
+ * client sends later means the same to the pod — except its timestamp clock: the pod sees the
+ * gateway's clock for the SNAT address (snat_clock), which only moves forward across
+ * connections. A client's own TSvals are random per client; a pod still holding a 4-tuple of an
+ * earlier connection in TIME-WAIT would refuse a SYN whose TSval went backwards (RFC 7323
+ * PAWS) and answer with a bare ACK. */
 static struct rte_mbuf *syn_to_pod(struct tcpl_ctx *c, const struct conn *f)
 {
 	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
@@ -55,16 +59,24 @@ static struct rte_mbuf *syn_to_pod(struct tcpl_ctx *c, const struct conn *f)
 		.ws = (f->opts & CONN_OPT_WS) ? (int8_t)f->c2p_in : -1,
 		.sack_ok = (f->opts & CONN_OPT_SACK) != 0,
 		.ts = (f->opts & CONN_OPT_TS) != 0,
-		.tsval = f->ts_client,
+		.tsval = f->ts_client + f->ts_pod,
 		.tsecr = 0,
 	};
 	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
 		       f->client_isn, 0, RTE_TCP_SYN_FLAG, 65535, &o, NULL, 0);
 }
 
+/* The gateway's timestamp clock towards pods from one SNAT address: milliseconds, offset per
+ * address so the clock says nothing about the machine's uptime. */
+static inline uint32_t snat_clock(const struct tcpl_ctx *c, uint32_t snat_ip, uint64_t now)
+{
+	return ms_of(c, now) + (uint32_t)lb_hash32(snat_ip);
+}
+
 static enum conn_state send_syn(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 				struct tcpl_tx *tx)
 {
+	f->ts_pod = snat_clock(c, f->snat_ip, now) - f->ts_client;
 	emit(tx, syn_to_pod(c, f), c->pod_pi, c->st);
 	stats_add(c->st, STATS_pod_connects, 1);
 	f->syn_tx = 0;
@@ -129,8 +141,10 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	/* With Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
 	 * (queues) candidates matches, so a bounded scan finds one; without it, any port. */
 	for (unsigned tries = 0; tries < (thash ? 256u : 16u); tries++) {
+		/* Random within the partition: a port chosen in sequence would come back with
+		 * the same pod in step with round robin, into the pod's TIME-WAIT. */
 		uint16_t port = (uint16_t)(c->cfg.snat_port_first +
-					   c->next_snat++ % c->cfg.snat_port_count);
+					   lb_rand(&c->rng) % c->cfg.snat_port_count);
 		if (thash &&
 		    reply_queue(tp, ep->addr, snat, rte_cpu_to_be_16(ep->port), port) != tp->queue)
 			continue;
@@ -187,47 +201,25 @@ enum conn_state connect_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, 
 	return CONN_CONNECT;
 }
 
-void send_request(struct tcpl_ctx *c, struct conn *f, struct tcpl_tx *tx, bool with_ack_only)
-{
-	const uint8_t *b = buf_of(c, f);
-	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
-	uint32_t ack = seq_add(f->pod_isn, 1);
-	struct seg_opts o;
-	const struct seg_opts *op = pod_side_opts(c, f, &o);
-	if (op)
-		mss = (uint16_t)(mss - 12); /* RFC 6691: options come out of the segment */
-	/* The client's real window is unknown here: advertise 64 KiB until its next ACK. */
-	uint16_t win = (uint16_t)(65535u >> f->c2p_out);
-	if (with_ack_only)
-		emit(tx,
-		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
-			     f->pod_port, seq_add(f->client_isn, 1), ack, RTE_TCP_ACK_FLAG, win, op,
-			     NULL, 0),
-		     c->pod_pi, c->st);
-	for (uint32_t off = 0; off < f->req_len; off += mss) {
-		uint16_t len = (uint16_t)(f->req_len - off < mss ? f->req_len - off : mss);
-		emit(tx,
-		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
-			     f->pod_port, seq_add(f->client_isn, 1 + off), ack,
-			     RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, win, op, b + off, len),
-		     c->pod_pi, c->st);
-	}
-}
-
 enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				 struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				 struct tcpl_tx *tx)
 {
 	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
 	uint8_t flags = p->tcp_flags;
+	uint32_t ack = rte_be_to_cpu_32(th->recv_ack);
 	enum conn_state next = CONN_CONNECT;
-	if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+	if ((flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
 		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
-	    rte_be_to_cpu_32(th->recv_ack) == seq_add(f->client_isn, 1)) {
+	    ack == seq_add(f->client_isn, 1)) {
 		/* Step 6: the pod accepted. The splice starts now. */
 		lb_success(c->lb, f->pod_ip, rte_be_to_cpu_16(f->pod_port));
 		f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
 		f->delta = f->cookie_isn - f->pod_isn;
+		f->pod_ack = ack;
+		f->peer_ack = seq_add(f->pod_isn, 1);
+		f->up_match = 0;
+		f->up_status = 0;
 		/* Window scaling holds on the pod side only if the pod answered our offer (the
 		 * client's own shift); otherwise both directions rescale. */
 		if ((f->opts & CONN_OPT_WS) && p->tcp_wscale != NET_WSCALE_NONE) {
@@ -240,11 +232,26 @@ enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *
 		if ((f->opts & CONN_OPT_TS) && p->tcp_has_ts)
 			f->ts_delta = our_tsval(c, f, now) - p->tcp_tsval;
 		f->tries = 0;
-		send_request(c, f, tx, true);
-		timer_arm(c, idx, f, now + c->cfg.rto_tsc);
-		next = CONN_SPLICED;
+		emit(tx, pod_segment(c, f, buf_start(f), RTE_TCP_ACK_FLAG, NULL, 0), c->pod_pi,
+		     c->st);
+		/* The buffer: the routed request (and a PROXY header) up to the frame point, then
+		 * whatever the client sent while we connected, framed like any later bytes. */
+		f->fr |= CONN_FR_ACKED;
+		deliver(c, f, buf_start(f), seq_min(f->frame, client_next(f)), tx);
+		next = hold_decide(c, idx, f, now, tx);
 	} else if (flags & RTE_TCP_RST_FLAG) {
 		next = connect_failed(c, idx, f, true, now, tx);
+	} else if ((flags & RTE_TCP_ACK_FLAG) && !(flags & RTE_TCP_SYN_FLAG)) {
+		/* A bare ACK to our SYN: the pod holds an old connection on this 4-tuple (TIME-WAIT
+		 * that refused the SYN). RFC 9293 §3.10.7.3: reset it with the ACK's number, then
+		 * send the SYN again at once. */
+		emit(tx,
+		     segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port,
+			     f->pod_port, ack, 0, RTE_TCP_RST_FLAG, 0, NULL, NULL, 0),
+		     c->pod_pi, c->st);
+		stats_add(c->st, STATS_tcp_rst_sent, 1);
+		stats_add(c->st, STATS_pod_time_wait, 1);
+		emit(tx, syn_to_pod(c, f), c->pod_pi, c->st);
 	}
 	rte_pktmbuf_free(m);
 	return next;

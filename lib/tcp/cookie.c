@@ -99,7 +99,7 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 {
 	stats_add(c->st, STATS_tcp_cookie_ok, 1);
 	struct flow_key key = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
-	uint32_t nf = c->n_buf_free ? flow_insert(c->ft, &key) : CONN_NONE;
+	uint32_t nf = flow_insert(c->ft, &key);
 	if (nf == CONN_NONE) {
 		stats_add(c->st, STATS_tcp_flows_full, 1);
 		reset_for(c, pi, m, p, tx);
@@ -114,10 +114,12 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 	f->vip_port = p->dst_port;
 	f->client_mac = eh->src_addr;
 	f->client_pi = (uint8_t)pi;
-	f->pod_pi = c->pod_pi;
 	f->client_isn = rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq) - 1;
+	f->syn_isn = f->client_isn;
 	f->cookie_isn = cb->ack_cookie[k];
 	f->mss = cb->ack_mss[k];
+	f->buf = CONN_NONE;
+	f->timer_prev = f->timer_next = CONN_NONE;
 	if (p->tcp_has_ts) {
 		/* Options come back in the echo of our SYN-ACK's TSval. */
 		uint32_t bits = p->tcp_tsecr & 0x1f;
@@ -133,11 +135,25 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 		f->ts_ms0 = ms_of(c, now);
 		f->ts_client = p->tcp_tsval;
 	}
+	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
+	f->frame = f->frame_lo = buf_start(f);
+	f->fr = CONN_FR_ACKED; /* the gateway is the client's peer */
+	http_request_parser_init(&f->hp);
+	f->state = CONN_HEAD; /* born here; every later change goes through conn_set */
+	/* A request buffer, within the client's share: otherwise 503 at once (no buffer is
+	 * needed to say so). */
+	bool over = !held_inc(c, f->client_ip);
+	if (over || c->n_buf_free == 0) {
+		stats_add(c->st, over ? STATS_tcp_heads_over_cap : STATS_tcp_buffers_full, 1);
+		if (!over)
+			held_dec(c, f->client_ip);
+		conn_set(c, nf, f, local_response(c, nf, f, RESP_503, now, tx));
+		rte_pktmbuf_free(m);
+		return CONN_NONE;
+	}
+	f->fr |= CONN_FR_HELD;
 	f->buf = c->buf_free[--c->n_buf_free];
 	f->opts |= CONN_OPT_BUFFERED;
-	f->last_seen = now;
-	f->state = CONN_HEAD; /* born here; every later change goes through conn_set */
-	http_request_parser_init(&f->hp);
 	timer_arm(c, nf, f, now + c->cfg.header_tsc);
 	return nf;
 }

@@ -28,36 +28,6 @@ const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
 	return route_lookup(*routes, (const char *)b + r->host.off, r->host.len, path, (size_t)pl);
 }
 
-void untrack(struct tcpl_ctx *c, struct conn *f)
-{
-	if (f->opts & CONN_OPT_TRACK) {
-		f->opts &= (uint8_t)~CONN_OPT_TRACK;
-		stats_add(c->st, STATS_http_track_lost, 1);
-	}
-}
-
-/*
- * After a request head starting at client sequence start, of which have bytes were seen:
- * where the next request on a kept-alive connection will start. Followed when the body's end
- * is known from the head (none or Content-Length); a chunked upload, an upgrade or bytes of a
- * pipelined request already here end tracking, and the connection stays on its pod.
- */
-void track_next(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t start,
-		uint32_t have)
-{
-	f->opts |= CONN_OPT_TRACK;
-	uint64_t total = r->head_len + (r->body == HTTP_BODY_LENGTH ? r->content_length : 0);
-	if (!r->keep_alive) {
-		f->opts &= (uint8_t)~CONN_OPT_TRACK; /* no next request */
-		return;
-	}
-	if (r->upgrade || r->body == HTTP_BODY_CHUNKED || total < have || total > (1u << 30)) {
-		untrack(c, f);
-		return;
-	}
-	f->next_req = seq_add(start, (uint32_t)total);
-}
-
 /* The head is complete: route it and start the pod connection. */
 static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				     const struct http_request *r, uint64_t now, struct tcpl_tx *tx)
@@ -77,7 +47,7 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	f->tries = 0;
 	const struct route_pool *pool = route_pool(routes, t->pool);
 	f->pool_id = pool->id;
-	track_next(c, f, r, seq_add(f->client_isn, 1), f->req_len);
+	frame_accept(c, f, r, buf_start(f));
 	size_t hoff, hlen;
 	if (pool->lb.algorithm == LB_MAGLEV && pool->hash_header[0] &&
 	    http_find_header(b, r->head_len, pool->hash_header, &hoff, &hlen))
@@ -105,7 +75,6 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 				       struct rte_mbuf *m, const struct net_pkt *p,
 				       struct tcpl_tx *tx)
 {
-	(void)idx;
 	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
 	uint8_t flags = p->tcp_flags;
 	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
@@ -116,13 +85,13 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 		return CONN_FREE;
 	}
 	if ((flags & RTE_TCP_ACK_FLAG) && !seq_lt(rte_be_to_cpu_32(th->recv_ack), our_end))
-		f->deadline = 0; /* response delivered */
+		timer_cancel(c, idx, f); /* response delivered */
 	if (flags & RTE_TCP_FIN_FLAG) {
 		uint32_t fin_ack = seq_add(seq, p->payload_len + 1);
 		emit(tx, to_client(c, f, our_end, fin_ack, RTE_TCP_ACK_FLAG, 0, NULL, 0),
 		     f->client_pi, c->st);
 		f->fins |= CONN_FIN_CLIENT;
-		if (f->deadline == 0)
+		if (!(f->fr & CONN_FR_TIMER))
 			next = CONN_CLOSED;
 	}
 	rte_pktmbuf_free(m);
@@ -164,7 +133,7 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 		return state;
 	}
 	uint16_t plen = p->payload_len;
-	if (plen == 0) {
+	if (plen == 0 || m->nb_segs > 1) {
 		rte_pktmbuf_free(m);
 		if (state == CONN_DRAIN)
 			return rebind_check(c, idx, f, now, tx);
@@ -172,6 +141,21 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 	}
 	uint32_t expect = client_next(f);
 	const uint8_t *data = payload_of(m, p);
+	bool ack_ok = (f->fr & CONN_FR_ACKED) != 0;
+	if (state == CONN_DRAIN && seq_lt(seq, buf_start(f))) {
+		/* Resent bytes from before the held request: the old pod's, where that is safe.
+		 * The rest of the segment is taken below from a copy of the payload. */
+		uint32_t keep = buf_start(f) - seq;
+		uint32_t skip = expect - seq;
+		if (seq_lt(seq_add(seq, plen), expect) || skip >= plen) {
+			if (!(f->opts & CONN_OPT_POD_RST) && frame_resend_ok(f, seq, buf_start(f)))
+				forward_prefix(c, f, m, p, (uint16_t)(keep < plen ? keep : plen),
+					       tx);
+			else
+				rte_pktmbuf_free(m);
+			return rebind_check(c, idx, f, now, tx);
+		}
+	}
 	if (seq != expect) {
 		/* Out of order or overlapping: take the new part of an overlap, otherwise ask
 		 * again for what we expect (the client retransmits). */
@@ -181,10 +165,11 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 			plen = (uint16_t)(plen - skip);
 		} else {
 			stats_add(c->st, STATS_tcp_out_of_order, 1);
-			emit(tx,
-			     to_client(c, f, seq_add(f->cookie_isn, 1), expect, RTE_TCP_ACK_FLAG,
-				       head_window(c, f), NULL, 0),
-			     (uint8_t)pi, c->st);
+			if (ack_ok)
+				emit(tx,
+				     to_client(c, f, seq_add(f->cookie_isn, 1), expect,
+					       RTE_TCP_ACK_FLAG, head_window(c, f), NULL, 0),
+				     (uint8_t)pi, c->st);
 			rte_pktmbuf_free(m);
 			return state;
 		}
@@ -196,13 +181,14 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 		f->req_len += take;
 	}
 	rte_pktmbuf_free(m);
-	emit(tx,
-	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), RTE_TCP_ACK_FLAG,
-		       head_window(c, f), NULL, 0),
-	     (uint8_t)pi, c->st);
+	if (ack_ok)
+		emit(tx,
+		     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), RTE_TCP_ACK_FLAG,
+			       head_window(c, f), NULL, 0),
+		     (uint8_t)pi, c->st);
 	if (state == CONN_DRAIN)
 		return rebind_check(c, idx, f, now, tx);
 	if (state != CONN_HEAD)
-		return state; /* request body arriving while we connect: buffered, sent after */
+		return state; /* bytes arriving while we connect: framed once the pod is there */
 	return head_parse(c, idx, f, now, tx);
 }

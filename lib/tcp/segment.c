@@ -29,6 +29,7 @@ static const struct {
 	[RESP_503] = {503, "Service Unavailable", STATS_http_local_503},
 	[RESP_504] = {504, "Gateway Timeout", STATS_http_local_504},
 	[RESP_505] = {505, "HTTP Version Not Supported", STATS_http_local_501},
+	[RESP_CLOSE] = {0, "", STATS_http_fail_closed},
 };
 
 /* Encode options, 4-byte aligned. */
@@ -132,7 +133,7 @@ const struct seg_opts *pod_side_opts(const struct tcpl_ctx *c, const struct conn
 	if (!(f->opts & CONN_OPT_TS))
 		return NULL;
 	o->ts = true;
-	o->tsval = f->ts_client;
+	o->tsval = f->ts_client + f->ts_pod; /* the client's clock as the pod knows it */
 	o->tsecr = our_tsval(c, f, c->now) - f->ts_delta;
 	return o;
 }
@@ -175,6 +176,10 @@ void responses_init(struct tcpl_ctx *c)
 {
 	for (int s = 0; s < RESP__COUNT; s++) {
 		char body[64];
+		if (responses[s].code == 0) {
+			c->resp_len[s] = 0; /* RESP_CLOSE: a FIN, nothing to say */
+			continue;
+		}
 		int bl = snprintf(body, sizeof(body), "%u %s\n", responses[s].code,
 				  responses[s].reason);
 		int n = snprintf(c->resp[s], sizeof(c->resp[s]),
@@ -188,9 +193,9 @@ void responses_init(struct tcpl_ctx *c)
 /* Response and FIN together; the client's data beyond this point is not read. */
 static void send_local_response(struct tcpl_ctx *c, const struct conn *f, struct tcpl_tx *tx)
 {
+	uint8_t flags = RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG | (f->resp_len ? RTE_TCP_PSH_FLAG : 0);
 	emit(tx,
-	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f),
-		       RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, 0,
+	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), flags, 0,
 		       (const uint8_t *)c->resp[f->resp_status_idx], f->resp_len),
 	     f->client_pi, c->st);
 }

@@ -10,7 +10,13 @@
  *   acknowledgement   − D                              unchanged
  *   window            rescaled if the pod declined WS  pod scale → ours, clamped to 65535
  *   SACK blocks       − D                              —
- *   TSval / TSecr     TSecr − T                        TSval + T
+ *   TSval             + P                              + T
+ *   TSecr             − T                              − P
+ *
+ * T maps the pod's clock to the one the client has seen from the gateway; P maps the client's
+ * clock to the gateway's own clock for its SNAT address (the SYN to the pod carries that
+ * clock, monotonic across connections, so a pod holding an old connection's 4-tuple in
+ * TIME-WAIT accepts the new SYN: RFC 7323 PAWS).
  *
  * Checksums are updated incrementally (RFC 1624) on ports without offload — a few adds per
  * field, the same for a 60-byte ACK and a 9000-byte segment — or left to the NIC. A spliced
@@ -33,7 +39,7 @@ struct splice_fix {
 	bool fix_ack;	/* client → pod: ack − D (else pod → client: seq + D) */
 	uint32_t delta; /* D */
 	uint8_t win_in, win_out;
-	uint32_t ts_delta; /* added to TSval (pod → client) or taken from TSecr (client → pod) */
+	uint32_t tsval_add, tsecr_sub; /* TSval + tsval_add, TSecr − tsecr_sub */
 	bool ts;
 	bool sack; /* SACK edges − D (client → pod) */
 };
@@ -86,15 +92,18 @@ static inline void tcpl_rewrite(struct rte_mbuf *m, const struct net_pkt *p, uns
 			tc = net_cksum_adjust16(tc, th->rx_win, nwin);
 		th->rx_win = nwin;
 	}
-	/* Timestamps: TSval + T towards the client, TSecr − T towards the pod. */
+	/* Timestamps: both fields, each by its own offset. */
 	if (x->ts && p->tcp_ts_off) {
-		uint8_t *at = tb + p->tcp_ts_off + (x->fix_ack ? 4 : 0);
-		uint32_t o = rd32(at);
-		uint32_t v = rte_cpu_to_be_32(x->fix_ack ? rte_be_to_cpu_32(o) - x->ts_delta
-							 : rte_be_to_cpu_32(o) + x->ts_delta);
-		if (sw)
-			tc = net_cksum_adjust32(tc, o, v);
+		uint8_t *at = tb + p->tcp_ts_off;
+		uint32_t ov = rd32(at), oe = rd32(at + 4);
+		uint32_t v = rte_cpu_to_be_32(rte_be_to_cpu_32(ov) + x->tsval_add);
+		uint32_t e = rte_cpu_to_be_32(rte_be_to_cpu_32(oe) - x->tsecr_sub);
+		if (sw) {
+			tc = net_cksum_adjust32(tc, ov, v);
+			tc = net_cksum_adjust32(tc, oe, e);
+		}
 		wr32(at, v);
+		wr32(at + 4, e);
 	}
 	/* SACK blocks from the client name pod→client bytes in the client's (cookie) space. */
 	if (x->sack && p->tcp_sack_blocks) {
@@ -139,7 +148,8 @@ void splice_to_pod(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m, const
 			       .delta = f->delta,
 			       .win_in = f->c2p_in,
 			       .win_out = f->c2p_out,
-			       .ts_delta = f->ts_delta,
+			       .tsval_add = f->ts_pod,
+			       .tsecr_sub = f->ts_delta,
 			       .ts = (f->opts & CONN_OPT_TS) != 0,
 			       .sack = (f->opts & CONN_OPT_SACK) != 0};
 	tcpl_rewrite(m, p, c->ports[c->pod_pi].offloads, &x);
@@ -158,7 +168,8 @@ void splice_to_client(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m,
 			       .delta = f->delta,
 			       .win_in = f->p2c_in,
 			       .win_out = f->p2c_out,
-			       .ts_delta = f->ts_delta,
+			       .tsval_add = f->ts_delta,
+			       .tsecr_sub = f->ts_pod,
 			       .ts = (f->opts & CONN_OPT_TS) != 0,
 			       .sack = false};
 	tcpl_rewrite(m, p, c->ports[f->client_pi].offloads, &x);
@@ -176,15 +187,26 @@ static enum conn_state track_close(const struct conn *f, uint8_t flags, uint8_t 
 	return (enum conn_state)f->state;
 }
 
+/* Client data this far from what the pod has acknowledged is outside any window it could
+ * have offered (RFC 9293 §3.10.7.4): dropped, never forwarded. */
+#define FAR_WINDOW (1u << 30)
+
 enum conn_state splice_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				   struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				   struct tcpl_tx *tx)
 {
-	if (unlikely((f->opts & CONN_OPT_TRACK) && p->payload_len) && f->state == CONN_SPLICED) {
-		enum conn_state next;
+	if (p->payload_len) {
 		uint32_t seq = rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq);
-		if (rebind_track(c, idx, f, m, p, seq, now, tx, &next))
-			return next;
+		if (unlikely(seq - f->pod_ack + FAR_WINDOW > 2 * FAR_WINDOW)) {
+			stats_add(c->st, STATS_tcp_out_of_window, 1);
+			rte_pktmbuf_free(m);
+			return (enum conn_state)f->state;
+		}
+		if (unlikely(f->opts & CONN_OPT_TRACK) && f->state == CONN_SPLICED) {
+			enum conn_state next;
+			if (frame_from_client(c, idx, f, m, p, now, tx, &next))
+				return next;
+		}
 	}
 	enum conn_state next = track_close(f, p->tcp_flags, CONN_FIN_CLIENT, &f->fins);
 	splice_to_pod(c, f, m, p);
@@ -197,25 +219,30 @@ enum conn_state splice_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f
 				struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				struct tcpl_tx *tx)
 {
-	(void)idx;
-	(void)now;
 	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
 	uint8_t flags = p->tcp_flags;
 	if ((flags & RTE_TCP_SYN_FLAG) && (flags & RTE_TCP_ACK_FLAG)) {
 		/* Our ACK or the request was lost: the pod repeats its SYN-ACK. */
 		if (f->opts & CONN_OPT_BUFFERED) {
-			send_request(c, f, tx, true);
+			emit(tx, pod_segment(c, f, buf_start(f), RTE_TCP_ACK_FLAG, NULL, 0),
+			     c->pod_pi, c->st);
+			deliver(c, f, buf_start(f), seq_min(f->frame, client_next(f)), tx);
 			stats_add(c->st, STATS_tcp_retransmits, 1);
 		}
 		rte_pktmbuf_free(m);
 		return (enum conn_state)f->state;
 	}
-	if ((f->opts & CONN_OPT_BUFFERED) && (flags & RTE_TCP_ACK_FLAG) &&
-	    !seq_lt(rte_be_to_cpu_32(th->recv_ack), client_next(f))) {
-		buf_release(c, f); /* the pod has the whole buffered request */
-		f->deadline = 0;
+	if ((flags & RTE_TCP_ACK_FLAG) && !(flags & RTE_TCP_RST_FLAG)) {
+		uint32_t ack = rte_be_to_cpu_32(th->recv_ack);
+		if (seq_lt(f->pod_ack, ack))
+			f->pod_ack = ack;
 	}
 	enum conn_state next = track_close(f, flags, CONN_FIN_POD, &f->fins);
+	if (unlikely(f->fr & CONN_FR_UPGRADE) && p->payload_len && next == CONN_SPLICED)
+		next = upgrade_verdict(c, idx, f, p, payload_of(m, p),
+				       rte_be_to_cpu_32(th->sent_seq), now, tx);
+	if (unlikely(f->opts & CONN_OPT_BUFFERED))
+		buf_acked(c, idx, f);
 	splice_to_client(c, f, m, p);
 	stats_add(c->st, STATS_spliced_to_client, 1);
 	emit(tx, m, f->client_pi, c->st);
@@ -225,17 +252,15 @@ enum conn_state splice_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f
 enum conn_state splice_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			     struct tcpl_tx *tx)
 {
-	if (f->buf == CONN_NONE) {
-		f->deadline = 0;
+	if (!(f->opts & CONN_OPT_BUFFERED))
 		return CONN_SPLICED;
-	}
 	if (++f->tries > MAX_RETRANSMIT) {
 		/* The pod never took the request: give up on the connection. */
 		buf_release(c, f);
-		f->deadline = 0;
 		return CONN_CLOSED;
 	}
-	send_request(c, f, tx, false);
+	deliver(c, f, seq_lt(buf_start(f), f->pod_ack) ? f->pod_ack : buf_start(f),
+		seq_min(f->frame, client_next(f)), tx);
 	stats_add(c->st, STATS_tcp_retransmits, 1);
 	timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));
 	return CONN_SPLICED;

@@ -77,10 +77,21 @@ static inline void buf_release(struct tcpl_ctx *c, struct conn *f)
 	f->opts &= (uint8_t)~CONN_OPT_BUFFERED;
 }
 
-/* Next byte we expect from the client. */
+/* The client sequence number of the buffer's first byte. */
+static inline uint32_t buf_start(const struct conn *f)
+{
+	return seq_add(f->client_isn, 1);
+}
+
+/* Next byte we expect from the client into the buffer (the buffer's end). */
 static inline uint32_t client_next(const struct conn *f)
 {
 	return seq_add(f->client_isn, 1 + f->req_len);
+}
+
+static inline uint32_t seq_min(uint32_t a, uint32_t b)
+{
+	return seq_lt(a, b) ? a : b;
 }
 
 /* Buffer space left, in bytes (to_client scales it). */
@@ -181,10 +192,68 @@ enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uin
 const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
 				       const struct http_request *r,
 				       const struct route_table **routes, bool *bad);
-/* Where the next request on a kept-alive connection starts. */
-void track_next(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t start,
-		uint32_t have);
-void untrack(struct tcpl_ctx *c, struct conn *f);
+
+/* ---- frame.c: the client's stream, request by request --------------------------------------- */
+
+/* Why a walk of the client's bytes stopped at the frame point F. */
+enum frame_verdict {
+	FV_OK,	    /* every byte given was checked (F may lie beyond them) */
+	FV_HOLD,    /* a head starts at F and is not complete */
+	FV_MOVE,    /* the request at F goes elsewhere, or is answered by the gateway */
+	FV_BODY,    /* the body's framing broke at F: nothing after it may pass */
+	FV_CLOSE,   /* a request before F asked to close: nothing may follow it */
+	FV_UPGRADE, /* a request before F asked to upgrade: its answer decides what follows */
+};
+
+/* Walk d[0..n), the client's bytes from F on, moving F over what can be accepted for this
+ * pod (heads routed to its Service, bodies framed). f->hp is the parser state of the head at F:
+ * it carries over when a held head grows. */
+enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t *d, uint32_t n);
+
+/* A head starting at client sequence `at` was routed to this connection's pod: the frame
+ * point moves past it (and past what of its body framing never reads). */
+void frame_accept(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t at);
+/* A client data segment of a framed spliced connection: true when consumed (cut, held or
+ * dropped), with the next state in *next; false when every byte was checked and the caller
+ * splices it as it came. */
+bool frame_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct rte_mbuf *m,
+		       const struct net_pkt *p, uint64_t now, struct tcpl_tx *tx,
+		       enum conn_state *next);
+/* May client bytes [from, to) below the frame point go to the pod again? Only where the pod
+ * already has them or their content cannot move a request boundary. */
+bool frame_resend_ok(const struct conn *f, uint32_t from, uint32_t to);
+/* Forward the first keep bytes of a client data segment to the pod (the rest is not the
+ * pod's), FIN cleared. */
+void forward_prefix(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m, const struct net_pkt *p,
+		    uint16_t keep, struct tcpl_tx *tx);
+/* Send the pod buffered client bytes [from, to) on the gateway's own account. */
+void deliver(struct tcpl_ctx *c, struct conn *f, uint32_t from, uint32_t to, struct tcpl_tx *tx);
+/* The pod acknowledged up to f->pod_ack: drop delivered bytes from the buffer's front, release
+ * an empty buffer. */
+void buf_acked(struct tcpl_ctx *c, uint32_t idx, struct conn *f);
+
+/* ---- hold.c: a request held on a spliced connection ----------------------------------------- */
+
+/* Decide about the buffer's bytes from the frame point on: release, hold, move or close. */
+enum conn_state hold_decide(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			    struct tcpl_tx *tx);
+/* Take client bytes [frame, frame+len) into a buffer (appending to a buffer that ends there).
+ * false when none is free or the client is over its cap. */
+bool hold_begin(struct tcpl_ctx *c, struct conn *f, const uint8_t *data, uint32_t len);
+enum conn_state hold_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				 struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				 struct tcpl_tx *tx);
+enum conn_state hold_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct rte_mbuf *m,
+			      const struct net_pkt *p, uint64_t now, struct tcpl_tx *tx);
+enum conn_state hold_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			   struct tcpl_tx *tx);
+/* The pod acknowledged everything before the buffer: acknowledge the buffer to the client,
+ * from our sequence number our_seq. */
+void hold_ack_client(struct tcpl_ctx *c, struct conn *f, uint32_t our_seq, struct tcpl_tx *tx);
+/* The pod's answer to an upgrade request, as its first bytes arrive: the next state. */
+enum conn_state upgrade_verdict(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				const struct net_pkt *p, const uint8_t *data, uint32_t seq,
+				uint64_t now, struct tcpl_tx *tx);
 
 /* ---- connect.c: reaching a pod -------------------------------------------------------------- */
 
@@ -204,8 +273,9 @@ enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *
 /* Timer of CONN_NEIGH and CONN_CONNECT. */
 enum conn_state connect_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			      struct tcpl_tx *tx);
-/* Send the buffered request bytes to the pod (after its SYN-ACK, or on retransmission). */
-void send_request(struct tcpl_ctx *c, struct conn *f, struct tcpl_tx *tx, bool with_ack_only);
+/* Our own segment to the pod on the client's behalf: the client's timestamps, translated. */
+struct rte_mbuf *pod_segment(struct tcpl_ctx *c, const struct conn *f, uint32_t seq, uint8_t flags,
+			     const uint8_t *payload, uint16_t plen);
 /* Least-request accounting: the connection stops counting against its pod. */
 void load_release(struct tcpl_ctx *c, struct conn *f);
 
@@ -228,17 +298,18 @@ void splice_to_client(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m,
 enum conn_state splice_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			     struct tcpl_tx *tx);
 
-/* ---- rebind.c: per-request routing on kept-alive connections -------------------------------- */
+/* ---- rebind.c: moving a kept-alive connection to another pod --------------------------------- */
 
-/* A data segment from the client of a tracked spliced connection: true when consumed (held for
- * another pod, or dropped), with the next state in *next. */
-bool rebind_track(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct rte_mbuf *m,
-		  const struct net_pkt *p, uint32_t seq, uint64_t now, struct tcpl_tx *tx,
-		  enum conn_state *next);
+/* Close the current pod's side after the frame point. Once it has drained, the held request is
+ * routed (answer < 0) or the gateway answers with enum local_status `answer` (RESP_CLOSE: a FIN
+ * only, the connection fails closed). */
+enum conn_state drain_begin(struct tcpl_ctx *c, uint32_t idx, struct conn *f, int answer,
+			    uint64_t now, struct tcpl_tx *tx);
 enum conn_state rebind_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				struct tcpl_tx *tx);
-/* Client packets while draining (besides buffering): its ACKs go on to the old pod. */
+/* Client packets while draining: its ACKs go on to the old pod, and so do resent bytes the old
+ * pod may still lack. */
 void rebind_client_ack(struct tcpl_ctx *c, struct conn *f, const struct net_pkt *p,
 		       const struct rte_tcp_hdr *th, struct tcpl_tx *tx);
 void rebind_client_gone(struct tcpl_ctx *c, struct conn *f, struct tcpl_tx *tx);
@@ -249,11 +320,21 @@ enum conn_state rebind_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 
 /* ---- timer.c -------------------------------------------------------------------------------- */
 
+void timer_init(struct tcpl_ctx *c, uint64_t now);
 void timer_arm(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t deadline);
+void timer_cancel(struct tcpl_ctx *c, uint32_t idx, struct conn *f);
+bool timer_due(const struct tcpl_ctx *c, const struct conn *f, uint64_t now);
 
 /* ---- tcp.c: the dispatcher ------------------------------------------------------------------ */
 
 /* Give the connection its next state; CONN_FREE drops it and releases what it holds. */
 void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state next);
+/* Release what a connection holds (buffer, timer, loads, counts) before its record goes. */
+void conn_release(struct tcpl_ctx *c, uint32_t idx, struct conn *f);
+/* RFC 5961: answer a RST or SYN we will not act on, at most so many per second. */
+void challenge_ack(struct tcpl_ctx *c, struct conn *f, uint32_t ack, struct tcpl_tx *tx);
+/* Per-client count of connections holding a buffer for a head in progress. */
+bool held_inc(struct tcpl_ctx *c, uint32_t addr);
+void held_dec(struct tcpl_ctx *c, uint32_t addr);
 
 #endif

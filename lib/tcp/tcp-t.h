@@ -26,8 +26,10 @@ enum conn_state {
 	CONN_NEIGH,	 /* pod chosen, waiting for its MAC */
 	CONN_CONNECT,	 /* SYN sent to the pod */
 	CONN_SPLICED,	 /* bytes flow end to end, rewritten in place */
-	CONN_DRAIN,	 /* keep-alive: the next request goes elsewhere; it is held while the
-			  * previous pod's connection closes */
+	CONN_HOLD,	 /* spliced, but the client's next request is held in a buffer until it
+			  * can be routed (its head is incomplete, or an upgrade awaits its answer) */
+	CONN_DRAIN,	 /* the next request goes elsewhere (or is answered, or the connection
+			  * fails closed): it is held while the current pod's connection closes */
 	CONN_LOCAL_RESP, /* the gateway answered itself (404, 503, 400...) and closes */
 	CONN_CLOSED,	 /* both FINs or a RST seen: lingering for strays */
 };
@@ -38,36 +40,39 @@ enum conn_state {
 
 /*
  * One proxied connection: 192 bytes. The first cache line is all a spliced packet reads and
- * writes (state, both tuples, sequence and timestamp deltas, window shifts, MACs, last seen);
- * the other two serve the handshake phase and the gateway's own segments.
+ * writes (state, both tuples, sequence and timestamp offsets, window shifts, MACs, last seen,
+ * the pod's acknowledgement); the second serves the handshake and the gateway's own segments;
+ * the third follows the client's byte stream request by request (lib/tcp/frame.c) and links
+ * the connection into the timer wheel.
  */
 struct conn {
 	/* --- line 1: everything a spliced packet reads or writes --- */
 	uint8_t state;
-	uint8_t fins;			 /* CONN_FIN_* seen */
-	uint8_t client_pi;		 /* port index the client uses */
-	uint8_t pod_pi;			 /* port index towards pods */
-	uint8_t opts;			 /* CONN_OPT_* */
-	uint8_t c2p_in, c2p_out, p2c_in; /* window shifts: raw << in >> out */
-	uint8_t p2c_out;
-	uint8_t syn_tx; /* SYN retransmissions to the current pod / neighbour polls */
-	uint8_t tries;	/* pod attempts, or retransmissions of our own segments */
-	uint8_t timer_listed;
+	uint8_t fins;				  /* CONN_FIN_* seen */
+	uint8_t client_pi;			  /* port index the client uses */
+	uint8_t opts;				  /* CONN_OPT_* */
+	uint8_t c2p_in, c2p_out, p2c_in, p2c_out; /* window shifts: raw << in >> out */
 	uint32_t client_ip, vip;
 	uint16_t client_port, vip_port;
 	uint32_t snat_ip, pod_ip;
 	uint16_t snat_port, pod_port;
 	uint32_t delta; /* D = cookie ISN - pod ISN: pod→client seq + D, client→pod ack - D */
-	uint32_t ts_delta; /* T: pod TSval + T is what the client sees */
+	uint32_t ts_delta; /* T: pod TSval + T is what the client sees (its echo − T to the pod) */
+	uint32_t ts_pod; /* P: client TSval + P is what the pod sees (its echo − P to the client),
+			  * so the pod reads the gateway's clock, monotonic per SNAT address */
 	struct rte_ether_addr client_mac;
 	struct rte_ether_addr pod_mac;
-	uint64_t last_seen; /* tsc */
+	uint32_t last_seen; /* tsc >> CONN_SEEN_SHIFT */
+	uint32_t pod_ack;   /* the highest client byte the pod has acknowledged (client space) */
 	/* --- line 2: the handshake and the gateway's own segments --- */
-	uint32_t client_isn;
+	uint32_t client_isn; /* client sequence just before the buffer's first byte; while
+			      * connecting, the ISN of the pod stream */
 	uint32_t cookie_isn;
 	uint32_t pod_isn;
-	uint32_t req_len;  /* bytes buffered from the client (request head and more) */
-	uint64_t deadline; /* tsc of the next timer action, 0 = none */
+	uint32_t req_len;  /* bytes in the buffer */
+	uint32_t deadline; /* next timer action (tsc >> CONN_SEEN_SHIFT) when CONN_FR_TIMER */
+	uint32_t peer_ack; /* what our own segments to the pod acknowledge (pod space): the
+			    * client's latest acknowledgement the gateway has seen */
 	uint32_t buf;	   /* request buffer index, CONN_NONE when none */
 	uint32_t pool;	   /* route pool */
 	uint32_t endpoint; /* index of the chosen endpoint in the pool */
@@ -75,32 +80,54 @@ struct conn {
 	uint8_t resp_status_idx;
 	uint8_t method;	    /* enum http_method of the request */
 	uint16_t resp_len;  /* bytes of the gateway's own response */
+	uint8_t syn_tx;	    /* SYN retransmissions to the current pod / neighbour polls */
+	uint8_t tries;	    /* pod attempts, or retransmissions of our own segments */
 	uint32_t ts_client; /* the client's latest TSval, echoed by our own segments */
 	struct http_request_parser hp;
-	uint32_t spare;
-	/* --- line 3 --- */
-	uint32_t ts_ours0;  /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
-	uint32_t ts_ms0;    /* our millisecond clock when the flow was created */
-	const void *routes; /* the route table pool indexes (kept alive while flows may retry;
-			     * see lib/control's publisher) */
-	uint32_t affinity;  /* Maglev key: hash of the client address or the named header */
-	uint32_t next_req;  /* with CONN_OPT_TRACK: client sequence where the next request starts */
-	uint32_t pool_id;   /* which Service port the pod serves (route_pool.id) */
-	uint32_t pod_fin;   /* CONN_DRAIN: the old pod's FIN, in its sequence space */
+	uint32_t syn_isn; /* the ISN of the SYN that opened the connection */
+	/* --- line 3: the client's stream, request by request; timers --- */
+	uint32_t ts_ours0;     /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
+	uint32_t ts_ms0;       /* our millisecond clock when the flow was created */
+	const void *routes;    /* the route table `pool` indexes (kept alive while flows may retry;
+				* see lib/control's publisher) */
+	uint32_t affinity;     /* Maglev key: hash of the client address or the named header */
+	uint32_t frame;	       /* F: client bytes before it are checked and routed to this pod */
+	uint32_t frame_lo;     /* [frame_lo, F) is body content framing never read */
+	uint32_t pool_id;      /* which Service port the pod serves (route_pool.id) */
+	struct http_body body; /* the body F is in, if any */
+	uint32_t pod_fin;      /* CONN_DRAIN: the old pod's FIN, in its sequence space */
+	uint32_t timer_prev, timer_next; /* timer wheel links (CONN_NONE: end) */
+	uint8_t fr;			 /* CONN_FR_* */
+	uint8_t up_match;		 /* upgrade: bytes of the pod's status line seen */
+	uint16_t up_status;		 /* upgrade: its status digits so far */
 } __attribute__((aligned(64)));
 
-_Static_assert(offsetof(struct conn, last_seen) + sizeof(uint64_t) <= 64,
+_Static_assert(offsetof(struct conn, pod_ack) + sizeof(uint32_t) <= 64,
 	       "the splice path must touch one cache line of the connection");
+_Static_assert(offsetof(struct conn, syn_isn) + sizeof(uint32_t) <= 128, "line 2");
 _Static_assert(sizeof(struct conn) == 192, "struct conn: keep to three cache lines");
+
+#define CONN_SEEN_SHIFT                                                                            \
+	20 /* last_seen and deadline resolution: 2^20 cycles (under 1 ms); wraps after days */
 
 #define CONN_OPT_TS	  0x1  /* timestamps on both sides */
 #define CONN_OPT_SACK	  0x2  /* SACK permitted by the client */
 #define CONN_OPT_WS	  0x4  /* window scaling with the client */
-#define CONN_OPT_BUFFERED 0x8  /* holds a request buffer (conn->buf), not yet all acked */
+#define CONN_OPT_BUFFERED 0x8  /* holds a request buffer (conn->buf) */
 #define CONN_OPT_COUNTED  0x10 /* counted in the worker's least-request loads */
-#define CONN_OPT_TRACK	  0x20 /* keep-alive: request boundaries followed (per-request routing) */
+#define CONN_OPT_TRACK	  0x20 /* requests are framed: client data goes through frame.c */
 #define CONN_OPT_POD_RST  0x40 /* CONN_DRAIN: the old pod's side was reset */
 #define CONN_OPT_PROXIED  0x80 /* the buffer starts with a PROXY v2 header for this pod stream */
+
+/* The client's stream (conn->fr). */
+#define CONN_FR_CLOSING	    0x1	 /* the last request asked to close: nothing may follow it */
+#define CONN_FR_UPGRADE	    0x2	 /* the request before F asked to upgrade; its answer decides */
+#define CONN_FR_ACKED	    0x4	 /* the pod has acknowledged every byte before the buffer */
+#define CONN_FR_CLIENT_FIN  0x8	 /* the client's FIN came after the held bytes */
+#define CONN_FR_FAIL_CLOSED 0x10 /* CONN_DRAIN: no request follows; close when drained */
+#define CONN_FR_HELD	    0x20 /* counted in the client's held buffers (heads in progress) */
+#define CONN_FR_FIN_SENT    0x40 /* CONN_DRAIN: our FIN to the old pod went out */
+#define CONN_FR_TIMER	    0x80 /* linked in the timer wheel */
 
 /* The gateway's own answers. */
 enum local_status {
@@ -114,6 +141,7 @@ enum local_status {
 	RESP_503,
 	RESP_504,
 	RESP_505,
+	RESP_CLOSE, /* no answer: a FIN (the connection fails closed) */
 	RESP__COUNT
 };
 
@@ -123,14 +151,29 @@ struct tcpl_tx {
 	uint16_t n, cap;
 };
 
-#define TIMER_LIST_MAX 8192
 #define MAX_RETRANSMIT 6
+
+/* Timer wheel: one slot per tick, a doubly linked list of connections in each. A deadline
+ * further than the wheel's span simply comes round again. */
+#define TIMER_SLOTS 4096u
+
+/* Connections holding a buffer for a head still in progress, per client address (bounded
+ * probe; a full window refuses like a client over its cap). */
+#define HELD_SLOTS 4096u
+#define HELD_PROBE 8u
+
+struct held_slot {
+	uint32_t addr;
+	uint32_t n;
+};
 
 struct tcpl_ctx {
 	struct tcpl_config cfg;
 	struct tcpl_port ports[TCPL_MAX_PORTS];
 	uint8_t n_ports;
 	uint8_t pod_pi; /* the port that holds SNAT addresses */
+	bool dropped;	/* a connection was freed in this burst: later indexes are looked up
+			 * again (the record may have been reused) */
 	struct rte_mempool *pool;
 	struct net_neigh *neigh;
 	struct stats_lcore *st;
@@ -144,10 +187,14 @@ struct tcpl_ctx {
 	uint8_t *bufs;
 	uint32_t *buf_free;
 	uint32_t n_buf_free;
-	uint16_t next_snat;
-	uint32_t *timers;
-	uint32_t n_timers;
+	uint64_t rng;
+	uint32_t *wheel;     /* TIMER_SLOTS list heads */
+	uint64_t wheel_tick; /* last tick processed */
+	uint64_t tick_tsc;
 	uint64_t next_tick;
+	uint64_t challenge_sec; /* RFC 5961 §7: challenge ACKs rate-limited per second */
+	uint32_t challenges;
+	struct held_slot *held;
 	struct lb_worker *lb; /* pod choice, passive health, least-request loads */
 	char resp[RESP__COUNT][160];
 	uint16_t resp_len[RESP__COUNT];

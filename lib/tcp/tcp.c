@@ -27,29 +27,157 @@
 
 #include <rte_malloc.h>
 
-void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state next)
+/* ---- per-client count of buffers held for heads in progress (slowloris cap) ----------------- */
+
+static inline uint32_t held_home(uint32_t addr)
 {
-	if (next != CONN_FREE) {
-		f->state = (uint8_t)next;
-		return;
+	return (uint32_t)lb_hash32(addr) & (HELD_SLOTS - 1);
+}
+
+bool held_inc(struct tcpl_ctx *c, uint32_t addr)
+{
+	uint32_t h = held_home(addr);
+	struct held_slot *free_slot = NULL;
+	for (uint32_t k = 0; k < HELD_PROBE; k++) {
+		struct held_slot *s = &c->held[(h + k) & (HELD_SLOTS - 1)];
+		if (s->n && s->addr == addr) {
+			if (s->n >= c->cfg.heads_per_client)
+				return false;
+			s->n++;
+			return true;
+		}
+		if (s->n == 0 && free_slot == NULL)
+			free_slot = s;
 	}
+	if (free_slot == NULL || c->cfg.heads_per_client == 0)
+		return false; /* a crowded window counts as over the cap: refuse, never lose count
+			       */
+	*free_slot = (struct held_slot){addr, 1};
+	return true;
+}
+
+void held_dec(struct tcpl_ctx *c, uint32_t addr)
+{
+	uint32_t h = held_home(addr);
+	for (uint32_t k = 0; k < HELD_PROBE; k++) {
+		struct held_slot *s = &c->held[(h + k) & (HELD_SLOTS - 1)];
+		if (s->n && s->addr == addr) {
+			s->n--;
+			return;
+		}
+	}
+}
+
+/* ---- the dispatcher ------------------------------------------------------------------------- */
+
+void conn_release(struct tcpl_ctx *c, uint32_t idx, struct conn *f)
+{
 	load_release(c, f);
 	buf_release(c, f);
-	f->deadline = 0;
+	timer_cancel(c, idx, f);
+	if (f->fr & CONN_FR_HELD) {
+		held_dec(c, f->client_ip);
+		f->fr &= (uint8_t)~CONN_FR_HELD;
+	}
 	f->state = CONN_FREE;
-	flow_remove(c->ft, idx);
+	c->dropped = true;
 	stats_add(c->st, STATS_tcp_flows_closed, 1);
+}
+
+void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state next)
+{
+	if (next == CONN_FREE) {
+		if (f->state != CONN_FREE) {
+			conn_release(c, idx, f);
+			flow_remove(c->ft, idx);
+		}
+		return;
+	}
+	/* A buffer held for a head in progress counts against the client's cap. */
+	bool held = next == CONN_HEAD || next == CONN_HOLD;
+	if (held != ((f->fr & CONN_FR_HELD) != 0)) {
+		if (held) {
+			held_inc(c, f->client_ip); /* checked before a hold began */
+			f->fr |= CONN_FR_HELD;
+		} else {
+			held_dec(c, f->client_ip);
+			f->fr &= (uint8_t)~CONN_FR_HELD;
+		}
+	}
+	f->state = (uint8_t)next;
+}
+
+void challenge_ack(struct tcpl_ctx *c, struct conn *f, uint32_t ack, struct tcpl_tx *tx)
+{
+	if (c->seconds != c->challenge_sec) {
+		c->challenge_sec = c->seconds;
+		c->challenges = 0;
+	}
+	if (c->challenges >= c->cfg.challenge_acks_per_sec) {
+		stats_add(c->st, STATS_tcp_challenge_limited, 1);
+		return;
+	}
+	c->challenges++;
+	stats_add(c->st, STATS_tcp_challenge_acks, 1);
+	emit(tx, to_client(c, f, seq_add(f->cookie_isn, 1), ack, RTE_TCP_ACK_FLAG, 0, NULL, 0),
+	     f->client_pi, c->st);
+}
+
+/*
+ * RFC 5961 §3: a RST from the client resets the connection only at exactly the next sequence
+ * number the receiver expects; inside the window it gets a challenge ACK (a client that really
+ * reset answers it with an exact RST); elsewhere it is dropped. So an off-path attacker who
+ * guesses the 4-tuple cannot tear a connection down. Returns true to act on it.
+ */
+static bool rst_acceptable(struct tcpl_ctx *c, struct conn *f, uint32_t seq, struct tcpl_tx *tx)
+{
+	uint32_t expect, wnd;
+	switch (f->state) {
+	case CONN_CLOSED:
+		return true; /* closing anyway */
+	case CONN_SPLICED:
+	case CONN_HOLD:
+		/* The pod is the receiver: what it has acknowledged is its next expected byte. A
+		 * RST after buffered bytes the gateway acknowledged itself matches too. */
+		if ((f->opts & CONN_OPT_BUFFERED) && (f->fr & CONN_FR_ACKED) &&
+		    seq == client_next(f))
+			return true;
+		expect = f->pod_ack;
+		wnd = 65535u << f->p2c_in;
+		break;
+	default:
+		/* The gateway is the receiver. */
+		expect = client_next(f);
+		wnd = c->cfg.request_buffer;
+		break;
+	}
+	if (seq == expect)
+		return true;
+	if (!seq_lt(seq, expect) && seq_lt(seq, seq_add(expect, wnd)))
+		challenge_ack(c, f, expect, tx);
+	else
+		stats_add(c->st, STATS_tcp_rst_ignored, 1);
+	return false;
 }
 
 static enum conn_state client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, struct conn *f,
 				     struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				     struct tcpl_tx *tx)
 {
-	f->last_seen = now;
+	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
+	if (unlikely(p->tcp_flags & RTE_TCP_RST_FLAG) &&
+	    !rst_acceptable(c, f, rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq), tx)) {
+		rte_pktmbuf_free(m);
+		return (enum conn_state)f->state;
+	}
 	switch (f->state) {
 	case CONN_SPLICED:
 	case CONN_CLOSED:
 		return splice_from_client(c, idx, f, m, p, now, tx);
+	case CONN_HOLD:
+		if (p->tcp_flags & RTE_TCP_RST_FLAG)
+			return splice_from_client(c, idx, f, m, p, now, tx);
+		return hold_from_client(c, idx, f, m, p, now, tx);
 	case CONN_LOCAL_RESP:
 		return local_resp_from_client(c, idx, f, m, p, tx);
 	case CONN_HEAD:
@@ -66,12 +194,14 @@ static enum conn_state pod_packet(struct tcpl_ctx *c, uint32_t idx, struct conn 
 				  struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				  struct tcpl_tx *tx)
 {
-	f->last_seen = now;
+	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
 	switch (f->state) {
 	case CONN_CONNECT:
 		return connect_from_pod(c, idx, f, m, p, now, tx);
 	case CONN_DRAIN:
 		return rebind_from_pod(c, idx, f, m, p, now, tx);
+	case CONN_HOLD:
+		return hold_from_pod(c, idx, f, m, p, now, tx);
 	case CONN_SPLICED:
 	case CONN_CLOSED:
 		return splice_from_pod(c, idx, f, m, p, now, tx);
@@ -81,30 +211,51 @@ static enum conn_state pod_packet(struct tcpl_ctx *c, uint32_t idx, struct conn 
 	}
 }
 
+/*
+ * A SYN on the 4-tuple of a connection we hold (RFC 9293 §3.10.7.4 with RFC 5961 §4): a repeat
+ * of the SYN that opened it is ignored; on a connection that is closed (lingering), a new ISN
+ * starts a new connection (the client reused its port, TIME-WAIT style); on any other, the SYN
+ * gets a challenge ACK — a client that really lost the connection answers it with a RST that
+ * closes it, and its next SYN gets through. Returns true when the old connection gave way.
+ */
+static bool syn_on_existing(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint32_t isn,
+			    struct tcpl_tx *tx)
+{
+	if (isn == f->syn_isn)
+		return false;
+	bool closing = f->state == CONN_CLOSED ||
+		       (f->state == CONN_LOCAL_RESP && (f->fins & CONN_FIN_CLIENT));
+	if (closing) {
+		conn_set(c, idx, f, CONN_FREE);
+		return true;
+	}
+	uint32_t expect =
+		(f->state == CONN_SPLICED || f->state == CONN_HOLD) ? f->pod_ack : client_next(f);
+	challenge_ack(c, f, expect, tx);
+	return false;
+}
+
 bool tcpl_wants(const struct tcpl_ctx *c, uint16_t pi, const struct net_pkt *p)
 {
 	const struct net_local *l = c->ports[pi].local;
 	return net_local_is_vip(l, p->dst_ip) || net_local_is_snat(l, p->dst_ip);
 }
 
-uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
-			  const struct net_pkt *info, uint16_t n, uint64_t now,
-			  struct tcpl_out *out, uint16_t out_cap)
+static void input_64(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
+		     const struct net_pkt *info, uint16_t n, uint64_t now, struct tcpl_tx *tx)
 {
-	struct tcpl_tx tx = {out, 0, out_cap};
-	c->now = now;
 	struct flow_key ck[64], pk[64];
 	uint16_t ci[64], pkix[64];
 	uint16_t nc = 0, np = 0;
 	uint32_t idx[64];
+	bool skip[64];
 	const struct net_local *l = c->ports[pi].local;
-	if (n > 64)
-		n = 64;
 
 	/* Pass 1: keys and bulk lookups. */
 	for (uint16_t i = 0; i < n; i++) {
 		const struct net_pkt *p = &info[i];
 		struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+		skip[i] = false;
 		if (net_local_is_vip(l, p->dst_ip)) {
 			ck[nc] = k;
 			ci[nc++] = i;
@@ -128,21 +279,19 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 		client_side[pkix[k]] = false;
 	}
 
-	/* A SYN on the 4-tuple of a connection we still hold: a repeat of the SYN that opened it
-	 * (same ISN) is ignored later; otherwise the client reused its port after the old
-	 * connection ended (we may still be lingering on it, RFC 9293 §3.10.7.4's TIME-WAIT
-	 * case), so the old connection gives way. */
+	/* SYNs on the 4-tuple of a connection we hold. */
+	c->dropped = false;
 	for (uint16_t i = 0; i < n; i++) {
 		const struct net_pkt *p = &info[i];
 		if (!client_side[i] || idx[i] == CONN_NONE ||
-		    (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) !=
-			    RTE_TCP_SYN_FLAG)
+		    (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) != RTE_TCP_SYN_FLAG)
 			continue;
-		struct conn *old = conn_of(c, idx[i]);
-		if (old->state == CONN_CLOSED ||
-		    rte_be_to_cpu_32(tcp_hdr_of(pkts[i], p)->sent_seq) != old->client_isn) {
-			conn_set(c, idx[i], old, CONN_FREE);
+		uint32_t isn = rte_be_to_cpu_32(tcp_hdr_of(pkts[i], p)->sent_seq);
+		if (syn_on_existing(c, idx[i], conn_of(c, idx[i]), isn, tx)) {
 			idx[i] = CONN_NONE;
+		} else {
+			rte_pktmbuf_free(pkts[i]);
+			skip[i] = true;
 		}
 	}
 
@@ -160,50 +309,71 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 		const struct net_pkt *p = &info[i];
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (skip[i])
+			continue;
+		uint32_t fi = idx[i];
+		if (unlikely(c->dropped) && fi != CONN_NONE) {
+			/* A connection freed earlier in this burst: its record may be another's
+			 * now. Look the key up again. */
+			struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+			flow_lookup_burst(c->ft, !client_side[i], &k, 1, &fi);
+		}
 		if (!client_side[i]) {
-			if (idx[i] == CONN_NONE) {
+			if (fi == CONN_NONE) {
 				/* A pod packet for no flow (an old connection's stray). */
 				if (!(p->tcp_flags & RTE_TCP_RST_FLAG))
-					reset_for(c, pi, m, p, &tx);
+					reset_for(c, pi, m, p, tx);
 				rte_pktmbuf_free(m);
 			} else {
-				struct conn *f = conn_of(c, idx[i]);
-				conn_set(c, idx[i], f, pod_packet(c, idx[i], f, m, p, now, &tx));
+				struct conn *f = conn_of(c, fi);
+				conn_set(c, fi, f, pod_packet(c, fi, f, m, p, now, tx));
 			}
 			continue;
 		}
-		uint32_t fi = idx[i];
-		if (fi == CONN_NONE && tx.n < tx.cap) {
+		if (fi == CONN_NONE && tx->n < tx->cap) {
 			/* An earlier packet of this burst may have created it. */
 			struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
 			flow_lookup_burst(c->ft, false, &k, 1, &fi);
 		}
 		if (fi != CONN_NONE) {
 			struct conn *f = conn_of(c, fi);
-			conn_set(c, fi, f, client_packet(c, pi, fi, f, m, p, now, &tx));
+			conn_set(c, fi, f, client_packet(c, pi, fi, f, m, p, now, tx));
 			continue;
 		}
 		if (cb.syn_of[i] >= 0) {
-			cookie_answer_syn(c, pi, m, p, &cb, (uint16_t)cb.syn_of[i], now, &tx);
+			cookie_answer_syn(c, pi, m, p, &cb, (uint16_t)cb.syn_of[i], now, tx);
 			continue;
 		}
 		if (cb.ack_of[i] >= 0 && cb.ack_ok[cb.ack_of[i]]) {
 			uint32_t nf =
-				cookie_accept(c, pi, m, p, &cb, (uint16_t)cb.ack_of[i], now, &tx);
+				cookie_accept(c, pi, m, p, &cb, (uint16_t)cb.ack_of[i], now, tx);
 			if (nf != CONN_NONE) {
 				struct conn *f = conn_of(c, nf);
-				conn_set(c, nf, f, client_packet(c, pi, nf, f, m, p, now, &tx));
+				conn_set(c, nf, f, client_packet(c, pi, nf, f, m, p, now, tx));
 			}
 			continue;
 		}
 		if (cb.ack_of[i] >= 0) {
 			stats_add(c->st, STATS_tcp_cookie_bad, 1);
-			reset_for(c, pi, m, p, &tx);
+			reset_for(c, pi, m, p, tx);
 		} else if (!(p->tcp_flags & RTE_TCP_RST_FLAG)) {
 			/* Not listening on this port, or a segment for no connection. */
-			reset_for(c, pi, m, p, &tx);
+			reset_for(c, pi, m, p, tx);
 		}
 		rte_pktmbuf_free(m);
+	}
+}
+
+uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
+			  const struct net_pkt *info, uint16_t n, uint64_t now,
+			  struct tcpl_out *out, uint16_t out_cap)
+{
+	struct tcpl_tx tx = {out, 0, out_cap};
+	c->now = now;
+	for (uint16_t done = 0; done < n;) {
+		uint16_t k = n - done > 64 ? 64 : (uint16_t)(n - done);
+		input_64(c, pi, pkts + done, info + done, k, now, &tx);
+		done = (uint16_t)(done + k);
 	}
 	return tx.n;
 }
@@ -252,6 +422,8 @@ struct tcpl_config tcpl_config_default(uint64_t tsc_hz)
 		.snat_port_count = 64512,
 		.connect_tries = 3,
 		.wscale = 7,
+		.heads_per_client = 256,
+		.challenge_acks_per_sec = 1000,
 		.tsc_hz = tsc_hz,
 	};
 }
@@ -290,10 +462,11 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	c->bufs = rte_malloc_socket("reqbufs", (size_t)cfg->buffers * cfg->request_buffer, 64,
 				    socket);
 	c->buf_free = rte_malloc_socket("reqfree", cfg->buffers * sizeof(uint32_t), 64, socket);
-	c->timers = rte_malloc_socket("timers", TIMER_LIST_MAX * sizeof(uint32_t), 64, socket);
+	c->wheel = rte_malloc_socket("timers", TIMER_SLOTS * sizeof(uint32_t), 64, socket);
+	c->held = rte_zmalloc_socket("held", HELD_SLOTS * sizeof(struct held_slot), 64, socket);
 	c->lb = rte_malloc_socket("lbworker", sizeof(struct lb_worker), 64, socket);
 	if (c->ft == NULL || c->crypto == NULL || c->bufs == NULL || c->buf_free == NULL ||
-	    c->timers == NULL || c->lb == NULL) {
+	    c->wheel == NULL || c->held == NULL || c->lb == NULL) {
 		snprintf(err, errlen,
 			 "cannot allocate the TCP engine (%u flows, %u request buffers of %u "
 			 "bytes); reserve more hugepages or lower limits.max_flows / "
@@ -305,6 +478,8 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	c->conns = flow_records(c->ft);
 	/* Passive ejection lasts ten connect timeouts at first (lib/lb doubles it per strike). */
 	lb_worker_init(c->lb, 10 * cfg->connect_tsc, rte_rdtsc());
+	c->rng = rte_rdtsc() | 1;
+	timer_init(c, rte_rdtsc());
 	for (uint32_t i = 0; i < cfg->buffers; i++)
 		c->buf_free[i] = cfg->buffers - 1 - i;
 	c->n_buf_free = cfg->buffers;
@@ -320,7 +495,8 @@ void tcpl_free(struct tcpl_ctx *c)
 	crypto_ctx_free(c->crypto);
 	rte_free(c->bufs);
 	rte_free(c->buf_free);
-	rte_free(c->timers);
+	rte_free(c->wheel);
+	rte_free(c->held);
 	rte_free(c->lb);
 	rte_free(c);
 }

@@ -59,8 +59,11 @@ struct tcpl_config {
 	uint64_t header_tsc, connect_tsc, idle_tsc, linger_tsc, rto_tsc;
 	uint16_t snat_port_first, snat_port_count; /* this worker's SNAT port partition */
 	uint8_t connect_tries;
-	uint8_t wscale;	 /* window scale the gateway offers clients (RFC 7323), e.g. 7 */
-	uint64_t tsc_hz; /* for the millisecond timestamp clock */
+	uint8_t wscale;		   /* window scale the gateway offers clients (RFC 7323), e.g. 7 */
+	uint32_t heads_per_client; /* buffers one client address may hold for heads in
+				    * progress (slowloris cap) */
+	uint32_t challenge_acks_per_sec; /* RFC 5961 §7 rate limit, per worker */
+	uint64_t tsc_hz;		 /* for the millisecond timestamp clock */
 };
 
 struct tcpl_out {

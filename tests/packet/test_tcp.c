@@ -547,6 +547,7 @@ static uint16_t ts_opts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 
 struct optflow {
 	uint32_t cookie, ours_tsval, pod_tsval;
+	uint32_t syn_tsval; /* the gateway's clock in the SYN to the pod */
 	uint16_t sp;
 	int client_ws, pod_ws;
 };
@@ -575,16 +576,22 @@ static struct optflow opt_splice(int client_ws, int pod_ws, bool sack)
 	const struct rte_tcp_hdr *syn = out_tcp(1, &p);
 	of.sp = ntohs(syn->src_port);
 	cr_assert(p.tcp_has_ts, "the pod is offered timestamps");
-	cr_assert_eq(p.tcp_tsval, 112, "with the client's own TSval");
+	of.syn_tsval = p.tcp_tsval; /* the gateway's own clock for the SNAT address */
 	cr_assert_eq(p.tcp_wscale, client_ws < 0 ? NET_WSCALE_NONE : client_ws,
 		     "and the client's own window scale");
 	cr_assert_eq(p.tcp_sack_ok, sack);
 	of.pod_tsval = 5000000;
 	n = syn_opts(o, pod_ws, of.pod_tsval, sack);
-	memcpy(o + 12, &(uint32_t){htonl(112)}, 4); /* the pod echoes the client's TSval */
+	memcpy(o + 12, &(uint32_t){htonl(of.syn_tsval)}, 4); /* the pod echoes it */
 	feed(1, seg_opts(1, 777777, 1001, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 65535, o, n, of.sp,
 			 NULL));
 	cr_assert_eq(nout, 2);
+	for (uint16_t k = 0; k < 2; k++) {
+		out_tcp(k, &p);
+		cr_assert_eq(p.tcp_tsval, of.syn_tsval,
+			     "the gateway's own segments to the pod keep the clock of its SYN");
+		cr_assert_eq(p.tcp_tsecr, of.pod_tsval);
+	}
 	return of;
 }
 
@@ -604,7 +611,7 @@ Test(tcp, every_pair_of_window_scales_is_translated)
 			int pod_sees = pod_scales ? cs : 0;
 			uint8_t o[12];
 			/* pod → client: raw window 1000 means 1000 << ps bytes. */
-			uint16_t n = ts_opts(o, of.pod_tsval + 1, 112);
+			uint16_t n = ts_opts(o, of.pod_tsval + 1, of.syn_tsval);
 			feed(1,
 			     seg_opts(1, 777778, 1039, RTE_TCP_ACK_FLAG, 1000, o, n, of.sp, NULL));
 			struct net_pkt p;
@@ -630,19 +637,37 @@ Test(tcp, timestamps_continue_the_gateways_clock_and_echo_back_translated)
 {
 	struct optflow of = opt_splice(7, 7, true);
 	uint8_t o[12];
-	uint16_t n = ts_opts(o, of.pod_tsval + 40, 112);
+	uint16_t n = ts_opts(o, of.pod_tsval + 40, of.syn_tsval + 3);
 	feed(1, seg_opts(1, 777778, 1039, RTE_TCP_ACK_FLAG, 1000, o, n, of.sp, "data"));
 	struct net_pkt p;
 	out_tcp(0, &p);
 	uint32_t seen = p.tcp_tsval;
 	cr_assert(seen - of.ours_tsval < 100, "client sees TSvals continuing ours (%u after %u)",
 		  seen, of.ours_tsval);
-	cr_assert_eq(p.tcp_tsecr, 112, "the client's own TSval is echoed unchanged");
+	cr_assert_eq(p.tcp_tsecr, 112 + 3, "the pod's echo of our clock is the client's own TSval");
 	n = ts_opts(o, 120, seen);
 	feed(0, seg_opts(0, 1039, of.cookie + 5, RTE_TCP_ACK_FLAG, 300, o, n, 0, NULL));
 	out_tcp(0, &p);
 	cr_assert_eq(p.tcp_tsecr, of.pod_tsval + 40, "the pod gets its own TSval back");
-	cr_assert_eq(p.tcp_tsval, 120);
+	cr_assert_eq(p.tcp_tsval, of.syn_tsval + 8, "and the client's clock moved to ours");
+}
+
+/* A pod that holds an old connection's 4-tuple in TIME-WAIT refuses a SYN whose timestamp went
+ * backwards (PAWS). Client TSvals are random per client, so the pod sees the gateway's clock,
+ * which only moves forward across connections. */
+Test(tcp, syns_to_pods_carry_the_gateways_clock_monotonic_across_clients)
+{
+	uint32_t prev = 0;
+	for (int k = 0; k < 3; k++) {
+		teardown();
+		setup();
+		now += rte_get_tsc_hz() / 100 * (uint64_t)k;
+		struct optflow of = opt_splice(7, 7, false);
+		if (k)
+			cr_assert(of.syn_tsval - prev < 0x80000000u && of.syn_tsval != prev,
+				  "TSval %u after %u", of.syn_tsval, prev);
+		prev = of.syn_tsval;
+	}
 }
 
 Test(tcp, sack_blocks_from_the_client_are_translated_into_pod_space)
@@ -1134,19 +1159,66 @@ Test(tcp, keepalive_head_split_over_segments_is_held_until_complete)
 	uint32_t pod_end = k.pod_isn + 1 + (uint32_t)strlen(resp1);
 	struct net_pkt p;
 	const char *a = "GET /api HTTP/1.1\r\nHo", *b = "st: kp.example\r\n\r\n";
+	/* Half a head cannot be routed: held and acknowledged (the pod has everything before
+	 * it); the pod connection stays as it is, since the request may yet be its own. */
 	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
 		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, a, 0));
-	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0,
-		      "an incomplete head is held too");
-	/* The old pod closes before the head is complete: nothing to route yet. */
-	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, pod_end, k.next + 1,
-		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
-	cr_assert_lt(find_out(1, RTE_TCP_SYN_FLAG, &p), 0);
+	cr_assert_lt(find_out(1, RTE_TCP_ACK_FLAG, &p), 0, "no byte of it reaches the pod");
+	int ack = find_out(0, RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(ack, 0);
+	cr_assert_eq(ntohl(out_tcp((uint16_t)ack, &p)->recv_ack), k.next + strlen(a));
+	cr_assert_eq(stats_sum(STATS_http_held), 1);
+	/* Complete: it routes to /api, another Service, so the first pod is closed after the
+	 * bytes it has. */
 	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(a),
 		    k.to_client, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, b, 0));
+	int fin = find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(fin, 0, "the first pod is asked to close");
+	cr_assert_eq(ntohl(out_tcp((uint16_t)fin, &p)->sent_seq), k.next);
+	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, pod_end, k.next + 1,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
 	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
-	cr_assert_geq(syn, 0, "complete: connect to the /api pod");
+	cr_assert_geq(syn, 0, "connect to the /api pod");
 	cr_assert_eq(ntohl(p.dst_ip), ntohl(inet_addr("198.19.0.12")));
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, keepalive_head_split_for_the_same_service_is_delivered_to_the_same_pod)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 46013, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *r1 = "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	kp_first(&k, r1, "HTTP/1.1 204 No Content\r\n\r\n");
+	struct net_pkt p;
+	const char *a = "GET /other HTTP/1.1\r\nHo", *b = "st: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, a, 0));
+	cr_assert_lt(find_out(1, RTE_TCP_ACK_FLAG, &p), 0);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(a),
+		    k.to_client, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, b, 0));
+	/* Complete and for the same Service: the gateway sends the whole head to the pod
+	 * itself, continuing the client's sequence numbers; nothing closes. */
+	int d = find_out(1, RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(d, 0, "the held head goes to the pod");
+	const struct rte_tcp_hdr *th = out_tcp((uint16_t)d, &p);
+	cr_assert_eq(ntohl(th->sent_seq), k.next);
+	cr_assert_eq(p.payload_len, strlen(a) + strlen(b));
+	const char *body =
+		rte_pktmbuf_mtod_offset(out[d].m, const char *, p.l2_len + p.l3_len + p.l4_len);
+	cr_assert(strncmp(body, "GET /other HTTP/1.1\r\nHost: kp.example", 36) == 0);
+	cr_assert_lt(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0);
+	cr_assert_eq(stats_sum(STATS_http_rebinds), 0);
+	/* The pod acknowledges it: the buffer is gone and the next request is spliced. */
+	uint32_t after = k.next + (uint32_t)(strlen(a) + strlen(b));
+	feed(1, seg(k.pod_mac, &gw_p, k.pod_ip, SNAT, 8080, k.snat_port, k.pod_isn + 100, after,
+		    RTE_TCP_ACK_FLAG, NULL, 0));
+	const char *r3 = "GET /x HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, after, k.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r3, 0));
+	cr_assert_eq(nout, 1, "spliced as it came");
+	cr_assert_eq(out[0].port, 1);
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
@@ -1274,25 +1346,29 @@ Test(tcp, keepalive_drain_resets_a_pod_that_never_closes_and_moves_on)
 	const char *r2 = "GET /api HTTP/1.1\r\nHost: kp.example\r\n\r\n";
 	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
 		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
-	/* The old pod ignores our FIN; after the connect timeout it is reset and the request
-	 * goes to the /api pod (the client had everything the old pod sent). */
-	now += rte_get_tsc_hz() * 2;
+	/* The old pod ignores our FIN (sent again with back-off); after the drain budget it is
+	 * reset and the request goes to the /api pod (the client had everything it sent). */
 	struct tcpl_out o[64];
-	uint16_t n = tcpl_tick(tcp, now, o, 64);
 	bool rst = false, syn = false;
-	for (uint16_t i = 0; i < n; i++) {
-		struct net_pkt p;
-		enum net_drop_reason why;
-		cr_assert_eq(net_parse(o[i].m, &p, &why), NET_CLASS_TCP);
-		const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
-			o[i].m, const struct rte_tcp_hdr *, p.l2_len + p.l3_len);
-		if ((th->tcp_flags & RTE_TCP_RST_FLAG) && p.dst_ip == inet_addr("198.19.0.11"))
-			rst = true;
-		if (th->tcp_flags == RTE_TCP_SYN_FLAG && p.dst_ip == inet_addr("198.19.0.12")) {
-			syn = true;
-			cr_assert_eq(ntohl(th->sent_seq), k.next - 1);
+	for (int step = 0; step < 120 && !syn; step++) {
+		now += rte_get_tsc_hz() / 10;
+		uint16_t n = tcpl_tick(tcp, now, o, 64);
+		for (uint16_t i = 0; i < n; i++) {
+			struct net_pkt p;
+			enum net_drop_reason why;
+			cr_assert_eq(net_parse(o[i].m, &p, &why), NET_CLASS_TCP);
+			const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
+				o[i].m, const struct rte_tcp_hdr *, p.l2_len + p.l3_len);
+			if ((th->tcp_flags & RTE_TCP_RST_FLAG) &&
+			    p.dst_ip == inet_addr("198.19.0.11"))
+				rst = true;
+			if (th->tcp_flags == RTE_TCP_SYN_FLAG &&
+			    p.dst_ip == inet_addr("198.19.0.12")) {
+				syn = true;
+				cr_assert_eq(ntohl(th->sent_seq), k.next - 1);
+			}
+			rte_pktmbuf_free(o[i].m);
 		}
-		rte_pktmbuf_free(o[i].m);
 	}
 	cr_assert(rst, "the silent pod is reset");
 	cr_assert(syn, "the held request goes to the /api pod");

@@ -54,7 +54,7 @@ TestSuite(publish, .init = setup, .fini = teardown);
 static struct route_table *table(unsigned rules)
 {
 	struct route_builder *b = route_builder_new();
-	struct route_endpoint ep = {.addr = 0x0b0013c6, .port = 8080, .ready = true};
+	struct lb_endpoint ep = {.addr = 0x0b0013c6, .port = 8080, .ready = true};
 	uint32_t pool = route_builder_add_pool(b, "ns", "svc", "80", &ep, 1);
 	for (unsigned i = 0; i < rules; i++) {
 		char path[32];

@@ -1,0 +1,297 @@
+/*
+ * frame.c: the client's byte stream, request by request, on a spliced connection.
+ *
+ * The promise: every byte a pod receives belongs to a request that the route table sent to
+ * that pod's Service, whole and in order; every request gets exactly one outcome; nothing
+ * depends on how the client cut its bytes into segments. So after the first request, the
+ * gateway keeps following the client's stream. Its state is the frame point F (conn->frame):
+ * every client byte before F has been checked — heads parsed by the strict parser and routed
+ * to this pod's Service, bodies framed by Content-Length or by the strict chunked parser — and
+ * may reach the pod; no byte at or after F may until it has been.
+ *
+ * A client data segment [seq, end):
+ *   - bytes before F are resent bytes. They go to the pod again only where that is harmless
+ *     (frame_resend_ok): below what the pod has acknowledged (it drops them as duplicates), or
+ *     inside body content the framing never reads ([frame_lo, F)). Anything else — a head or a
+ *     chunk-size line the pod has not acknowledged — is refused: if the pod had lost or refused
+ *     the first copy, a different copy would reach it unchecked. (This fails closed: such a
+ *     connection stalls and is reset, which a real loss between gateway and pod can also cause.)
+ *   - bytes at F are walked in place, without copying: a body's opaque content is skipped in one
+ *     step (F may move past the segment's end: later segments inside that body are checked by
+ *     position alone), chunk framing is checked byte by byte, and each head is parsed and routed.
+ *     A head for the same Service, while its pod is still in it, is accepted and the walk goes
+ *     on — so pipelined requests in one segment cost one parse each;
+ *   - the walk stops at the first head it cannot accept yet: incomplete, for another Service,
+ *     malformed, an upgrade, or bytes after a request that asked to close. The segment is cut
+ *     there: its checked prefix goes to the pod (trimmed, FIN cleared), and the rest is held in a
+ *     request buffer (hold.c), which decides: release it to this pod, or move (rebind.c);
+ *   - bytes beyond F with a gap before them cannot be checked yet: dropped, the client resends.
+ *
+ * The pod's acknowledgement (conn->pod_ack, line 1, updated by every pod packet) also tells when
+ * the gateway may acknowledge held bytes to the client itself: only once the pod has everything
+ * before them, so a client never stops resending a byte the pod may still need.
+ */
+#include "tcp/tcp-int.h"
+
+#include <string.h>
+
+#include <rte_ip.h>
+
+/* The furthest F moves over opaque body content at once: inside half the sequence space. */
+#define FRAME_JUMP (1u << 30)
+
+static bool pool_has_pod(const struct route_pool *p, uint32_t addr, uint16_t port)
+{
+	for (uint32_t i = 0; i < p->lb.n_endpoints; i++)
+		if (p->lb.endpoints[i].addr == addr && p->lb.endpoints[i].port == port)
+			return true;
+	return false;
+}
+
+/* Move F over what the body's framing never reads (up to FRAME_JUMP at a time). */
+static void frame_skip(struct conn *f)
+{
+	uint64_t o = http_body_opaque(&f->body);
+	if (o == 0)
+		return;
+	if (o > FRAME_JUMP)
+		o = FRAME_JUMP;
+	http_body_skip(&f->body, o);
+	f->frame = seq_add(f->frame, (uint32_t)o);
+}
+
+void frame_accept(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t at)
+{
+	(void)c;
+	f->frame = seq_add(at, r->head_len);
+	f->frame_lo = f->frame;
+	http_body_init(&f->body, r->body, r->content_length);
+	frame_skip(f);
+	if (!r->keep_alive)
+		f->fr |= CONN_FR_CLOSING;
+	if (r->upgrade)
+		f->fr |= CONN_FR_UPGRADE;
+	http_request_parser_init(&f->hp);
+	f->opts |= CONN_OPT_TRACK;
+}
+
+enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t *d, uint32_t n)
+{
+	const uint32_t f0 = f->frame;
+	for (;;) {
+		uint32_t off = f->frame - f0;
+		if (!f->body.done && f->body.mode != HTTP_BODY_NONE) {
+			frame_skip(f);
+			off = f->frame - f0;
+			if (off >= n)
+				return FV_OK;
+			size_t used;
+			enum http_body_result br =
+				http_body_feed(&f->body, d + off, n - off, &used);
+			f->frame = seq_add(f->frame, (uint32_t)used);
+			f->frame_lo = f->frame; /* framing bytes: not opaque */
+			if (br == HTTP_BODY_BAD)
+				return FV_BODY;
+			if (br == HTTP_BODY_MORE) {
+				if (http_body_opaque(&f->body))
+					continue; /* a chunk's data starts: skip it */
+				return FV_OK;
+			}
+			http_request_parser_init(&f->hp);
+			off = f->frame - f0;
+		}
+		if (off >= n)
+			return FV_OK;
+		if (f->fr & CONN_FR_CLOSING)
+			return FV_CLOSE;
+		if (f->fr & CONN_FR_UPGRADE)
+			return FV_UPGRADE;
+		if (f->fins & CONN_FIN_POD)
+			return FV_CLOSE; /* the client saw the pod close: this connection cannot
+					    move */
+		struct http_request r;
+		int rc = http_request_parse(&f->hp, &c->cfg.limits, d + off, n - off, &r);
+		if (rc == HTTP_NEED_MORE)
+			return FV_HOLD; /* f->hp keeps its progress for when more bytes come */
+		http_request_parser_init(&f->hp); /* whatever happens next parses afresh */
+		if (rc == HTTP_ERROR)
+			return FV_MOVE; /* answered after the requests before it */
+		const struct route_table *routes;
+		bool bad;
+		const struct route_target *t = lookup_head(c, d + off, &r, &routes, &bad);
+		const struct route_pool *pool = t ? route_pool(routes, t->pool) : NULL;
+		if (pool == NULL || r.upgrade || pool->id != f->pool_id ||
+		    !pool_has_pod(pool, f->pod_ip, rte_be_to_cpu_16(f->pod_port)))
+			return FV_MOVE; /* another Service, no route, or an upgrade: a pod
+					 * connection of its own */
+		/* Same Service, pod still in it: stays on this connection. */
+		stats_add(c->st, STATS_http_requests, 1);
+		stats_add(c->st, STATS_http_keepalive_requests, 1);
+		f->routes = routes;
+		f->pool = t->pool;
+		f->method = (uint8_t)r.method;
+		frame_accept(c, f, &r, seq_add(f0, off));
+	}
+}
+
+bool frame_resend_ok(const struct conn *f, uint32_t from, uint32_t to)
+{
+	/* Refused where [from, to) meets [pod_ack, frame_lo): bytes the pod may lack whose content
+	 * the framing read. */
+	uint32_t lo = seq_lt(from, f->pod_ack) ? f->pod_ack : from;
+	uint32_t hi = seq_min(to, f->frame_lo);
+	return !seq_lt(lo, hi);
+}
+
+void forward_prefix(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m, const struct net_pkt *p,
+		    uint16_t keep, struct tcpl_tx *tx)
+{
+	if (keep == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	splice_to_pod(c, f, m, p);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, p->l2_len);
+	struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	uint32_t keep_len = (uint32_t)p->l2_len + p->l3_len + p->l4_len + keep;
+	if (rte_pktmbuf_pkt_len(m) > keep_len)
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - keep_len));
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(p->l3_len + p->l4_len + keep));
+	th->tcp_flags = (uint8_t)(th->tcp_flags & ~RTE_TCP_FIN_FLAG);
+	net_ipv4_tcp_cksum_finish(m, p, c->ports[c->pod_pi].offloads);
+	stats_add(c->st, STATS_spliced_to_pod, 1);
+	emit(tx, m, c->pod_pi, c->st);
+}
+
+struct rte_mbuf *pod_segment(struct tcpl_ctx *c, const struct conn *f, uint32_t seq, uint8_t flags,
+			     const uint8_t *payload, uint16_t plen)
+{
+	struct seg_opts o;
+	const struct seg_opts *op = pod_side_opts(c, f, &o);
+	/* The client's window is unknown here: 64 KiB until its next ACK says otherwise. */
+	return segment(c, c->pod_pi, &f->pod_mac, f->snat_ip, f->pod_ip, f->snat_port, f->pod_port,
+		       seq, f->peer_ack, flags, (uint16_t)(65535u >> f->c2p_out), op, payload,
+		       plen);
+}
+
+void deliver(struct tcpl_ctx *c, struct conn *f, uint32_t from, uint32_t to, struct tcpl_tx *tx)
+{
+	if (!(f->opts & CONN_OPT_BUFFERED) || !seq_lt(from, to))
+		return;
+	const uint8_t *b = buf_of(c, f);
+	uint16_t mss = f->mss < c->ports[c->pod_pi].mss ? f->mss : c->ports[c->pod_pi].mss;
+	if (f->opts & CONN_OPT_TS)
+		mss = (uint16_t)(mss - 12); /* RFC 6691: options come out of the segment */
+	for (uint32_t s = from; seq_lt(s, to);) {
+		uint32_t len = to - s < mss ? to - s : mss;
+		emit(tx,
+		     pod_segment(c, f, s, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+				 b + (s - buf_start(f)), (uint16_t)len),
+		     c->pod_pi, c->st);
+		s = seq_add(s, len);
+	}
+}
+
+void buf_acked(struct tcpl_ctx *c, uint32_t idx, struct conn *f)
+{
+	if (!(f->opts & CONN_OPT_BUFFERED))
+		return;
+	/* Delivered bytes are the buffer's checked front: [start, min(F, end)). */
+	uint32_t done = seq_min(seq_min(f->pod_ack, f->frame), client_next(f));
+	if (!seq_lt(buf_start(f), done))
+		return;
+	uint32_t k = done - buf_start(f);
+	if (k < f->req_len)
+		memmove(buf_of(c, f), buf_of(c, f) + k, f->req_len - k);
+	f->req_len -= k;
+	f->client_isn = seq_add(f->client_isn, k);
+	if (f->req_len == 0) {
+		buf_release(c, f);
+		if (f->state == CONN_SPLICED)
+			timer_cancel(c, idx, f);
+	}
+}
+
+/* A data segment from seq whose bytes at F have been walked: send what was checked, hold or
+ * drop the rest, and decide. */
+static enum conn_state frame_cut(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				 struct rte_mbuf *m, const struct net_pkt *p, uint32_t seq,
+				 enum frame_verdict v, uint64_t now, struct tcpl_tx *tx)
+{
+	uint16_t keep = (uint16_t)(f->frame - seq);
+	const uint8_t *rest = payload_of(m, p) + keep;
+	uint32_t rest_len = p->payload_len - keep;
+	if (v == FV_CLOSE) {
+		stats_add(c->st, STATS_http_after_close, 1);
+		forward_prefix(c, f, m, p, keep, tx);
+		return CONN_SPLICED;
+	}
+	if (v == FV_BODY) {
+		stats_add(c->st, STATS_http_bad_body, 1);
+		forward_prefix(c, f, m, p, keep, tx);
+		return drain_begin(c, idx, f, RESP_CLOSE, now, tx);
+	}
+	/* Held: copied out before the segment is cut. */
+	uint32_t cack = rte_be_to_cpu_32(tcp_hdr_of(m, p)->recv_ack);
+	bool held = hold_begin(c, f, rest, rest_len);
+	forward_prefix(c, f, m, p, keep, tx);
+	if (!held) {
+		/* No buffer for it: the connection fails closed after what was routed. */
+		return drain_begin(c, idx, f, RESP_CLOSE, now, tx);
+	}
+	if (f->fr & CONN_FR_ACKED)
+		emit(tx,
+		     to_client(c, f, cack, client_next(f), RTE_TCP_ACK_FLAG,
+			       c->cfg.request_buffer - f->req_len, NULL, 0),
+		     f->client_pi, c->st);
+	return hold_decide(c, idx, f, now, tx);
+}
+
+bool frame_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct rte_mbuf *m,
+		       const struct net_pkt *p, uint64_t now, struct tcpl_tx *tx,
+		       enum conn_state *next)
+{
+	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
+	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
+	uint32_t end = seq_add(seq, p->payload_len);
+	*next = (enum conn_state)f->state;
+	if (p->tcp_flags & RTE_TCP_ACK_FLAG)
+		f->peer_ack = rte_be_to_cpu_32(th->recv_ack) - f->delta;
+	if (unlikely(m->nb_segs > 1)) {
+		/* Framing reads the payload in place; a chained mbuf is not walked. */
+		stats_add(c->st, STATS_tcp_resend_refused, 1);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	if (seq_lt(seq, f->frame)) {
+		uint32_t upto = seq_min(end, f->frame);
+		bool in_buf = (f->opts & CONN_OPT_BUFFERED) && seq_lt(buf_start(f), upto) &&
+			      seq_lt(seq, client_next(f));
+		if (!frame_resend_ok(f, seq, upto) || in_buf) {
+			/* Bytes the pod may lack whose content was read, or bytes the gateway
+			 * delivers itself: the copy it checked is the only one the pod gets. What
+			 * lies before the buffer may still go. */
+			stats_add(c->st, STATS_tcp_resend_refused, 1);
+			if (in_buf && seq_lt(seq, buf_start(f)) &&
+			    frame_resend_ok(f, seq, buf_start(f)))
+				forward_prefix(c, f, m, p, (uint16_t)(buf_start(f) - seq), tx);
+			else
+				rte_pktmbuf_free(m);
+			return true;
+		}
+		if (!seq_lt(f->frame, end))
+			return false; /* all checked before: spliced as it came */
+	} else if (seq != f->frame) {
+		/* A gap before it: cannot be checked yet, and the pod must not see it first. */
+		stats_add(c->st, STATS_tcp_out_of_order, 1);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	uint32_t off = f->frame - seq;
+	enum frame_verdict v = frame_walk(c, f, payload_of(m, p) + off, p->payload_len - off);
+	if (v == FV_OK)
+		return false;
+	*next = frame_cut(c, idx, f, m, p, seq, v, now, tx);
+	return true;
+}
