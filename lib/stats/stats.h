@@ -45,6 +45,8 @@
 	X(tcp_syn_in, "SYNs received for a VIP port")                                              \
 	X(tcp_cookie_ok, "Handshakes completed with a valid SYN cookie")                           \
 	X(tcp_cookie_bad, "ACKs with an invalid or expired SYN cookie (answered with RST)")        \
+	X(tcp_cookie_stale,                                                                        \
+	  "Cookie ACKs whose echoed SYN-ACK timestamp was over 1.5 s old (answered with RST)")        \
 	X(tcp_flows_full, "New connections refused because the flow table was full")               \
 	X(tcp_flows_closed, "Flows removed (closed, reset or aged out)")                           \
 	X(tcp_out_of_order, "Request segments out of order or duplicated (re-acknowledged)")       \

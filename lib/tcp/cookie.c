@@ -60,6 +60,19 @@ void cookie_prepare(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
 	if (nack && keys)
 		crypto_cookie_check_burst(c->crypto, keys, ack_in, cb->ack_cookie, nack, count,
 					  cb->ack_ok, cb->ack_mss);
+	/* A client with timestamps echoes our SYN-ACK's TSval (our millisecond clock) in every
+	 * segment until it hears from us again, so a cookie ACK also says how old the SYN-ACK is.
+	 * Only a fresh one opens a connection: a resend of a first segment from a connection that
+	 * has already ended (and aged out) must not open a new one and replay its request. */
+	uint32_t ms = ms_of(c, c->now) & ~0x1fu;
+	for (uint16_t k = 0; k < nack; k++) {
+		const struct net_pkt *p = &info[ack_ix[k]];
+		if (cb->ack_ok[k] && p->tcp_has_ts &&
+		    ms - (p->tcp_tsecr & ~0x1fu) > COOKIE_FRESH_MS) {
+			cb->ack_ok[k] = false;
+			stats_add(c->st, STATS_tcp_cookie_stale, 1);
+		}
+	}
 	memset(cb->syn_of, -1, sizeof(cb->syn_of));
 	memset(cb->ack_of, -1, sizeof(cb->ack_of));
 	for (uint16_t k = 0; k < nsyn; k++)
@@ -136,7 +149,7 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 		f->ts_client = p->tcp_tsval;
 	}
 	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
-	f->frame = f->frame_lo = buf_start(f);
+	f->frame = f->frame_lo = f->pod_ack = buf_start(f);
 	f->fr = CONN_FR_ACKED; /* the gateway is the client's peer */
 	http_request_parser_init(&f->hp);
 	f->state = CONN_HEAD; /* born here; every later change goes through conn_set */

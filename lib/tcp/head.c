@@ -82,7 +82,7 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 	enum conn_state next = CONN_LOCAL_RESP;
 	if (flags & RTE_TCP_RST_FLAG) {
 		rte_pktmbuf_free(m);
-		return CONN_FREE;
+		return conn_dead_end(f);
 	}
 	if ((flags & RTE_TCP_ACK_FLAG) && !seq_lt(rte_be_to_cpu_32(th->recv_ack), our_end))
 		timer_cancel(c, idx, f); /* response delivered */
@@ -92,7 +92,7 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 		     f->client_pi, c->st);
 		f->fins |= CONN_FIN_CLIENT;
 		if (!(f->fr & CONN_FR_TIMER))
-			next = CONN_CLOSED;
+			next = conn_dead_end(f); /* no pod stream: strays go nowhere */
 	}
 	rte_pktmbuf_free(m);
 	return next;
@@ -126,7 +126,7 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 			stats_add(c->st, STATS_tcp_rst_sent, 1);
 		}
 		rte_pktmbuf_free(m);
-		return CONN_FREE;
+		return conn_dead_end(f);
 	}
 	if (flags & RTE_TCP_SYN_FLAG) {
 		rte_pktmbuf_free(m); /* a stray SYN retransmission for an established flow */

@@ -243,5 +243,5 @@ enum conn_state rebind_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 		       RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, 0),
 	     f->client_pi, c->st);
 	stats_add(c->st, STATS_tcp_rst_sent, 1);
-	return CONN_FREE;
+	return conn_dead_end(f);
 }

@@ -217,7 +217,7 @@ enum conn_state local_response_resend(struct tcpl_ctx *c, uint32_t idx, struct c
 				      uint64_t now, struct tcpl_tx *tx)
 {
 	if (++f->tries > MAX_RETRANSMIT)
-		return CONN_FREE;
+		return conn_dead_end(f);
 	send_local_response(c, f, tx);
 	stats_add(c->st, STATS_tcp_retransmits, 1);
 	timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));

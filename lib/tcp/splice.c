@@ -202,10 +202,19 @@ enum conn_state splice_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn
 			rte_pktmbuf_free(m);
 			return (enum conn_state)f->state;
 		}
-		if (unlikely(f->opts & CONN_OPT_TRACK) && f->state == CONN_SPLICED) {
+		if (unlikely(f->opts & CONN_OPT_TRACK)) {
 			enum conn_state next;
-			if (frame_from_client(c, idx, f, m, p, now, tx, &next))
+			if (f->state == CONN_SPLICED &&
+			    frame_from_client(c, idx, f, m, p, now, tx, &next))
 				return next;
+			/* Closing: only resent bytes the framing already passed may still go. */
+			if (f->state == CONN_CLOSED &&
+			    (seq_lt(f->frame, seq_add(seq, p->payload_len)) ||
+			     !frame_resend_ok(f, seq, seq_add(seq, p->payload_len)))) {
+				stats_add(c->st, STATS_tcp_resend_refused, 1);
+				rte_pktmbuf_free(m);
+				return CONN_CLOSED;
+			}
 		}
 	}
 	enum conn_state next = track_close(f, p->tcp_flags, CONN_FIN_CLIENT, &f->fins);
@@ -255,9 +264,16 @@ enum conn_state splice_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	if (!(f->opts & CONN_OPT_BUFFERED))
 		return CONN_SPLICED;
 	if (++f->tries > MAX_RETRANSMIT) {
-		/* The pod never took the request: give up on the connection. */
+		/* The pod never took the request: give up on the connection, and say so to both. */
+		emit(tx, pod_segment(c, f, buf_start(f), RTE_TCP_RST_FLAG, NULL, 0), c->pod_pi,
+		     c->st);
+		emit(tx,
+		     to_client(c, f, seq_add(f->cookie_isn, 1), f->pod_ack,
+			       RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, 0),
+		     f->client_pi, c->st);
+		stats_add(c->st, STATS_tcp_rst_sent, 2);
 		buf_release(c, f);
-		return CONN_CLOSED;
+		return conn_dead_end(f);
 	}
 	deliver(c, f, seq_lt(buf_start(f), f->pod_ack) ? f->pod_ack : buf_start(f),
 		seq_min(f->frame, client_next(f)), tx);

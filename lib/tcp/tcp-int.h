@@ -327,6 +327,18 @@ bool timer_due(const struct tcpl_ctx *c, const struct conn *f, uint64_t now);
 
 /* ---- tcp.c: the dispatcher ------------------------------------------------------------------ */
 
+/*
+ * A connection that ends before or without a live pod stream: it lingers closed (for
+ * timeouts.linger_ms) so that segments still in flight meet it and are dropped. Freed at once,
+ * a resent first segment would carry a valid SYN cookie again and open a new connection that
+ * replays the request.
+ */
+static inline enum conn_state conn_dead_end(struct conn *f)
+{
+	f->fins |= CONN_FIN_DEAD;
+	return CONN_CLOSED;
+}
+
 /* Give the connection its next state; CONN_FREE drops it and releases what it holds. */
 void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state next);
 /* Release what a connection holds (buffer, timer, loads, counts) before its record goes. */

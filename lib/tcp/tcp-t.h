@@ -36,6 +36,7 @@ enum conn_state {
 
 #define CONN_FIN_CLIENT 0x1
 #define CONN_FIN_POD	0x2
+#define CONN_FIN_DEAD	0x4 /* CONN_CLOSED without a pod stream to pass strays to: dropped */
 #define CONN_NONE	UINT32_MAX
 
 /*
@@ -152,6 +153,10 @@ struct tcpl_tx {
 };
 
 #define MAX_RETRANSMIT 6
+
+/* How old a SYN-ACK's timestamp may be when its cookie comes back (a few client RTOs); closed
+ * connections linger at least this long and half a second more. */
+#define COOKIE_FRESH_MS 1500u
 
 /* Timer wheel: one slot per tick, a doubly linked list of connections in each. A deadline
  * further than the wheel's span simply comes round again. */

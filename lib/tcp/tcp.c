@@ -93,6 +93,12 @@ void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state 
 		}
 		return;
 	}
+	if (next == CONN_CLOSED && f->state != CONN_CLOSED) {
+		/* Lingering: nothing left to deliver or time. */
+		buf_release(c, f);
+		timer_cancel(c, idx, f);
+		load_release(c, f);
+	}
 	/* A buffer held for a head in progress counts against the client's cap. */
 	bool held = next == CONN_HEAD || next == CONN_HOLD;
 	if (held != ((f->fr & CONN_FR_HELD) != 0)) {
@@ -171,8 +177,13 @@ static enum conn_state client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t i
 		return (enum conn_state)f->state;
 	}
 	switch (f->state) {
-	case CONN_SPLICED:
 	case CONN_CLOSED:
+		if (f->fins & CONN_FIN_DEAD) {
+			rte_pktmbuf_free(m); /* a stray of a connection that has ended */
+			return CONN_CLOSED;
+		}
+		return splice_from_client(c, idx, f, m, p, now, tx);
+	case CONN_SPLICED:
 		return splice_from_client(c, idx, f, m, p, now, tx);
 	case CONN_HOLD:
 		if (p->tcp_flags & RTE_TCP_RST_FLAG)
@@ -202,8 +213,13 @@ static enum conn_state pod_packet(struct tcpl_ctx *c, uint32_t idx, struct conn 
 		return rebind_from_pod(c, idx, f, m, p, now, tx);
 	case CONN_HOLD:
 		return hold_from_pod(c, idx, f, m, p, now, tx);
-	case CONN_SPLICED:
 	case CONN_CLOSED:
+		if (f->fins & CONN_FIN_DEAD) {
+			rte_pktmbuf_free(m);
+			return CONN_CLOSED;
+		}
+		return splice_from_pod(c, idx, f, m, p, now, tx);
+	case CONN_SPLICED:
 		return splice_from_pod(c, idx, f, m, p, now, tx);
 	default:
 		rte_pktmbuf_free(m);
@@ -477,8 +493,9 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	}
 	c->conns = flow_records(c->ft);
 	/* Passive ejection lasts ten connect timeouts at first (lib/lb doubles it per strike). */
-	lb_worker_init(c->lb, 10 * cfg->connect_tsc, rte_rdtsc());
-	c->rng = rte_rdtsc() | 1;
+	uint64_t seed = cfg->seed ? cfg->seed : rte_rdtsc();
+	lb_worker_init(c->lb, 10 * cfg->connect_tsc, seed);
+	c->rng = (seed * 0x9e3779b97f4a7c15ull) | 1;
 	timer_init(c, rte_rdtsc());
 	for (uint32_t i = 0; i < cfg->buffers; i++)
 		c->buf_free[i] = cfg->buffers - 1 - i;

@@ -63,6 +63,7 @@ struct tcpl_config {
 	uint32_t heads_per_client; /* buffers one client address may hold for heads in
 				    * progress (slowloris cap) */
 	uint32_t challenge_acks_per_sec; /* RFC 5961 §7 rate limit, per worker */
+	uint64_t seed;			 /* random choices (SNAT ports, pods); 0 = from the TSC */
 	uint64_t tsc_hz;		 /* for the millisecond timestamp clock */
 };
 

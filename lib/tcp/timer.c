@@ -150,7 +150,14 @@ static bool conn_dead(uint32_t idx, uint64_t now, void *arg)
 	struct tcpl_ctx *c = arg;
 	struct conn *f = conn_of(c, idx);
 	uint32_t idle = coarse(now) - f->last_seen;
-	bool dead = (f->state == CONN_CLOSED && idle > coarse(c->cfg.linger_tsc)) ||
+	/* A closed connection lingers at least as long as a cookie ACK stays fresh (cookie.c), so
+	 * a resend of its first segment meets it rather than the cookie check, which would open a
+	 * new connection and replay the request. */
+	uint64_t linger = c->cfg.linger_tsc;
+	uint64_t fresh = (uint64_t)(COOKIE_FRESH_MS + 500) * (c->cfg.tsc_hz / 1000);
+	if (linger < fresh)
+		linger = fresh;
+	bool dead = (f->state == CONN_CLOSED && idle > coarse(linger)) ||
 		    idle > coarse(c->cfg.idle_tsc);
 	if (dead)
 		conn_release(c, idx, f);

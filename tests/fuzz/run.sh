@@ -2,7 +2,8 @@
 # Build the libFuzzer harnesses with clang (address + undefined sanitizers) and run each for a
 # bounded time on a copy of its seed corpus. Exit non-zero on any crash; the crashing input is
 # printed (hex) so it can become a regression test.
-#   FUZZ_SECONDS (default 30) per harness.
+#   FUZZ_SECONDS (default 30) per harness; FUZZ_ONLY="stream" runs just the named harnesses.
+#   For an hour on the stream harness: FUZZ_SECONDS=3600 FUZZ_ONLY=stream tests/fuzz/run.sh
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -15,14 +16,33 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -I"$root/lib")
 
+# The stream harness drives the whole TCP-lite engine: it links the data-path modules and DPDK.
+dpdk_cflags=$(pkg-config --cflags libdpdk)
+dpdk_libs=$(pkg-config --libs libdpdk)
+engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c
+	"$root"/lib/http/http.c "$root"/lib/net/*.c "$root"/lib/crypto/crypto.c
+	"$root"/lib/stats/stats.c "$root"/lib/conf/*.c)
+
+build() { # harness
+	case $1 in
+	stream)
+		# shellcheck disable=SC2086
+		"$CC" "${flags[@]}" -DALLOW_EXPERIMENTAL_API -march=native \
+			-Wno-unknown-warning-option $dpdk_cflags -o "$work/fuzz_$1" \
+			"$here/fuzz_$1.c" "${engine[@]}" $dpdk_libs -lIPSec_MB -lconfig -lm ;;
+	*)
+		"$CC" "${flags[@]}" -o "$work/fuzz_$1" "$here/fuzz_$1.c" "$root/lib/http/http.c" ;;
+	esac
+}
+
 rc=0
-for h in request response; do
-	"$CC" "${flags[@]}" -o "$work/fuzz_$h" "$here/fuzz_$h.c" "$root/lib/http/http.c"
+for h in ${FUZZ_ONLY:-request response stream}; do
+	build "$h"
 	mkdir -p "$work/corpus_$h" "$work/crash_$h"
 	cp "$here/corpus/$h"/* "$work/corpus_$h/" 2>/dev/null || true
 	echo "fuzz_$h: ${secs}s"
 	if ! (cd "$work/crash_$h" && "$work/fuzz_$h" -max_total_time="$secs" -max_len=4096 \
-		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus_$h" \
+		-timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$work/corpus_$h" \
 		>"$work/log_$h" 2>&1); then
 		rc=1
 		tail -40 "$work/log_$h"

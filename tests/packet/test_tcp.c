@@ -483,10 +483,24 @@ Test(tcp, head_timeout_answers_408)
 	rte_pktmbuf_free(o[0].m);
 }
 
-Test(tcp, client_rst_before_splice_frees_the_flow)
+Test(tcp, client_rst_before_splice_closes_and_a_resent_request_cannot_reopen_it)
 {
 	uint32_t cookie = handshake(600);
 	feed(0, from_client(601, cookie + 1, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL));
+	/* A resend of the first segment still in flight carries a valid cookie: it must meet
+	 * the closed connection, not open a new one that would replay the request. */
+	feed(0, from_client(601, cookie + 1, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+			    "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"));
+	cr_assert_eq(nout, 0, "dropped");
+	cr_assert_eq(stats_sum(STATS_tcp_cookie_ok), 1, "no second connection");
+	/* It lingers (at least as long as a cookie stays fresh), then is freed. */
+	struct tcpl_out o[64];
+	for (int i = 0; i < 40; i++) {
+		now += rte_get_tsc_hz() / 10;
+		uint16_t k = tcpl_tick(tcp, now, o, 64);
+		for (uint16_t j = 0; j < k; j++)
+			rte_pktmbuf_free(o[j].m);
+	}
 	cr_assert_eq(tcpl_flow_count(tcp), 0);
 }
 
