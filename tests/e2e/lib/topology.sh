@@ -135,7 +135,7 @@ ports = (
     routes = ( { dst = "198.19.0.0/16"; via = "$TOPO_ROUTER"; } );
   }
 );
-limits = { mbufs = 4095; max_flows = 4096; };
+limits = { mbufs = 8191; max_flows = 65536; };
 metrics = { listen = "127.0.0.1:$mport"; };
 routing = { manifests = "$manifests"; };
 timeouts = { header_ms = 2000; connect_ms = 3000; };
