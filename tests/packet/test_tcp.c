@@ -1389,3 +1389,463 @@ Test(tcp, keepalive_drain_resets_a_pod_that_never_closes_and_moves_on)
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
+
+/* ---- the invariant, class by class ---------------------------------------------------------- */
+
+/* Payload bytes of every data segment sent to the pods in the last output. */
+static uint32_t pod_payload(void)
+{
+	uint32_t n = 0;
+	for (uint16_t k = 0; k < nout; k++) {
+		if (out[k].port != 1)
+			continue;
+		struct net_pkt p;
+		out_tcp(k, &p);
+		n += p.payload_len;
+	}
+	return n;
+}
+
+static bool client_got(const char *prefix)
+{
+	for (uint16_t k = 0; k < nout; k++) {
+		if (out[k].port != 0)
+			continue;
+		struct net_pkt p;
+		out_tcp(k, &p);
+		const char *b = rte_pktmbuf_mtod_offset(out[k].m, const char *,
+							p.l2_len + p.l3_len + p.l4_len);
+		if (p.payload_len >= strlen(prefix) && strncmp(b, prefix, strlen(prefix)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void kp_pod_fin(struct kp *k, uint32_t pod_seq, uint32_t ack)
+{
+	feed(1, seg(k->pod_mac, &gw_p, k->pod_ip, SNAT, 8080, k->snat_port, pod_seq, ack,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+}
+
+static void kp_client(struct kp *k, uint32_t seq, const char *data)
+{
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k->cport, 80, seq, k->to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, data, 0));
+}
+
+Test(tcp, a_later_request_failing_strict_parsing_gets_400_after_the_responses_before_it)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47001, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *resp = "HTTP/1.1 204 No Content\r\n\r\n";
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", resp);
+	const char *bad[] = {
+		"GET / HTTP/1.1\r\nHost: kp.example\r\nContent-Length: 1\r\nContent-Length: "
+		"1\r\n\r\nx",
+		"GET / HTTP/1.1\nHost: kp.example\n\n",
+		"GET / HTTP/1.1\r\nHost: kp.example\r\nX : y\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: kp.example\r\nX: a\r\n b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n"
+		"Content-Length: 3\r\n\r\n",
+		"GET /\\..\\admin HTTP/1.1\r\nHost: kp.example\r\n\r\n",
+		"GET http://other.example/ HTTP/1.1\r\nHost: kp.example\r\n\r\n",
+	};
+	/* Each on a connection of its own, all the same way. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (i) {
+			k = (struct kp){.cport = (uint16_t)(47001 + i),
+					.pod_isn = 70000,
+					.pod_ip = "198.19.0.11"};
+			kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", resp);
+		}
+		kp_client(&k, k.next, bad[i]);
+		cr_assert_eq(pod_payload(), 0, "case %zu: no byte of it reaches the pod", i);
+		struct net_pkt p;
+		cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0,
+			      "case %zu: the pod is closed after the first request", i);
+		kp_pod_fin(&k, k.pod_isn + 1 + (uint32_t)strlen(resp), k.next + 1);
+		cr_assert(client_got("HTTP/1.1 400"), "case %zu: 400 after the first answer", i);
+	}
+	cr_assert_eq(stats_sum(STATS_http_local_400), sizeof(bad) / sizeof(bad[0]));
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, two_requests_for_the_same_service_in_one_segment_pass_as_they_came)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47101, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", "HTTP/1.1 204 X\r\n\r\n");
+	const char *two = "GET /a HTTP/1.1\r\nHost: kp.example\r\n\r\n"
+			  "POST /b HTTP/1.1\r\nHost: kp.example\r\nContent-Length: 3\r\n\r\nabc";
+	kp_client(&k, k.next, two);
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(pod_payload(), strlen(two), "one segment, spliced whole");
+	cr_assert_eq(stats_sum(STATS_http_keepalive_requests), 2);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_pipelined_request_for_another_service_is_cut_at_its_boundary)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47201, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", "HTTP/1.1 204 X\r\n\r\n");
+	const char *r2 = "GET /x HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	const char *r3 = "GET /api/y HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	char both[256];
+	snprintf(both, sizeof(both), "%s%s", r2, r3);
+	kp_client(&k, k.next, both);
+	cr_assert_eq(pod_payload(), strlen(r2), "only the first reaches this pod");
+	struct net_pkt p;
+	int fin = find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(fin, 0);
+	cr_assert_eq(ntohl(out_tcp((uint16_t)fin, &p)->sent_seq), k.next + strlen(r2),
+		     "and is closed right after it");
+	cr_assert_lt(find_out(0, RTE_TCP_ACK_FLAG, &p), 0,
+		     "the held request is not acknowledged before the pod has the one before it");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_chunked_body_is_framed_and_the_next_request_still_moves)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47301, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "POST / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "HTTP/1.1 100 Continue\r\n\r\n");
+	const char *c1 = "5;x=\"y\"\r\nhel", *c2 = "lo\r\n0\r\nT: 1\r\n\r\n";
+	kp_client(&k, k.next, c1);
+	cr_assert_eq(pod_payload(), strlen(c1));
+	kp_client(&k, k.next + (uint32_t)strlen(c1), c2);
+	cr_assert_eq(pod_payload(), strlen(c2), "the body, cut anywhere, passes");
+	uint32_t after = k.next + (uint32_t)(strlen(c1) + strlen(c2));
+	kp_client(&k, after, "GET /api/z HTTP/1.1\r\nHost: kp.example\r\n\r\n");
+	cr_assert_eq(pod_payload(), 0);
+	struct net_pkt p;
+	int fin = find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(fin, 0, "the request after the body routes to /api: the pod is closed");
+	cr_assert_eq(ntohl(out_tcp((uint16_t)fin, &p)->sent_seq), after);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_broken_chunk_never_passes_and_the_connection_fails_closed)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47311, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "POST / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "HTTP/1.1 100 Continue\r\n\r\n");
+	const char *body = "3\r\nabc\r\n0x5\r\nGET /api/ HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	kp_client(&k, k.next, body);
+	cr_assert_eq(pod_payload(), strlen("3\r\nabc\r\n0"), "valid up to the fault, no further");
+	cr_assert_eq(stats_sum(STATS_http_bad_body), 1);
+	struct net_pkt p;
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_request_sent_while_the_pod_connection_is_set_up_is_routed_on_its_own)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	uint16_t cport = 47401;
+	uint32_t isn = 1000u * cport;
+	struct net_pkt p;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	const char *r1 = "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	const char *r2 = "GET /api/x HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r1, 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0);
+	uint16_t sp = ntohs(p.src_port);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1 + (uint32_t)strlen(r1), cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, r2, 0));
+	cr_assert_eq(pod_payload(), 0);
+	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
+	feed(1, seg(&pm, &gw_p, "198.19.0.11", SNAT, 8080, sp, 5000, isn + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(pod_payload(), strlen(r1), "the pod of / gets the first request only");
+	int fin = find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(fin, 0, "the second routes to /api: this pod is closed after the first");
+	cr_assert_eq(ntohl(out_tcp((uint16_t)fin, &p)->sent_seq), isn + 1 + strlen(r1));
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, no_free_request_buffer_answers_503_and_later_requests_fail_closed)
+{
+	tcpl_free(tcp);
+	struct tcpl_config cfg = test_config();
+	cfg.buffers = 1;
+	struct tcpl_port ports[2] = {{.local = &client_side, .mss = 1460},
+				     {.local = &pod_side, .conf = &pod_conf, .mss = 1460}};
+	char err[128];
+	tcp = tcpl_create("tcpbuf", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	tcpl_set_routes(tcp, routes);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+	handshake(100); /* holds the one buffer */
+	struct net_pkt p;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 40001, 80, 900, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0,
+	     seg(&cli, &gw_c, CLIENT, VIP, 40001, 80, 901, cookie + 1, RTE_TCP_ACK_FLAG, NULL, 0));
+	cr_assert(client_got("HTTP/1.1 503"), "a new connection without a buffer gets 503");
+	cr_assert_eq(stats_sum(STATS_tcp_buffers_full), 1);
+	cr_assert_eq(stats_sum(STATS_tcp_flows_full), 0, "not counted as a full flow table");
+}
+
+Test(tcp, a_client_over_its_cap_of_heads_in_progress_gets_503)
+{
+	tcpl_free(tcp);
+	struct tcpl_config cfg = test_config();
+	cfg.heads_per_client = 2;
+	struct tcpl_port ports[2] = {{.local = &client_side, .mss = 1460},
+				     {.local = &pod_side, .conf = &pod_conf, .mss = 1460}};
+	char err[128];
+	tcp = tcpl_create("tcpcap", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	tcpl_set_routes(tcp, routes);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct net_pkt p;
+		uint16_t cport = (uint16_t)(41000 + i);
+		feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, 7000, 0, RTE_TCP_SYN_FLAG, NULL,
+			    1460));
+		uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+		feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, 7001, cookie + 1,
+			    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "GET / HT", 0));
+		cr_assert_eq(client_got("HTTP/1.1 503"), i == 2, "connection %u", i);
+	}
+	cr_assert_eq(stats_sum(STATS_tcp_heads_over_cap), 1);
+}
+
+Test(tcp, an_upgrade_answered_without_101_keeps_framing_and_101_makes_it_opaque)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	const char *up = "GET / HTTP/1.1\r\nHost: kp.example\r\nConnection: Upgrade\r\n"
+			 "Upgrade: websocket\r\n\r\n";
+	/* Refused: the next request is framed and routed like any other. */
+	struct kp k = {.cport = 47501, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, up, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	kp_client(&k, k.next, "GET /api/x HTTP/1.1\r\nHost: kp.example\r\n\r\n");
+	cr_assert_eq(pod_payload(), 0);
+	struct net_pkt p;
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0);
+	/* Switched: bytes after it are the new protocol's, opaque. */
+	k = (struct kp){.cport = 47502, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, up, "HTTP/1.1 101 Switching Protocols\r\n\r\n");
+	const char frame[] = "\x81\x05hello GET /api/ HTTP/1.1\r\n\r\n";
+	kp_client(&k, k.next, frame);
+	cr_assert_eq(pod_payload(), strlen(frame), "spliced as it came");
+	cr_assert_eq(stats_sum(STATS_http_upgrades), 1);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_body_over_a_gibibyte_and_data_with_a_fin_are_framed)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47601, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "PUT / HTTP/1.1\r\nHost: kp.example\r\nContent-Length: 5000000000\r\n\r\n",
+		 "HTTP/1.1 100 Continue\r\n\r\n");
+	/* Anywhere inside the body, even ahead of what arrived: passed by position. */
+	kp_client(&k, k.next + 3000000, "0123456789");
+	cr_assert_eq(pod_payload(), 10);
+	/* A request with its FIN: framed like any other (here: same Service, so it passes). */
+	struct kp j = {.cport = 47602, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&j, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", "HTTP/1.1 204 X\r\n\r\n");
+	const char *last = "GET /last HTTP/1.1\r\nHost: kp.example\r\nConnection: close\r\n\r\n";
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, j.cport, 80, j.next, j.to_client,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_FIN_FLAG, last, 0));
+	cr_assert_eq(pod_payload(), strlen(last));
+	struct net_pkt p_any;
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p_any), 0, "with its FIN");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+/* ---- TCP hardening ------------------------------------------------------------------------ */
+
+Test(tcp, a_spoofed_syn_with_another_isn_gets_a_challenge_ack_and_the_flow_stays)
+{
+	uint16_t sp;
+	uint32_t cookie = spliced(100, 200, &sp);
+	feed(0, from_client(555555, 0, RTE_TCP_SYN_FLAG, NULL));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p);
+	cr_assert_eq(out[0].port, 0);
+	cr_assert_eq(th->tcp_flags, RTE_TCP_ACK_FLAG, "a challenge ACK, no SYN-ACK");
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+	cr_assert_eq(stats_sum(STATS_tcp_challenge_acks), 1);
+	/* The connection goes on. */
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 201, 139, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+		    "HTTP/1.1 204 X\r\n\r\n", 0));
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(ntohl(out_tcp(0, &p)->sent_seq), cookie + 1);
+}
+
+Test(tcp, a_reset_not_at_the_expected_number_is_challenged_or_dropped)
+{
+	uint16_t sp;
+	spliced(100, 200, &sp);
+	/* The pod has acknowledged 139: that is the only number a RST may carry. */
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 201, 139, RTE_TCP_ACK_FLAG, NULL, 0));
+	feed(0, from_client(150, 0, RTE_TCP_RST_FLAG, NULL));
+	cr_assert_eq(nout, 1, "in the window: a challenge ACK");
+	struct net_pkt p;
+	cr_assert_eq(out_tcp(0, &p)->tcp_flags, RTE_TCP_ACK_FLAG);
+	cr_assert_eq(ntohl(out_tcp(0, &p)->recv_ack), 139);
+	feed(0, from_client(100 + 0x70000000u, 0, RTE_TCP_RST_FLAG, NULL));
+	cr_assert_eq(nout, 0, "far off: dropped");
+	cr_assert_eq(stats_sum(STATS_tcp_rst_ignored), 1);
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+	feed(0, from_client(139, 0, RTE_TCP_RST_FLAG, NULL));
+	cr_assert_eq(nout, 1, "exact: forwarded, the connection closes");
+	cr_assert(out_tcp(0, &p)->tcp_flags & RTE_TCP_RST_FLAG);
+}
+
+Test(tcp, a_repeat_of_the_opening_syn_is_ignored_after_a_proxy_header_moved_the_isn)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	uint16_t cport = 47701;
+	uint32_t isn = 5000;
+	struct net_pkt p;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+		    "GET / HTTP/1.1\r\nHost: pp.example\r\n\r\n", 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0);
+	uint32_t pod_syn = ntohl(out_tcp((uint16_t)syn, &p)->sent_seq);
+	cr_assert_eq(pod_syn, isn - 28, "the pod's stream starts 28 bytes early");
+	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
+	feed(1, seg(&pm, &gw_p, "198.19.0.11", SNAT, 8080, ntohs(p.src_port), 9000, pod_syn + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(pod_payload(), 28 + strlen("GET / HTTP/1.1\r\nHost: pp.example\r\n\r\n"),
+		     "the header, then the request");
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	cr_assert_eq(nout, 0, "the opening SYN again: ignored, not challenged, no new connection");
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_connection_freed_inside_a_burst_is_not_used_by_a_later_packet_of_it)
+{
+	/* A lingering connection, a SYN that replaces it, and its old 4-tuple's stray ACK in the
+	 * same burst: the stray must not act on the record the new connection now owns. */
+	uint16_t sp;
+	uint32_t cookie = spliced(100, 200, &sp);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 201, 139, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG,
+		    NULL, 0));
+	struct rte_mbuf *m[2] = {from_client(90000, 0, RTE_TCP_SYN_FLAG, NULL),
+				 from_client(139, cookie + 1, RTE_TCP_ACK_FLAG, NULL)};
+	struct net_pkt info[2];
+	enum net_drop_reason why;
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(net_parse(m[i], &info[i], &why), NET_CLASS_TCP);
+	for (uint16_t i = 0; i < nout; i++)
+		rte_pktmbuf_free(out[i].m);
+	nout = tcpl_input_burst(tcp, 0, m, info, 2, now, out, 64);
+	struct net_pkt p;
+	int synack = find_out(0, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, &p);
+	cr_assert_geq(synack, 0, "the new SYN is answered with a cookie");
+	cr_assert_eq(tcpl_flow_count(tcp), 0, "and the stray ACK did not revive anything");
+}
+
+Test(tcp, a_bare_ack_to_the_syn_resets_the_pods_old_connection_and_sends_the_syn_again)
+{
+	const char *pieces[] = {"GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"};
+	request_to_connect(9100, pieces, 1);
+	struct net_pkt p;
+	out_tcp(1, &p);
+	uint16_t sp = ntohs(p.src_port);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 123456, 777, RTE_TCP_ACK_FLAG, NULL, 0));
+	int rst = find_out(1, RTE_TCP_RST_FLAG, &p);
+	cr_assert_geq(rst, 0, "RFC 9293 §3.10.7.3: a reset with the ACK's number");
+	cr_assert_eq(ntohl(out_tcp((uint16_t)rst, &p)->sent_seq), 777);
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0, "and the SYN again at once");
+	cr_assert_eq(ntohl(out_tcp((uint16_t)syn, &p)->sent_seq), 9100);
+	cr_assert_eq(stats_sum(STATS_pod_time_wait), 1);
+}
+
+Test(tcp, a_burst_of_more_than_64_packets_is_all_answered)
+{
+	struct rte_mbuf *m[100];
+	struct net_pkt info[100];
+	enum net_drop_reason why;
+	for (int i = 0; i < 100; i++) {
+		m[i] = seg(&cli, &gw_c, CLIENT, VIP, (uint16_t)(30000 + i), 80, 5, 0,
+			   RTE_TCP_SYN_FLAG, NULL, 1460);
+		cr_assert_eq(net_parse(m[i], &info[i], &why), NET_CLASS_TCP);
+	}
+	static struct tcpl_out big[256];
+	unsigned avail = rte_mempool_avail_count(pool);
+	uint16_t n = tcpl_input_burst(tcp, 0, m, info, 100, now, big, 256);
+	cr_assert_eq(n, 100, "a SYN-ACK for each");
+	for (uint16_t i = 0; i < n; i++)
+		rte_pktmbuf_free(big[i].m);
+	cr_assert_eq(rte_mempool_avail_count(pool), avail + 100, "no mbuf leaked");
+}
+
+Test(tcp, every_connection_has_its_timer_past_eight_thousand)
+{
+	tcpl_free(tcp);
+	struct tcpl_config cfg = test_config();
+	cfg.max_flows = 10000;
+	cfg.buffers = 9000;
+	cfg.request_buffer = 1024;
+	cfg.limits.max_head_bytes = 1024;
+	cfg.limits.max_request_line = 1024;
+	cfg.heads_per_client = 10000;
+	struct tcpl_port ports[2] = {{.local = &client_side, .mss = 1460},
+				     {.local = &pod_side, .conf = &pod_conf, .mss = 1460}};
+	char err[128];
+	tcp = tcpl_create("tcpmany", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	tcpl_set_routes(tcp, routes);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+	const int N = 9000;
+	for (int i = 0; i < N; i++) {
+		struct net_pkt p;
+		uint16_t cport = (uint16_t)(10000 + i);
+		feed(0,
+		     seg(&cli, &gw_c, CLIENT, VIP, cport, 80, 1, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+		uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+		feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, 2, cookie + 1,
+			    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "GET / HT", 0));
+	}
+	cr_assert_eq(tcpl_flow_count(tcp), (uint32_t)N);
+	/* Past the header timeout every one of them gets its 408. */
+	now += rte_get_tsc_hz() * 11;
+	static struct tcpl_out o[256];
+	for (int round = 0; round < 400; round++) {
+		now += rte_get_tsc_hz() / 100;
+		uint16_t k = tcpl_tick(tcp, now, o, 256);
+		for (uint16_t j = 0; j < k; j++)
+			rte_pktmbuf_free(o[j].m);
+	}
+	cr_assert_eq(stats_sum(STATS_http_local_408), (uint64_t)N);
+}
