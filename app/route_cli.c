@@ -4,10 +4,15 @@
  *
  *   sluice route (--manifests DIR | --kubeconfig FILE [--context NAME] | --in-cluster)
  *                [--watch] [--timeout SECONDS] [--class NAME] [--controller C]
- *                [--default-backend NS/SVC:PORT] [--load-balance ALG] [--dump] [--raw FILE...]
+ *                [--default-backend NS/SVC:PORT] [--load-balance ALG] [--dump]
+ *                [--config FILE] [--raw FILE...]
  *
  * Line mode reads "HOST PATH" lines on stdin and writes one JSON object per line. Raw mode
- * parses each FILE as the bytes a client sent. Problems in the manifests go to stderr and do not
+ * reads each FILE as the whole byte stream a client sent on one connection and runs the data
+ * path's own stream logic on it (tcpl_explain): one line per request — its route and whether
+ * it starts a new pod connection, or the gateway's answer — and a line where the stream stops
+ * (waiting, failed closed, dropped after a close). Limits come from --config (the gateway's
+ * configuration file) or the defaults. Problems in the manifests go to stderr and do not
  * change the exit status; only unusable input does (no readable manifest directory, bad
  * arguments, an unreadable raw file, an API server that cannot be listed).
  *
@@ -33,7 +38,9 @@
 #include "http/http.h"
 #include "kube/kube.h"
 #include "lb/lb.h"
+#include "conf/conf.h"
 #include "route/route.h"
+#include "tcp/tcp.h"
 
 #define PATH_MAX_NORM 8192
 
@@ -43,7 +50,7 @@ static void usage(FILE *f)
 		   "                     --in-cluster) [--watch] [--timeout S] [--class NAME]\n"
 		   "                    [--controller NAME]\n"
 		   "                    [--default-backend NS/SVC:PORT] [--load-balance ALG]\n"
-		   "                    [--dump] [--raw FILE...]\n"
+		   "                    [--dump] [--config FILE] [--raw FILE...]\n"
 		   "Reads \"HOST PATH\" lines on stdin; writes one JSON object per line.\n");
 }
 
@@ -146,12 +153,66 @@ static void line_mode(const struct route_table *t)
 	free(line);
 }
 
-static int raw_mode(const struct route_table *t, char **files, int n)
+/* One JSON line per request of a raw file, as tcpl_explain reads the stream. */
+struct raw_ctx {
+	const char *file;
+	int request;
+};
+
+static void raw_one(const struct tcpl_explained *e, void *arg)
 {
-	const struct http_limits lim = {.max_request_line = 8192,
-					.max_head_bytes = 65536,
-					.max_headers = 100,
-					.reject_bare_lf = true};
+	struct raw_ctx *x = arg;
+	json_t *o = json_object();
+	json_object_set_new(o, "file", json_string(x->file));
+	json_object_set_new(o, "offset", json_integer(e->offset));
+	switch (e->outcome) {
+	case TCPL_ROUTED: {
+		const struct http_request *r = e->r;
+		const char *h = (const char *)e->head;
+		json_object_set_new(o, "request", json_integer(x->request++));
+		json_object_set_new(o, "parse", json_string("ok"));
+		json_object_set_new(o, "method",
+				    json_stringn(h + r->method_span.off, r->method_span.len));
+		json_object_set_new(o, "host", json_stringn(h + r->host.off, r->host.len));
+		json_object_set_new(o, "path", json_stringn(h + r->path.off, r->path.len));
+		json_object_set_new(o, "keep_alive", json_boolean(r->keep_alive));
+		json_object_set_new(o, "pod_connection", json_string(e->move ? "new" : "same"));
+		add_route_fields(o, e->table, h + r->host.off, r->host.len, h + r->path.off,
+				 r->path.len);
+		break;
+	}
+	case TCPL_ANSWERED:
+		json_object_set_new(o, "request", json_integer(x->request++));
+		json_object_set_new(o, "parse", json_string("error"));
+		json_object_set_new(o, "status", json_integer(e->status));
+		json_object_set_new(o, "error", json_string(e->why ? e->why : ""));
+		json_object_set_new(o, "then", json_string("close"));
+		break;
+	case TCPL_INCOMPLETE:
+		json_object_set_new(o, "request", json_integer(x->request++));
+		json_object_set_new(o, "parse", json_string("error"));
+		json_object_set_new(o, "status", json_integer(408));
+		json_object_set_new(o, "error", json_string("incomplete_head"));
+		break;
+	case TCPL_FAILED_CLOSED:
+		json_object_set_new(o, "stop", json_string("failed_closed"));
+		json_object_set_new(o, "error", json_string(e->why ? e->why : ""));
+		break;
+	case TCPL_AFTER_CLOSE:
+		json_object_set_new(o, "stop", json_string("dropped_after_close"));
+		break;
+	case TCPL_UPGRADE_WAITS:
+		json_object_set_new(o, "stop", json_string("upgrade_waits_for_101"));
+		break;
+	case TCPL_BODY_CONTINUES:
+		json_object_set_new(o, "stop", json_string("body_continues_past_input"));
+		break;
+	}
+	emit(o);
+}
+
+static int raw_mode(const struct route_table *t, const struct tcpl_config *cfg, char **files, int n)
+{
 	int rc = 0;
 	for (int i = 0; i < n; i++) {
 		FILE *f = fopen(files[i], "rb");
@@ -160,41 +221,11 @@ static int raw_mode(const struct route_table *t, char **files, int n)
 			rc = 1;
 			continue;
 		}
-		static uint8_t buf[65536];
+		static uint8_t buf[1 << 20];
 		size_t len = fread(buf, 1, sizeof(buf), f);
 		fclose(f);
-		struct http_request_parser ps;
-		struct http_request r;
-		http_request_parser_init(&ps);
-		int pr = http_request_parse(&ps, &lim, buf, len, &r);
-		json_t *o = json_object();
-		json_object_set_new(o, "file", json_string(files[i]));
-		if (pr > 0) {
-			json_object_set_new(o, "parse", json_string("ok"));
-			json_object_set_new(o, "method",
-					    json_stringn((const char *)buf + r.method_span.off,
-							 r.method_span.len));
-			json_object_set_new(
-				o, "host",
-				json_stringn((const char *)buf + r.host.off, r.host.len));
-			json_object_set_new(
-				o, "path",
-				json_stringn((const char *)buf + r.path.off, r.path.len));
-			json_object_set_new(o, "keep_alive", json_boolean(r.keep_alive));
-			add_route_fields(o, t, (const char *)buf + r.host.off, r.host.len,
-					 (const char *)buf + r.path.off, r.path.len);
-		} else {
-			json_object_set_new(o, "parse", json_string("error"));
-			if (pr == HTTP_NEED_MORE) {
-				json_object_set_new(o, "status", json_integer(408));
-				json_object_set_new(o, "error", json_string("incomplete_head"));
-			} else {
-				json_object_set_new(o, "status", json_integer(r.status));
-				json_object_set_new(o, "error",
-						    json_string(http_error_name(r.error)));
-			}
-		}
-		emit(o);
+		struct raw_ctx x = {files[i], 0};
+		tcpl_explain(cfg, t, buf, len, raw_one, &x);
 	}
 	return rc;
 }
@@ -281,7 +312,7 @@ int sluice_route_main(int argc, char **argv)
 {
 	const char *dir = NULL, *default_backend = NULL, *kubeconfig = NULL, *context = NULL;
 	const char *cls = "sluice", *controller = "sluice.dev/ingress-controller";
-	const char *load_balance = NULL;
+	const char *load_balance = NULL, *config = NULL;
 	bool dump = false, raw = false, in_cluster = false, watch = false;
 	int timeout_s = 30;
 	static const struct option opts[] = {
@@ -297,6 +328,7 @@ int sluice_route_main(int argc, char **argv)
 		{"load-balance", required_argument, NULL, 'l'},
 		{"dump", no_argument, NULL, 'D'},
 		{"raw", no_argument, NULL, 'r'},
+		{"config", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -343,6 +375,9 @@ int sluice_route_main(int argc, char **argv)
 			break;
 		case 'r':
 			raw = true;
+			break;
+		case 'f':
+			config = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -403,10 +438,30 @@ int sluice_route_main(int argc, char **argv)
 	}
 	struct route_table *t = compile_model(m, &c);
 	int rc = t ? 0 : 1;
+	/* Raw mode reads with the gateway's limits: its configuration file's, or the defaults. */
+	struct tcpl_config raw_cfg = tcpl_config_default(1000000000ull);
+	{
+		static struct sluice_conf sc;
+		char err[4096] = "";
+		conf_defaults(&sc);
+		if (config && conf_load(config, &sc, err, sizeof(err)) != 0) {
+			fputs(err, stderr);
+			fprintf(stderr, "sluice route: --config %s: not usable\n", config);
+			conf_release(&sc);
+			return 2;
+		}
+		raw_cfg.limits =
+			(struct http_limits){.max_request_line = sc.limits.max_request_line,
+					     .max_head_bytes = sc.limits.max_header_bytes,
+					     .max_headers = (uint16_t)sc.limits.max_headers,
+					     .reject_bare_lf = sc.limits.reject_bare_lf};
+		raw_cfg.request_buffer = sc.limits.request_buffer;
+		conf_release(&sc);
+	}
 	if (t && dump)
 		route_table_dump(t, stdout);
 	else if (t && raw)
-		rc = raw_mode(t, argv + optind, argc - optind);
+		rc = raw_mode(t, &raw_cfg, argv + optind, argc - optind);
 	else if (t && watch)
 		watch_mode(ks, m, &c, &t);
 	else if (t)

@@ -130,6 +130,8 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 		f->routes = routes;
 		f->pool = t->pool;
 		f->method = (uint8_t)r.method;
+		if (unlikely(c->explain != NULL))
+			c->explain(c, d + off, &r, seq_add(f0, off), routes, t);
 		frame_accept(c, f, &r, seq_add(f0, off));
 	}
 }

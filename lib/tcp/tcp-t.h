@@ -201,6 +201,10 @@ struct tcpl_ctx {
 	uint32_t challenges;
 	struct held_slot *held;
 	struct lb_worker *lb; /* pod choice, passive health, least-request loads */
+	/* tcpl_explain only: told of each request the framing accepts (NULL on the data path) */
+	void (*explain)(struct tcpl_ctx *c, const uint8_t *head, const struct http_request *r,
+			uint32_t at, const struct route_table *t, const struct route_target *tg);
+	void *explain_arg;
 	char resp[RESP__COUNT][160];
 	uint16_t resp_len[RESP__COUNT];
 };

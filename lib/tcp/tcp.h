@@ -109,6 +109,40 @@ uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint1
 
 uint32_t tcpl_flow_count(const struct tcpl_ctx *c);
 
+/*
+ * What the data path does with a client's byte stream, request by request, without a packet:
+ * the same strict parser, limits, route table and framing (lib/tcp/frame.c) the engine runs on
+ * a connection, as if every byte had arrived in order. For `sluice route --raw` and tests.
+ * fn is called once per request (and once for where the stream stops); returns the number of
+ * requests routed.
+ */
+enum tcpl_outcome {
+	TCPL_ROUTED,	     /* forwarded to its Service (move: on a new pod connection) */
+	TCPL_ANSWERED,	     /* the gateway answers (status), after the requests before it */
+	TCPL_INCOMPLETE,     /* the head is not complete: the gateway waits (408 in time) */
+	TCPL_FAILED_CLOSED,  /* broken body framing: nothing after `offset` reaches a pod */
+	TCPL_AFTER_CLOSE,    /* bytes after a request that asked to close: dropped */
+	TCPL_UPGRADE_WAITS,  /* after an upgrade request: opaque on 101, else framed */
+	TCPL_BODY_CONTINUES, /* the last request's body goes on past the end of the input */
+};
+
+struct tcpl_explained {
+	enum tcpl_outcome outcome;
+	uint32_t offset; /* where the request (or the stop) starts in the stream */
+	bool move;	 /* ROUTED on a new pod connection (the first, or after another Service) */
+	uint16_t status; /* ANSWERED: the gateway's status */
+	const char *why; /* ANSWERED, FAILED_CLOSED: the reason */
+	const uint8_t *head; /* ROUTED: the head, parsed into r */
+	const struct http_request *r;
+	const struct route_table *table;
+	const struct route_target *target;
+};
+
+typedef void (*tcpl_explain_fn)(const struct tcpl_explained *e, void *arg);
+
+int tcpl_explain(const struct tcpl_config *cfg, const struct route_table *t, const uint8_t *buf,
+		 size_t len, tcpl_explain_fn fn, void *arg);
+
 /* Where the engine reads its route table (with an acquire load), for a publisher that stores
  * new tables itself (lib/control/publish.h states how long a table must live). */
 const struct route_table **tcpl_routes_slot(struct tcpl_ctx *c);

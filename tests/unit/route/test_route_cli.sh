@@ -40,6 +40,22 @@ assert rows[2]["error"] == "te_with_content_length", rows[2]
 print("ok: raw mode")
 PY
 
+# A whole pipelined stream, read by the data path's own framing.
+printf 'GET / HTTP/1.1\r\nHost: shop.example\r\n\r\nGET /about HTTP/1.1\r\nHost: shop.example\r\n\r\nPOST /api/x HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\n\r\nGET /api/y HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx' >"$work/pipe.http"
+printf 'POST /api/x HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nGET /admin HTTP/1.1\r\n\r\n' >"$work/chunk.http"
+raw=$("$SLUICE" route --manifests "$m" --raw "$work/pipe.http" "$work/chunk.http")
+echo "$raw"
+python3 - "$raw" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert [r.get("service") for r in rows[:3]] == ["web", "web", "api"], rows
+assert [r.get("pod_connection") for r in rows[:3]] == ["new", "same", "new"], rows
+assert rows[3]["status"] == 400 and rows[3]["error"] == "conflicting_content_length", rows[3]
+assert rows[4]["service"] == "api" and rows[4]["file"].endswith("chunk.http"), rows[4]
+assert rows[5]["stop"] == "failed_closed", rows[5]
+print("ok: raw streams, request by request")
+PY
+
 "$SLUICE" route --manifests "$m" --dump | grep -q "host \*.api.example" || fail "dump"
 echo "ok: dump"
 if "$SLUICE" route --manifests /nonexistent </dev/null 2>"$work/err"; then fail "missing dir accepted"; fi
