@@ -196,6 +196,7 @@ struct tcpl_ctx {
 	uint32_t *wheel;     /* TIMER_SLOTS list heads */
 	uint64_t wheel_tick; /* last tick processed */
 	uint64_t tick_tsc;
+	uint8_t tick_shift; /* tick_tsc = 1 << tick_shift */
 	uint64_t next_tick;
 	uint64_t challenge_sec; /* RFC 5961 §7: challenge ACKs rate-limited per second */
 	uint32_t challenges;

@@ -22,7 +22,7 @@ static inline uint32_t coarse(uint64_t tsc)
 
 static inline uint64_t tick_of(const struct tcpl_ctx *c, uint64_t tsc)
 {
-	return tsc / c->tick_tsc;
+	return tsc >> c->tick_shift; /* a shift: this runs on every arm and cancel */
 }
 
 /* The slot a deadline goes in; deadline is coarse, so back to tsc first. */
@@ -76,7 +76,7 @@ void timer_arm(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t deadli
 	wheel_start(c, c->now);
 	/* A tick the wheel has passed would wait a whole round: take the next one. */
 	if (tick_of(c, (deadline >> CONN_SEEN_SHIFT) << CONN_SEEN_SHIFT) <= c->wheel_tick)
-		deadline = (c->wheel_tick + 1) * c->tick_tsc + ((1u << CONN_SEEN_SHIFT) - 1);
+		deadline = ((c->wheel_tick + 1) << c->tick_shift) + ((1u << CONN_SEEN_SHIFT) - 1);
 	f->deadline = coarse(deadline);
 	link_timer(c, idx, f, slot_of(c, f->deadline));
 }
@@ -191,7 +191,11 @@ void timer_init(struct tcpl_ctx *c, uint64_t now)
 {
 	for (uint32_t i = 0; i < TIMER_SLOTS; i++)
 		c->wheel[i] = CONN_NONE;
-	c->tick_tsc = c->cfg.tsc_hz / 500 ? c->cfg.tsc_hz / 500 : 1; /* 2 ms */
+	/* About 2 ms, as a power of two of TSC cycles (1–2 ms on any clock). */
+	c->tick_shift = 0;
+	while ((2ull << c->tick_shift) <= c->cfg.tsc_hz / 500)
+		c->tick_shift++;
+	c->tick_tsc = 1ull << c->tick_shift;
 	c->wheel_tick = UINT64_MAX;
 	c->now = now;
 }
