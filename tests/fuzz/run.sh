@@ -20,7 +20,7 @@ flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 dpdk_cflags=$(pkg-config --cflags libdpdk)
 dpdk_libs=$(pkg-config --libs libdpdk)
 engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c
-	"$root"/lib/http/http.c "$root"/lib/net/*.c "$root"/lib/crypto/crypto.c
+	"$root"/lib/http/*.c "$root"/lib/net/*.c "$root"/lib/crypto/crypto.c
 	"$root"/lib/stats/stats.c "$root"/lib/conf/*.c)
 
 build() { # harness
@@ -31,7 +31,7 @@ build() { # harness
 			-Wno-unknown-warning-option $dpdk_cflags -o "$work/fuzz_$1" \
 			"$here/fuzz_$1.c" "${engine[@]}" $dpdk_libs -lIPSec_MB -lconfig -lm ;;
 	*)
-		"$CC" "${flags[@]}" -o "$work/fuzz_$1" "$here/fuzz_$1.c" "$root/lib/http/http.c" ;;
+		"$CC" "${flags[@]}" -o "$work/fuzz_$1" "$here/fuzz_$1.c" "$root"/lib/http/*.c ;;
 	esac
 }
 
