@@ -371,15 +371,9 @@ static struct rte_mbuf *frame(const struct rte_ether_addr *smac, const struct rt
 	return m;
 }
 
-/* Run one frame through the engine on port pi; what it sends joins the queues. */
-static void inject(struct sim *s, uint16_t pi, struct rte_mbuf *m)
+/* What the engine sent joins the queue of the side it goes to. */
+static void queue_out(struct sim *s, struct tcpl_out *out, uint16_t n)
 {
-	struct net_pkt p;
-	enum net_drop_reason why;
-	if (net_parse(m, &p, &why) != NET_CLASS_TCP)
-		die("a crafted frame does not parse");
-	struct tcpl_out out[256];
-	uint16_t n = tcpl_input_burst(s->tcp, pi, &m, &p, 1, s->now, out, 256);
 	for (uint16_t i = 0; i < n; i++) {
 		if (out[i].port == 0 && s->n_to_client < QMAX)
 			s->to_client[s->n_to_client++] = out[i].m;
@@ -390,21 +384,23 @@ static void inject(struct sim *s, uint16_t pi, struct rte_mbuf *m)
 	}
 }
 
+/* Run one frame through the engine on port pi; what it sends joins the queues. */
+static void inject(struct sim *s, uint16_t pi, struct rte_mbuf *m)
+{
+	struct net_pkt p;
+	enum net_drop_reason why;
+	if (net_parse(m, &p, &why) != NET_CLASS_TCP)
+		die("a crafted frame does not parse");
+	struct tcpl_out out[256];
+	queue_out(s, out, tcpl_input_burst(s->tcp, pi, &m, &p, 1, s->now, out, 256));
+}
+
 static void tick(struct sim *s, uint64_t ms)
 {
 	s->now += ms * (rte_get_tsc_hz() / 1000);
 	struct tcpl_out out[256];
-	for (int k = 0; k < 4; k++) {
-		uint16_t n = tcpl_tick(s->tcp, s->now + (uint64_t)k, out, 256);
-		for (uint16_t i = 0; i < n; i++) {
-			if (out[i].port == 0 && s->n_to_client < QMAX)
-				s->to_client[s->n_to_client++] = out[i].m;
-			else if (out[i].port == 1 && s->n_to_pod < QMAX)
-				s->to_pod[s->n_to_pod++] = out[i].m;
-			else
-				rte_pktmbuf_free(out[i].m);
-		}
-	}
+	for (int k = 0; k < 4; k++)
+		queue_out(s, out, tcpl_tick(s->tcp, s->now + (uint64_t)k, out, 256));
 }
 
 static uint32_t clock_ms(const struct sim *s)
