@@ -200,8 +200,17 @@ static void start_ports(struct daemon *d)
 	 * not with --in-memory. */
 	if (rte_pdump_init() == 0) {
 		d->pdump_up = true;
-		log_info("capture: dpdk-dumpcap --file-prefix=<prefix> -i <port> works on this "
-			 "process");
+		/* dpdk-dumpcap names a port by its DPDK device name (or index), not ours. */
+		const char *prefix = "rte";
+		for (unsigned a = 0; a < d->conf.n_eal_args; a++)
+			if (strncmp(d->conf.eal_args[a], "--file-prefix=", 14) == 0)
+				prefix = d->conf.eal_args[a] + 14;
+		for (unsigned p = 0; p < d->conf.n_ports; p++) {
+			char dev[CONF_STR_LEN];
+			eal_device_name(d->conf.ports[p].devargs, dev, sizeof(dev));
+			log_info("capture port '%s': dpdk-dumpcap --file-prefix=%s -i %s",
+				 d->conf.ports[p].name, prefix, dev);
+		}
 	}
 
 	if (d->conf.metrics.enabled) {

@@ -640,6 +640,8 @@ static void resolve_one(char *m, const char *dir)
 		memcpy(m, tmp, (size_t)n + 1);
 }
 
+static bool include_failed(const config_t *cfg, const char *dir, char *errbuf, size_t errlen);
+
 static int load_common(config_t *cfg, int read_ok, const char *label, const char *dir,
 		       struct sluice_conf *out, char *errbuf, size_t errlen)
 {
@@ -651,6 +653,8 @@ static int load_common(config_t *cfg, int read_ok, const char *label, const char
 		if (config_error_type(cfg) == CONFIG_ERR_FILE_IO && config_error_line(cfg) == 0)
 			snprintf(errbuf, errlen, "%s:0: cannot read the file: %s\n", file,
 				 strerror(errno ? errno : ENOENT));
+		else if (include_failed(cfg, dir, errbuf, errlen))
+			;
 		else
 			snprintf(errbuf, errlen, "%s:%d: syntax: %s\n", file,
 				 config_error_line(cfg), config_error_text(cfg));
@@ -661,6 +665,38 @@ static int load_common(config_t *cfg, int read_ok, const char *label, const char
 	resolve_one(out->kubernetes.kubeconfig, dir);
 	conf_check_relations(&r, cfg, out);
 	return r.problems;
+}
+
+/*
+ * libconfig says only "cannot open include file": name the file it looked for and where, from
+ * the @include line itself, so the operator sees what to copy or correct.
+ */
+static bool include_failed(const config_t *cfg, const char *dir, char *errbuf, size_t errlen)
+{
+	const char *text = config_error_text(cfg), *file = config_error_file(cfg);
+	if (text == NULL || strstr(text, "include") == NULL || file == NULL)
+		return false;
+	FILE *f = fopen(file, "r");
+	if (f == NULL)
+		return false;
+	char line[1024], path[512] = "";
+	for (int n = 1; fgets(line, sizeof(line), f); n++) {
+		if (n != config_error_line(cfg))
+			continue;
+		const char *q = strchr(line, '"');
+		const char *e = q ? strchr(q + 1, '"') : NULL;
+		if (q && e && (size_t)(e - q - 1) < sizeof(path))
+			snprintf(path, sizeof(path), "%.*s", (int)(e - q - 1), q + 1);
+		break;
+	}
+	fclose(f);
+	if (path[0] == '\0')
+		return false;
+	snprintf(errbuf, errlen,
+		 "%s:%d: @include \"%s\": cannot open %s/%s; include paths are relative to the "
+		 "configuration file's directory (copy drivers-config/ next to it)\n",
+		 file, config_error_line(cfg), path, dir ? dir : ".", path);
+	return true;
 }
 
 int conf_load(const char *file, struct sluice_conf *out, char *errbuf, size_t errlen)

@@ -106,7 +106,7 @@ Test(conf, every_driver_profile_is_valid)
 		char text[1024];
 		snprintf(text, sizeof(text),
 			 GOOD_LCORES "ports = ( { name = \"p\"; devargs = \"net_null0\";\n"
-				     "@include \"../drivers-config/%s.conf\"\n"
+				     "@include \"drivers-config/%s.conf\"\n"
 				     "vips = [\"198.18.0.10\"]; } );\n",
 			 profiles[i]);
 		conf_release(&c);
@@ -124,7 +124,7 @@ Test(conf, hardware_profiles_ask_for_checksum_offloads_and_rss)
 		char text[1024];
 		snprintf(text, sizeof(text),
 			 GOOD_LCORES "ports = ( { name = \"p\"; devargs = \"0000:01:00.0\";\n"
-				     "@include \"../drivers-config/%s.conf\"\n"
+				     "@include \"drivers-config/%s.conf\"\n"
 				     "vips = [\"198.18.0.10\"]; } );\n",
 			 hw[i]);
 		conf_release(&c);
@@ -737,5 +737,17 @@ Test(conf, missing_manifest_directory_is_refused)
 	cr_assert_eq(rc, 1, "%s", err);
 	cr_assert(strstr(err, "routing.manifests: " SOURCE_ROOT
 			      "/configs/sluice.example.conf is not a directory") != NULL,
+		  "%s", err);
+}
+
+Test(conf, a_missing_include_names_the_file_it_looked_for)
+{
+	int rc = load_file("inc.conf", GOOD_LCORES
+			   "ports = ( { name = \"client\"; devargs = \"0000:3b:00.0\";\n"
+			   "  @include \"drivers-config/nope.conf\"\n"
+			   "  vips = [\"198.18.0.10\"]; } );\n");
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(err, "@include \"drivers-config/nope.conf\": cannot open /tmp/"
+			      "drivers-config/nope.conf") != NULL,
 		  "%s", err);
 }
