@@ -8,6 +8,7 @@
  * gateway's management lcore should not do behind the operator's back.
  */
 #include "kube/kube.h"
+#include "kube/sync-int.h" /* kube__token's prototype */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -294,8 +295,7 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_client_config *out, c
 	return 0;
 }
 
-/* Used by sync.c: the token for the next request. */
-char *kube__token(const struct kube_client_config *c, char *err, size_t errlen);
+/* Used by xfer.c: the token for the next request. */
 char *kube__token(const struct kube_client_config *c, char *err, size_t errlen)
 {
 	if (c->token)

@@ -1,5 +1,5 @@
 /*
- * sync.c: list and watch four kinds into the control model, and write Ingress status.
+ * sync.c: list and watch four kinds into the control model.
  *
  * Per kind, a small state machine:
  *
@@ -15,8 +15,11 @@
  * All transfers share one curl multi handle driven by curl_multi_socket_action; curl's sockets
  * live in our own epoll set, whose descriptor the caller polls. Timers are curl's next timeout,
  * each kind's retry time and the status writer's retry time.
+ *
+ * This file keeps the state machine, the loop and the object's life; the curl transfers are in
+ * xfer.c and the Ingress status writer in status.c, so each can be read without the others.
  */
-#include "kube/kube.h"
+#include "kube/sync-int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,12 +29,6 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <jansson.h>
-
-char *kube__token(const struct kube_client_config *c, char *err, size_t errlen);
 
 static const struct {
 	const char *kind, *api_version, *path;
@@ -77,72 +74,7 @@ static double unix_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-#define MAX_BODY	     (512u << 20) /* a list page or one watch event larger than this is refused */
-#define MAX_STATUS_IN_FLIGHT 8
-
-enum xfer_type {
-	X_LIST,
-	X_WATCH,
-	X_STATUS
-};
-
-struct kube_sync;
-
-struct xfer {
-	struct kube_sync *s;
-	CURL *easy;
-	enum xfer_type type;
-	enum kube_kind kind;
-	char *buf;
-	size_t len, cap;
-	struct curl_slist *hdrs;
-	char *body;	  /* request body (status PATCH) */
-	char *key;	  /* status: "ns/name" */
-	bool clear;	  /* status: a clear rather than a set */
-	bool gone;	  /* watch: ERROR 410 seen in the stream */
-	bool bad;	  /* the response could not be used; message in err */
-	uint64_t started; /* ns */
-	uint64_t events;  /* watch: events applied in this stream */
-	char err[CURL_ERROR_SIZE + 256];
-};
-
-struct kind_state {
-	struct xfer *x;
-	char *cont;   /* list continue token; NULL = first page */
-	json_t *seen; /* while listing: "ns/name" set */
-	json_t *held; /* "ns/name" set of what the model holds from us */
-	bool synced_once;
-	unsigned failures;
-	uint64_t retry_at; /* ns; when state is BACKOFF */
-	struct kube_kind_stats st;
-};
-
-struct kube_sync {
-	struct kube_sync_opts o;
-	CURLM *multi;
-	int ep;
-	uint64_t curl_deadline; /* ns, 0 = none */
-	struct kind_state k[KUBE_KIND__COUNT];
-	uint64_t generation;
-	uint64_t pending_since;
-	uint64_t rng;
-	/* token cache (token files are re-read once a minute) */
-	char *token;
-	uint64_t token_at;
-	/* status writer */
-	json_t *desired_lb;   /* array for status.loadBalancer.ingress */
-	json_t *status_queue; /* "ns/name" → desired (array, or null to clear) */
-	json_t *status_busy;  /* "ns/name" in flight */
-	unsigned status_in_flight;
-	struct xfer *status_x[MAX_STATUS_IN_FLIGHT];
-	unsigned status_failures;
-	uint64_t status_retry_at;
-	bool status_waiting; /* what is queued waits for writes in flight: no timer needed */
-	struct kube_status_stats sst;
-};
-
-static void logf_(struct kube_sync *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(struct kube_sync *s, const char *fmt, ...)
+void kube__logf(struct kube_sync *s, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -165,7 +97,7 @@ static uint32_t rnd(struct kube_sync *s)
 
 /* Exponential back-off with jitter: the n-th failure waits a random time in [d/2, d], where d
  * doubles from backoff_min to backoff_max. */
-static uint64_t backoff_ns(struct kube_sync *s, unsigned failures)
+uint64_t kube__backoff_ns(struct kube_sync *s, unsigned failures)
 {
 	uint64_t d = s->o.backoff_min_ms;
 	for (unsigned i = 1; i < failures && d < s->o.backoff_max_ms; i++)
@@ -176,182 +108,11 @@ static uint64_t backoff_ns(struct kube_sync *s, unsigned failures)
 	return (half + (half ? rnd(s) % (half + 1) : 0)) * 1000000ull;
 }
 
-static void bump(struct kube_sync *s)
+void kube__bump(struct kube_sync *s)
 {
 	s->generation++;
 	if (s->pending_since == 0)
 		s->pending_since = kube_now_ns();
-}
-
-/* ---- curl plumbing ------------------------------------------------------------------------ */
-
-static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
-{
-	(void)e;
-	struct kube_sync *s = userp;
-	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
-		return 0;
-	}
-	struct epoll_event ev = {.data.fd = fd};
-	if (what & CURL_POLL_IN)
-		ev.events |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		ev.events |= EPOLLOUT;
-	int rc;
-	if (sockp == NULL) {
-		rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
-		if (rc != 0 && errno == EEXIST)
-			rc = epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
-		curl_multi_assign(s->multi, fd, s);
-	} else {
-		rc = epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
-		if (rc != 0 && errno == ENOENT)
-			rc = epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
-	}
-	if (rc != 0) {
-		/* Unwatched, the transfer would stall until its timeout: fail it now. */
-		logf_(s, "kubernetes: cannot watch socket %d: %s", (int)fd, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int on_timer(CURLM *m, long timeout_ms, void *userp)
-{
-	(void)m;
-	struct kube_sync *s = userp;
-	s->curl_deadline = timeout_ms < 0 ? 0 : kube_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	return 0;
-}
-
-static bool buf_append(struct xfer *x, const char *p, size_t n)
-{
-	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 16384;
-		while (cap < x->len + n + 1)
-			cap *= 2;
-		if (cap > MAX_BODY)
-			return false;
-		char *nb = realloc(x->buf, cap);
-		if (nb == NULL)
-			return false;
-		x->buf = nb;
-		x->cap = cap;
-	}
-	memcpy(x->buf + x->len, p, n);
-	x->len += n;
-	x->buf[x->len] = '\0';
-	return true;
-}
-
-static void xfer_free(struct xfer *x)
-{
-	if (x == NULL)
-		return;
-	if (x->easy) {
-		curl_multi_remove_handle(x->s->multi, x->easy);
-		curl_easy_cleanup(x->easy);
-	}
-	curl_slist_free_all(x->hdrs);
-	free(x->buf);
-	free(x->body);
-	free(x->key);
-	free(x);
-}
-
-static const char *current_token(struct kube_sync *s)
-{
-	const struct kube_client_config *c = s->o.client;
-	uint64_t now = kube_now_ns();
-	if (s->token && (c->token || now - s->token_at < 60ull * 1000000000ull))
-		return s->token;
-	char err[512] = "out of memory";
-	char *t = kube__token(c, err, sizeof(err));
-	if (t == NULL && (c->token || c->token_file)) {
-		logf_(s, "kubernetes: %s; keeping the previous token", err);
-		s->token_at = now; /* try the file again in a minute, not on every request */
-		return s->token;
-	}
-	free(s->token);
-	s->token = t;
-	s->token_at = now;
-	return s->token;
-}
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *arg);
-
-static struct xfer *xfer_new(struct kube_sync *s, enum xfer_type type, enum kube_kind kind,
-			     const char *url, long timeout_s)
-{
-	struct xfer *x = calloc(1, sizeof(*x));
-	if (x == NULL)
-		return NULL;
-	x->s = s;
-	x->type = type;
-	x->kind = kind;
-	x->started = kube_now_ns();
-	x->easy = curl_easy_init();
-	if (x->easy == NULL) {
-		free(x);
-		return NULL;
-	}
-	const struct kube_client_config *c = s->o.client;
-	CURL *e = x->easy;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sluice/0.1 (ingress controller)");
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	if (c->ca_data) {
-		struct curl_blob b = {c->ca_data, c->ca_len, CURL_BLOB_COPY};
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
-	} else if (c->ca_file) {
-		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-	}
-	if (c->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (c->cert_data) {
-		struct curl_blob cb = {c->cert_data, c->cert_len, CURL_BLOB_COPY};
-		struct curl_blob kb = {c->key_data, c->key_len, CURL_BLOB_COPY};
-		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cb);
-		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &kb);
-		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-	} else if (c->cert_file) {
-		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
-		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
-	}
-	x->hdrs = curl_slist_append(x->hdrs, "Accept: application/json");
-	const char *tok = current_token(s);
-	if (tok) {
-		char *h = NULL;
-		if (asprintf(&h, "Authorization: Bearer %s", tok) >= 0) {
-			x->hdrs = curl_slist_append(x->hdrs, h);
-			free(h);
-		}
-	}
-	return x;
-}
-
-static bool xfer_start(struct xfer *x)
-{
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
-	return curl_multi_add_handle(x->s->multi, x->easy) == CURLM_OK;
-}
-
-static long response_code(const struct xfer *x)
-{
-	long code = 0;
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-	return code;
 }
 
 /* ---- objects into the model --------------------------------------------------------------- */
@@ -365,8 +126,8 @@ static void slim(json_t *obj)
 			"kubectl.kubernetes.io/last-applied-configuration");
 }
 
-static bool obj_key(json_t *obj, enum kube_kind k, char *key, size_t len, const char **ns,
-		    const char **name)
+bool kube__obj_key(json_t *obj, enum kube_kind k, char *key, size_t len, const char **ns,
+		   const char **name)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	*name = json_string_value(json_object_get(meta, "name"));
@@ -393,11 +154,8 @@ static bool routing_change(enum kube_kind k, json_t *old, json_t *new_)
 			   json_object_get(nm, "creationTimestamp"));
 }
 
-static void status_check_one(struct kube_sync *s, json_t *ing);
-static void status_forget(struct kube_sync *s, const char *key);
-
 /* Add or replace; returns whether routing may have changed. */
-static bool apply(struct kube_sync *s, enum kube_kind k, json_t *obj, const char *where)
+bool kube__apply(struct kube_sync *s, enum kube_kind k, json_t *obj, const char *where)
 {
 	if (json_object_get(obj, "kind") == NULL)
 		json_object_set_new(obj, "kind", json_string(kinds[k].kind));
@@ -406,9 +164,9 @@ static bool apply(struct kube_sync *s, enum kube_kind k, json_t *obj, const char
 	slim(obj);
 	char key[600];
 	const char *ns, *name;
-	if (!obj_key(obj, k, key, sizeof(key), &ns, &name)) {
-		logf_(s, "kubernetes: %s %s: object without metadata.name; ignored", where,
-		      kinds[k].kind);
+	if (!kube__obj_key(obj, k, key, sizeof(key), &ns, &name)) {
+		kube__logf(s, "kubernetes: %s %s: object without metadata.name; ignored", where,
+			   kinds[k].kind);
 		return false;
 	}
 	json_t *old = control_find_object(s->o.model, kinds[k].kind, ns, name);
@@ -416,13 +174,13 @@ static bool apply(struct kube_sync *s, enum kube_kind k, json_t *obj, const char
 	struct control_errors errs = {0};
 	int r = control_add_object(s->o.model, obj, where, &errs);
 	for (size_t i = 0; i < errs.n; i++)
-		logf_(s, "kubernetes: %s", errs.msgs[i]);
+		kube__logf(s, "kubernetes: %s", errs.msgs[i]);
 	control_errors_free(&errs);
 	if (r <= 0)
 		return false;
 	json_object_set_new(s->k[k].held, key, json_true());
 	if (k == KUBE_INGRESS)
-		status_check_one(s, obj);
+		kube__status_check_one(s, obj);
 	return changed;
 }
 
@@ -435,7 +193,7 @@ static bool remove_obj(struct kube_sync *s, enum kube_kind k, const char *key)
 	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
 	json_object_del(s->k[k].held, key);
 	if (k == KUBE_INGRESS)
-		status_forget(s, key);
+		kube__status_forget(s, key);
 	return control_delete_object(s->o.model, kinds[k].kind, ns, slash + 1) > 0;
 }
 
@@ -456,26 +214,16 @@ static void set_rv(struct kind_state *ks, const char *rv)
 static void start_list(struct kube_sync *s, enum kube_kind k);
 static void start_watch(struct kube_sync *s, enum kube_kind k);
 
-/* Append v, percent-encoded by libcurl, to the URL in out. */
-static void url_escape_append(char *out, size_t len, const char *v)
-{
-	char *e = curl_easy_escape(NULL, v, 0);
-	if (e) {
-		strncat(out, e, len - strlen(out) - 1);
-		curl_free(e);
-	}
-}
-
 /* Hand the kind's new transfer to curl; if it cannot even start, retry after a back-off. */
 static void start_or_back_off(struct kube_sync *s, struct kind_state *ks)
 {
-	if (ks->x && xfer_start(ks->x))
+	if (ks->x && kube__xfer_start(ks->x))
 		return;
-	xfer_free(ks->x);
+	kube__xfer_free(ks->x);
 	ks->x = NULL;
 	ks->failures++;
 	ks->st.state = KUBE_STATE_BACKOFF;
-	ks->retry_at = kube_now_ns() + backoff_ns(s, ks->failures);
+	ks->retry_at = kube_now_ns() + kube__backoff_ns(s, ks->failures);
 }
 
 static void start_list(struct kube_sync *s, enum kube_kind k)
@@ -491,9 +239,9 @@ static void start_list(struct kube_sync *s, enum kube_kind k)
 		 s->o.page_size);
 	if (ks->cont) {
 		strncat(url, "&continue=", sizeof(url) - strlen(url) - 1);
-		url_escape_append(url, sizeof(url), ks->cont);
+		kube__url_escape_append(url, sizeof(url), ks->cont);
 	}
-	ks->x = xfer_new(s, X_LIST, k, url, 120);
+	ks->x = kube__xfer_new(s, X_LIST, k, url, 120);
 	start_or_back_off(s, ks);
 }
 
@@ -507,7 +255,7 @@ static void start_watch(struct kube_sync *s, enum kube_kind k)
 	snprintf(url, sizeof(url),
 		 "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
 		 s->o.client->server, kinds[k].path, ks->st.resource_version, t);
-	ks->x = xfer_new(s, X_WATCH, k, url, (long)t + 30);
+	ks->x = kube__xfer_new(s, X_WATCH, k, url, (long)t + 30);
 	ks->st.watches++;
 	if (ks->x) {
 		/* A silently dead connection: the API server sends a bookmark about every minute,
@@ -519,7 +267,7 @@ static void start_watch(struct kube_sync *s, enum kube_kind k)
 }
 
 /* One line of a watch stream. Returns false to end the stream. */
-static bool watch_event(struct xfer *x, const char *line, size_t len)
+bool kube__watch_event(struct xfer *x, const char *line, size_t len)
 {
 	struct kube_sync *s = x->s;
 	struct kind_state *ks = &s->k[x->kind];
@@ -549,23 +297,23 @@ static bool watch_event(struct xfer *x, const char *line, size_t len)
 		set_rv(ks, rv_of(obj));
 		ks->st.bookmarks++;
 	} else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-		if (apply(s, x->kind, obj, "watch"))
-			bump(s);
+		if (kube__apply(s, x->kind, obj, "watch"))
+			kube__bump(s);
 		set_rv(ks, rv_of(obj));
 		ks->st.events++;
 		x->events++;
 	} else if (strcmp(type, "DELETED") == 0) {
 		char key[600];
 		const char *ns, *name;
-		if (obj_key(obj, x->kind, key, sizeof(key), &ns, &name) &&
+		if (kube__obj_key(obj, x->kind, key, sizeof(key), &ns, &name) &&
 		    remove_obj(s, x->kind, key))
-			bump(s);
+			kube__bump(s);
 		set_rv(ks, rv_of(obj));
 		ks->st.events++;
 		x->events++;
 	} else {
-		logf_(s, "kubernetes: %s watch: unknown event type \"%s\"; ignored",
-		      kinds[x->kind].kind, type);
+		kube__logf(s, "kubernetes: %s watch: unknown event type \"%s\"; ignored",
+			   kinds[x->kind].kind, type);
 	}
 	if (go_on) {
 		ks->st.last_sync_unix = unix_now();
@@ -576,72 +324,34 @@ static bool watch_event(struct xfer *x, const char *line, size_t len)
 	return go_on;
 }
 
-static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
-{
-	struct xfer *x = arg;
-	size_t n = sz * nm;
-	if (!buf_append(x, p, n)) {
-		snprintf(x->err, sizeof(x->err), "response larger than %u MiB", MAX_BODY >> 20);
-		x->bad = true;
-		return 0;
-	}
-	if (x->type != X_WATCH || response_code(x) != 200)
-		return n; /* whole bodies are handled at the end */
-	size_t start = 0;
-	for (size_t i = x->len - n; i < x->len; i++) {
-		if (x->buf[i] != '\n')
-			continue;
-		if (i > start && !watch_event(x, x->buf + start, i - start))
-			return 0; /* ends the transfer: 410 or an unusable event */
-		start = i + 1;
-	}
-	if (start) {
-		memmove(x->buf, x->buf + start, x->len - start);
-		x->len -= start;
-		x->buf[x->len] = '\0';
-	}
-	return n;
-}
-
-/* The message of a Kubernetes Status body, or the start of whatever came back. */
-static void status_message(const struct xfer *x, char *out, size_t len)
-{
-	json_t *j = x->buf ? json_loadb(x->buf, x->len, 0, NULL) : NULL;
-	const char *m = json_string_value(json_object_get(j, "message"));
-	if (m)
-		snprintf(out, len, "%s", m);
-	else
-		snprintf(out, len, "%.120s", x->buf ? x->buf : "");
-	json_decref(j);
-}
-
 static void kind_failed(struct kube_sync *s, enum kube_kind k, const char *what)
 {
 	struct kind_state *ks = &s->k[k];
 	ks->st.errors++;
 	ks->failures++;
-	uint64_t d = backoff_ns(s, ks->failures);
+	uint64_t d = kube__backoff_ns(s, ks->failures);
 	ks->st.state = KUBE_STATE_BACKOFF;
 	ks->retry_at = kube_now_ns() + d;
-	logf_(s, "kubernetes: %s %s; retrying in %.1f s", kinds[k].kind, what, (double)d * 1e-9);
+	kube__logf(s, "kubernetes: %s %s; retrying in %.1f s", kinds[k].kind, what,
+		   (double)d * 1e-9);
 }
 
 static void list_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 {
 	enum kube_kind k = x->kind;
 	struct kind_state *ks = &s->k[k];
-	long code = response_code(x);
+	long code = kube__response_code(x);
 	char what[1024], msg[512];
 	if (rc != CURLE_OK || code != 200 || x->bad) {
 		if (code == 410 && ks->cont) { /* the continue token expired: list again */
 			free(ks->cont);
 			ks->cont = NULL;
-			logf_(s, "kubernetes: %s list: continue token expired; listing again",
-			      kinds[k].kind);
+			kube__logf(s, "kubernetes: %s list: continue token expired; listing again",
+				   kinds[k].kind);
 			start_list(s, k);
 			return;
 		}
-		status_message(x, msg, sizeof(msg));
+		kube__status_message(x, msg, sizeof(msg));
 		if (rc != CURLE_OK && !x->bad)
 			snprintf(what, sizeof(what), "list from %s: %s", s->o.client->server,
 				 x->err[0] ? x->err : curl_easy_strerror(rc));
@@ -666,10 +376,10 @@ static void list_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 	{
 		if (!json_is_object(it))
 			continue;
-		apply(s, k, it, "list");
+		kube__apply(s, k, it, "list");
 		char key[600];
 		const char *ns, *name;
-		if (obj_key(it, k, key, sizeof(key), &ns, &name))
+		if (kube__obj_key(it, k, key, sizeof(key), &ns, &name))
 			json_object_set_new(ks->seen, key, json_true());
 	}
 	json_t *meta = json_object_get(j, "metadata");
@@ -702,10 +412,11 @@ static void list_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 	ks->failures = 0;
 	bool first = !ks->synced_once;
 	ks->synced_once = true;
-	bump(s);
+	kube__bump(s);
 	if (first)
-		logf_(s, "kubernetes: %s: %zu object(s) listed at resourceVersion %s; watching",
-		      kinds[k].kind, json_object_size(ks->held), ks->st.resource_version);
+		kube__logf(s,
+			   "kubernetes: %s: %zu object(s) listed at resourceVersion %s; watching",
+			   kinds[k].kind, json_object_size(ks->held), ks->st.resource_version);
 	if ((k == KUBE_INGRESS || k == KUBE_INGRESSCLASS) && kube_sync_synced(s))
 		kube_sync_reconcile_status(s);
 	start_watch(s, k);
@@ -715,14 +426,14 @@ static void watch_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 {
 	enum kube_kind k = x->kind;
 	struct kind_state *ks = &s->k[k];
-	long code = response_code(x);
+	long code = kube__response_code(x);
 	char what[1024], msg[512];
 	if (x->gone || code == 410) {
 		ks->st.relists_gone++;
-		logf_(s,
-		      "kubernetes: %s watch: resourceVersion %s is too old (410 Gone); listing "
-		      "again",
-		      kinds[k].kind, ks->st.resource_version);
+		kube__logf(s,
+			   "kubernetes: %s watch: resourceVersion %s is too old (410 Gone); "
+			   "listing again",
+			   kinds[k].kind, ks->st.resource_version);
 		if (x->events == 0 && kube_now_ns() - x->started < 1000000000ull &&
 		    ks->st.relists_gone > 1) {
 			/* A fresh list's version already too old: do not list in a loop. */
@@ -732,7 +443,7 @@ static void watch_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 			ks->seen = json_object(); /* the retry lists */
 			ks->failures++;
 			ks->st.state = KUBE_STATE_BACKOFF;
-			ks->retry_at = kube_now_ns() + backoff_ns(s, ks->failures);
+			ks->retry_at = kube_now_ns() + kube__backoff_ns(s, ks->failures);
 			return;
 		}
 		start_list(s, k);
@@ -751,7 +462,7 @@ static void watch_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 		start_watch(s, k);
 		return;
 	}
-	status_message(x, msg, sizeof(msg));
+	kube__status_message(x, msg, sizeof(msg));
 	if (x->bad)
 		snprintf(what, sizeof(what), "watch: %s", x->err);
 	else if (rc != CURLE_OK)
@@ -761,167 +472,6 @@ static void watch_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
 		snprintf(what, sizeof(what), "watch: HTTP %ld: %s", code, msg);
 	kind_failed(s, k, what);
 	ks->st.watch_resumes++;
-}
-
-/* ---- status ------------------------------------------------------------------------------- */
-
-static json_t *lb_ingress_of(json_t *ing)
-{
-	return json_object_get(json_object_get(json_object_get(ing, "status"), "loadBalancer"),
-			       "ingress");
-}
-
-static void status_forget(struct kube_sync *s, const char *key)
-{
-	json_object_del(s->status_queue, key);
-}
-
-/* Decide what one Ingress's status should be and queue a PATCH if it differs. */
-static void status_check_one(struct kube_sync *s, json_t *ing)
-{
-	if (s->desired_lb == NULL || !kube_sync_synced(s))
-		return;
-	char key[600];
-	const char *ns, *name;
-	if (!obj_key(ing, KUBE_INGRESS, key, sizeof(key), &ns, &name))
-		return;
-	json_t *cur = lb_ingress_of(ing);
-	bool ours = control_ingress_is_ours(s->o.model, s->o.cls, ing);
-	if (ours && !json_equal(cur, s->desired_lb))
-		json_object_set(s->status_queue, key, s->desired_lb);
-	else if (!ours && json_array_size(cur) > 0 && json_equal(cur, s->desired_lb))
-		json_object_set_new(s->status_queue, key, json_null()); /* it left our class */
-	else {
-		json_object_del(s->status_queue, key);
-		return;
-	}
-	s->status_waiting = false;
-}
-
-void kube_sync_reconcile_status(struct kube_sync *s)
-{
-	if (s->desired_lb == NULL || !kube_sync_synced(s))
-		return;
-	size_t n = control_object_count(s->o.model);
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = control_object_at(s->o.model, i);
-		const char *kind = json_string_value(json_object_get(o, "kind"));
-		if (kind && strcmp(kind, "Ingress") == 0) {
-			char key[600];
-			const char *ns, *name;
-			if (obj_key(o, KUBE_INGRESS, key, sizeof(key), &ns, &name) &&
-			    json_object_get(s->k[KUBE_INGRESS].held, key))
-				status_check_one(s, o);
-		}
-	}
-}
-
-static void status_start(struct kube_sync *s)
-{
-	if (s->status_retry_at && kube_now_ns() < s->status_retry_at)
-		return;
-	s->status_retry_at = 0;
-	const char *key;
-	json_t *desired;
-	void *tmp;
-	/* Everything left after this pass waits for a write in flight to the same Ingress. */
-	s->status_waiting = true;
-	json_object_foreach_safe(s->status_queue, tmp, key, desired)
-	{
-		if (s->status_in_flight >= MAX_STATUS_IN_FLIGHT) {
-			s->status_waiting = false;
-			return;
-		}
-		if (json_object_get(s->status_busy, key))
-			continue;
-		const char *slash = strchr(key, '/');
-		if (slash == NULL) {
-			json_object_del(s->status_queue, key);
-			continue;
-		}
-		char url[4096];
-		snprintf(url, sizeof(url),
-			 "%s/apis/networking.k8s.io/v1/namespaces/%.*s/ingresses/",
-			 s->o.client->server, (int)(slash - key), key);
-		url_escape_append(url, sizeof(url), slash + 1);
-		strncat(url, "/status", sizeof(url) - strlen(url) - 1);
-		struct xfer *x = xfer_new(s, X_STATUS, KUBE_INGRESS, url, 30);
-		if (x == NULL) {
-			s->status_waiting = false;
-			s->status_retry_at = kube_now_ns() + 1000000000ull;
-			return;
-		}
-		json_t *patch =
-			json_pack("{s:{s:{s:O}}}", "status", "loadBalancer", "ingress", desired);
-		x->body = json_dumps(patch, JSON_COMPACT);
-		json_decref(patch);
-		x->key = strdup(key);
-		x->clear = json_is_null(desired);
-		x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/merge-patch+json");
-		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "PATCH");
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
-		if (!xfer_start(x)) {
-			xfer_free(x);
-			s->status_waiting = false;
-			s->status_retry_at = kube_now_ns() + 1000000000ull;
-			return;
-		}
-		json_object_set_new(s->status_busy, key, json_true());
-		json_object_del(s->status_queue, key);
-		s->status_in_flight++;
-		for (unsigned i = 0; i < MAX_STATUS_IN_FLIGHT; i++)
-			if (s->status_x[i] == NULL) {
-				s->status_x[i] = x;
-				break;
-			}
-	}
-}
-
-static void status_done(struct kube_sync *s, struct xfer *x, CURLcode rc)
-{
-	long code = response_code(x);
-	s->status_in_flight--;
-	s->status_waiting = false;
-	for (unsigned i = 0; i < MAX_STATUS_IN_FLIGHT; i++)
-		if (s->status_x[i] == x)
-			s->status_x[i] = NULL;
-	json_object_del(s->status_busy, x->key);
-	if (rc == CURLE_OK && code == 200) {
-		s->sst.written++;
-		s->sst.cleared += x->clear;
-		s->status_failures = 0;
-		json_t *obj = json_loadb(x->buf ? x->buf : "", x->len, 0, NULL);
-		char key[600];
-		const char *ns, *name;
-		/* The API's answer is the Ingress with its new status: keep it, so the check
-		 * below sees the write (the watch event that follows is then no change). */
-		if (json_is_object(obj) &&
-		    obj_key(obj, KUBE_INGRESS, key, sizeof(key), &ns, &name) &&
-		    json_object_get(s->k[KUBE_INGRESS].held, key) &&
-		    apply(s, KUBE_INGRESS, obj, "status"))
-			bump(s); /* the answer may carry a spec change the watch has not shown yet
-				  */
-		json_decref(obj);
-		return;
-	}
-	if (code == 404) /* the Ingress went away meanwhile */
-		return;
-	char msg[512];
-	status_message(x, msg, sizeof(msg));
-	s->sst.failed++;
-	s->status_failures++;
-	uint64_t d = backoff_ns(s, s->status_failures);
-	s->status_retry_at = kube_now_ns() + d;
-	logf_(s, "kubernetes: writing status of Ingress %s: %s; retrying in %.1f s", x->key,
-	      rc != CURLE_OK ? (x->err[0] ? x->err : curl_easy_strerror(rc)) : msg,
-	      (double)d * 1e-9);
-	/* Decide again from the Ingress as it is now. */
-	const char *slash = strchr(x->key, '/');
-	char ns[300];
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - x->key), x->key);
-	json_t *ing = control_find_object(s->o.model, "Ingress", ns, slash + 1);
-	if (ing)
-		status_check_one(s, ing);
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -949,10 +499,10 @@ static void drain_done(struct kube_sync *s)
 			watch_done(s, x, rc);
 			break;
 		case X_STATUS:
-			status_done(s, x, rc);
+			kube__status_done(s, x, rc);
 			break;
 		}
-		xfer_free(x);
+		kube__xfer_free(x);
 	}
 }
 
@@ -989,7 +539,7 @@ void kube_sync_run(struct kube_sync *s)
 		else
 			start_list(s, (enum kube_kind)k);
 	}
-	status_start(s);
+	kube__status_start(s);
 	/* Transfers added above asked for an immediate timeout: start them now. */
 	if (s->curl_deadline && kube_now_ns() >= s->curl_deadline) {
 		s->curl_deadline = 0;
@@ -1056,19 +606,6 @@ const struct kube_status_stats *kube_sync_status_stats(const struct kube_sync *s
 	return &s->sst;
 }
 
-static json_t *lb_entries(const char *const *addrs, unsigned n)
-{
-	json_t *a = json_array();
-	for (unsigned i = 0; i < n; i++) {
-		struct in_addr v4;
-		struct in6_addr v6;
-		bool ip = inet_pton(AF_INET, addrs[i], &v4) == 1 ||
-			  inet_pton(AF_INET6, addrs[i], &v6) == 1;
-		json_array_append_new(a, json_pack("{s:s}", ip ? "ip" : "hostname", addrs[i]));
-	}
-	return a;
-}
-
 struct kube_sync *kube_sync_new(const struct kube_sync_opts *o, char *err, size_t errlen)
 {
 	static bool curl_ready;
@@ -1103,14 +640,14 @@ struct kube_sync *kube_sync_new(const struct kube_sync_opts *o, char *err, size_
 		kube_sync_free(s);
 		return NULL;
 	}
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, kube__on_socket);
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, kube__on_timer);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
 	s->status_queue = json_object();
 	s->status_busy = json_object();
 	if (o->n_status_addrs)
-		s->desired_lb = lb_entries(o->status_addrs, o->n_status_addrs);
+		s->desired_lb = kube__lb_entries(o->status_addrs, o->n_status_addrs);
 	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++) {
 		s->k[k].held = json_object();
 		start_list(s, (enum kube_kind)k);
@@ -1123,13 +660,13 @@ void kube_sync_free(struct kube_sync *s)
 	if (s == NULL)
 		return;
 	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++) {
-		xfer_free(s->k[k].x);
+		kube__xfer_free(s->k[k].x);
 		free(s->k[k].cont);
 		json_decref(s->k[k].seen);
 		json_decref(s->k[k].held);
 	}
 	for (unsigned i = 0; i < MAX_STATUS_IN_FLIGHT; i++)
-		xfer_free(s->status_x[i]);
+		kube__xfer_free(s->status_x[i]);
 	json_decref(s->status_queue);
 	json_decref(s->status_busy);
 	json_decref(s->desired_lb);
