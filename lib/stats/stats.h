@@ -96,7 +96,11 @@
 	X(handoff_in, "Packets received from other workers")                                       \
 	X(handoff_dropped, "Packets dropped because the owner's hand-off ring was full")           \
 	X(polls, "Poll loop iterations")                                                           \
-	X(busy_polls, "Poll loop iterations that received at least one packet")
+	X(busy_polls, "Poll loop iterations that received at least one packet")                    \
+	X(busy_cycles,                                                                             \
+	  "TSC cycles spent in poll loop iterations that received packets (divide by "            \
+	  "requests, connections or packets for the gateway's own cost of each)")                  \
+	X(idle_cycles, "TSC cycles spent in poll loop iterations that received nothing")
 
 enum stats_counter {
 #define STATS_ENUM(name, help) STATS_##name,

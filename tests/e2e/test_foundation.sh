@@ -73,7 +73,8 @@ wait_for 5 sh -c "ip netns exec ${P}gw curl -sf http://127.0.0.1:$mport/metrics 
 	fail "bad-checksum frames were not counted"
 page=$(metrics metrics)
 for m in sluice_rx_packets_total sluice_arp_replies_total sluice_icmp_echo_replies_total \
-	sluice_arp_requests_total sluice_tx_packets_total; do
+	sluice_arp_requests_total sluice_tx_packets_total sluice_busy_cycles_total \
+	sluice_idle_cycles_total; do
 	v=$(value "$m")
 	[ "$v" -gt 0 ] || fail "$m is $v"
 	echo "ok: $m = $v"
