@@ -46,7 +46,7 @@
 	X(tcp_cookie_ok, "Handshakes completed with a valid SYN cookie")                           \
 	X(tcp_cookie_bad, "ACKs with an invalid or expired SYN cookie (answered with RST)")        \
 	X(tcp_cookie_stale,                                                                        \
-	  "Cookie ACKs whose echoed SYN-ACK timestamp was over 1.5 s old (answered with RST)")        \
+	  "Cookie ACKs whose echoed SYN-ACK timestamp was over 1.5 s old (answered with RST)")     \
 	X(tcp_flows_full, "New connections refused because the flow table was full")               \
 	X(tcp_flows_closed, "Flows removed (closed, reset or aged out)")                           \
 	X(tcp_out_of_order, "Request segments out of order or duplicated (re-acknowledged)")       \
@@ -98,7 +98,7 @@
 	X(polls, "Poll loop iterations")                                                           \
 	X(busy_polls, "Poll loop iterations that received at least one packet")                    \
 	X(busy_cycles,                                                                             \
-	  "TSC cycles spent in poll loop iterations that received packets (divide by "            \
+	  "TSC cycles spent in poll loop iterations that received packets (divide by "             \
 	  "requests, connections or packets for the gateway's own cost of each)")                  \
 	X(idle_cycles, "TSC cycles spent in poll loop iterations that received nothing")
 
