@@ -25,6 +25,7 @@
 #include <rte_byteorder.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include <rte_random.h>
 
 #define POD_WAYS 4
 
@@ -59,6 +60,7 @@ struct flow_table {
 	uint32_t count;
 	uint32_t free_head;
 	uint32_t age_cursor;
+	uint32_t seed; /* random per table: clients cannot aim their tuples at one bucket */
 };
 
 _Static_assert(sizeof(struct flow_key) == FLOW_KEY_LEN, "key layout");
@@ -89,6 +91,7 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, uint32
 		return NULL;
 	t->capacity = capacity;
 	t->rec_size = record_size;
+	t->seed = (uint32_t)rte_rand();
 	t->recs = rte_zmalloc_socket("flows", (size_t)capacity * record_size, RTE_CACHE_LINE_SIZE,
 				     socket);
 	t->meta = rte_zmalloc_socket("flow_meta", (size_t)capacity * sizeof(struct flow_meta),
@@ -154,7 +157,7 @@ static inline bool same_tuple(const struct flow_key *a, const struct flow_key *b
 
 static inline uint32_t client_bucket_of(const struct flow_table *t, const struct flow_key *k)
 {
-	return rte_hash_crc(k, 12, 0x5eed) & t->cb_mask;
+	return rte_hash_crc(k, 12, t->seed) & t->cb_mask;
 }
 
 uint32_t flow_client_bucket(const struct flow_table *t, const struct flow_key *k)

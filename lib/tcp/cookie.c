@@ -155,18 +155,11 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 	f->state = CONN_HEAD; /* born here; every later change goes through conn_set */
 	/* A request buffer, within the client's share: otherwise 503 at once (no buffer is
 	 * needed to say so). */
-	bool over = !held_inc(c, f->client_ip);
-	if (over || c->n_buf_free == 0) {
-		stats_add(c->st, over ? STATS_tcp_heads_over_cap : STATS_tcp_buffers_full, 1);
-		if (!over)
-			held_dec(c, f->client_ip);
+	if (!buf_take(c, f)) {
 		conn_set(c, nf, f, local_response(c, nf, f, RESP_503, now, tx));
 		rte_pktmbuf_free(m);
 		return CONN_NONE;
 	}
-	f->fr |= CONN_FR_HELD;
-	f->buf = c->buf_free[--c->n_buf_free];
-	f->opts |= CONN_OPT_BUFFERED;
 	timer_arm(c, nf, f, now + c->cfg.header_tsc);
 	return nf;
 }

@@ -93,8 +93,9 @@ int tcpl_explain(const struct tcpl_config *cfg, const struct route_table *t, con
 		f.pod_ip = pool->lb.endpoints[0].addr;
 		f.pod_port = rte_cpu_to_be_16(pool->lb.endpoints[0].port);
 		on_request(c, buf + pos, &r, pos, routes, tg);
-		frame_accept(c, &f, &r, pos);
-		if (r.upgrade && seq_lt(f.frame, (uint32_t)len) && http_body_opaque(&f.body) == 0 &&
+		frame_accept(c, &f, buf + pos, &r, pos);
+		if ((f.fr & CONN_FR_UPGRADE) && seq_lt(f.frame, (uint32_t)len) &&
+		    http_body_opaque(&f.body) == 0 &&
 		    (f.body.done || f.body.mode == HTTP_BODY_NONE)) {
 			stop(&s, TCPL_UPGRADE_WAITS, f.frame, 0, NULL);
 			break;

@@ -34,6 +34,7 @@
 #include "tcp/tcp-int.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <rte_ip.h>
 
@@ -48,19 +49,40 @@ static bool pool_has_pod(const struct route_pool *p, uint32_t addr, uint16_t por
 	return false;
 }
 
-/* Move F over what the body's framing never reads (up to FRAME_JUMP at a time). */
+/* Move F over what the body's framing never reads, never more than FRAME_JUMP beyond what the
+ * pod has acknowledged (so every comparison with F stays within half the sequence space). */
 static void frame_skip(struct conn *f)
 {
 	uint64_t o = http_body_opaque(&f->body);
 	if (o == 0)
 		return;
-	if (o > FRAME_JUMP)
-		o = FRAME_JUMP;
+	uint32_t ahead = f->frame - f->pod_ack;
+	uint64_t room = ahead < FRAME_JUMP ? FRAME_JUMP - ahead : 0;
+	if (o > room)
+		o = room;
+	if (o == 0)
+		return;
 	http_body_skip(&f->body, o);
 	f->frame = seq_add(f->frame, (uint32_t)o);
 }
 
-void frame_accept(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t at)
+/*
+ * Only a WebSocket upgrade may make a connection opaque after the pod's 101. Any other protocol
+ * (h2c above all: HTTP/2 streams to any path and authority, on the pod of one routed path)
+ * stays HTTP/1.1 to the gateway: if a pod switched anyway, the bytes that follow fail framing
+ * and the connection fails closed.
+ */
+static bool upgrade_to_websocket(const uint8_t *head, const struct http_request *r)
+{
+	size_t off, len;
+	if (!r->upgrade || !http_find_header(head, r->head_len, "upgrade", &off, &len))
+		return false;
+	static const char ws[] = "websocket";
+	return len == sizeof(ws) - 1 && strncasecmp((const char *)head + off, ws, len) == 0;
+}
+
+void frame_accept(struct tcpl_ctx *c, struct conn *f, const uint8_t *head,
+		  const struct http_request *r, uint32_t at)
 {
 	(void)c;
 	f->frame = seq_add(at, r->head_len);
@@ -69,7 +91,7 @@ void frame_accept(struct tcpl_ctx *c, struct conn *f, const struct http_request 
 	frame_skip(f);
 	if (!r->keep_alive)
 		f->fr |= CONN_FR_CLOSING;
-	if (r->upgrade)
+	if (upgrade_to_websocket(head, r))
 		f->fr |= CONN_FR_UPGRADE;
 	http_request_parser_init(&f->hp);
 	f->opts |= CONN_OPT_TRACK;
@@ -120,7 +142,7 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 		bool bad;
 		const struct route_target *t = lookup_head(c, d + off, &r, &routes, &bad);
 		const struct route_pool *pool = t ? route_pool(routes, t->pool) : NULL;
-		if (pool == NULL || r.upgrade || pool->id != f->pool_id ||
+		if (pool == NULL || upgrade_to_websocket(d + off, &r) || pool->id != f->pool_id ||
 		    !pool_has_pod(pool, f->pod_ip, rte_be_to_cpu_16(f->pod_port)))
 			return FV_MOVE; /* another Service, no route, or an upgrade: a pod
 					 * connection of its own */
@@ -132,7 +154,7 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 		f->method = (uint8_t)r.method;
 		if (unlikely(c->explain != NULL))
 			c->explain(c, d + off, &r, seq_add(f0, off), routes, t);
-		frame_accept(c, f, &r, seq_add(f0, off));
+		frame_accept(c, f, d + off, &r, seq_add(f0, off));
 	}
 }
 
@@ -148,6 +170,8 @@ bool frame_resend_ok(const struct conn *f, uint32_t from, uint32_t to)
 void forward_prefix(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m, const struct net_pkt *p,
 		    uint16_t keep, struct tcpl_tx *tx)
 {
+	if (keep > p->payload_len)
+		keep = p->payload_len; /* never a length the packet does not have */
 	if (keep == 0) {
 		rte_pktmbuf_free(m);
 		return;

@@ -47,7 +47,7 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	f->tries = 0;
 	const struct route_pool *pool = route_pool(routes, t->pool);
 	f->pool_id = pool->id;
-	frame_accept(c, f, r, buf_start(f));
+	frame_accept(c, f, b, r, buf_start(f));
 	size_t hoff, hlen;
 	if (pool->lb.algorithm == LB_MAGLEV && pool->hash_header[0] &&
 	    http_find_header(b, r->head_len, pool->hash_header, &hoff, &hlen))
@@ -142,6 +142,29 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 	uint32_t expect = client_next(f);
 	const uint8_t *data = payload_of(m, p);
 	bool ack_ok = (f->fr & CONN_FR_ACKED) != 0;
+	if (state == CONN_DRAIN && far_from(seq, f->pod_ack)) {
+		stats_add(c->st, STATS_tcp_out_of_window, 1);
+		rte_pktmbuf_free(m);
+		return state;
+	}
+	if (state == CONN_DRAIN && (f->opts & CONN_OPT_BUFFERED) && seq_lt(expect, f->frame)) {
+		/* Spliced bytes lie between the buffer's end and the frame point: the buffer
+		 * holds only the routed request, kept for resending, and takes nothing more (this
+		 * drain fails closed; nothing after F will be routed). Resent bytes outside the
+		 * buffer may still go to the pod where that is safe. */
+		uint32_t end = seq_add(seq, plen);
+		bool live = !(f->opts & CONN_OPT_POD_RST);
+		if (live && seq_lt(seq, buf_start(f)) && frame_resend_ok(f, seq, buf_start(f))) {
+			forward_prefix(c, f, m, p, (uint16_t)(buf_start(f) - seq), tx);
+		} else if (live && !seq_lt(seq, expect) && seq_lt(seq, f->frame) &&
+			   frame_resend_ok(f, seq, seq_min(end, f->frame))) {
+			forward_prefix(c, f, m, p, (uint16_t)(seq_min(end, f->frame) - seq), tx);
+		} else {
+			stats_add(c->st, STATS_tcp_resend_refused, 1);
+			rte_pktmbuf_free(m);
+		}
+		return rebind_check(c, idx, f, now, tx);
+	}
 	if (state == CONN_DRAIN && seq_lt(seq, buf_start(f))) {
 		/* Resent bytes from before the held request: the old pod's, where that is safe.
 		 * The rest of the segment is taken below from a copy of the payload. */

@@ -37,19 +37,9 @@ bool hold_begin(struct tcpl_ctx *c, struct conn *f, const uint8_t *data, uint32_
 		if (client_next(f) != f->frame)
 			return false; /* spliced bytes lie between: not one buffer */
 	} else {
-		if (c->n_buf_free == 0) {
-			stats_add(c->st, STATS_tcp_buffers_full, 1);
+		if (!buf_take(c, f))
 			return false;
-		}
-		if (!held_inc(c, f->client_ip)) {
-			stats_add(c->st, STATS_tcp_heads_over_cap, 1);
-			return false;
-		}
-		held_dec(c, f->client_ip); /* conn_set counts it when the state is HOLD */
-		f->buf = c->buf_free[--c->n_buf_free];
-		f->opts |= CONN_OPT_BUFFERED;
 		f->client_isn = f->frame - 1;
-		f->req_len = 0;
 	}
 	uint32_t space = c->cfg.request_buffer - f->req_len;
 	uint32_t take = len < space ? len : space;
@@ -86,8 +76,12 @@ static void truncate_at_frame(struct tcpl_ctx *c, uint32_t idx, struct conn *f)
 /* Checked bytes the pod has not acknowledged yet. */
 static bool delivery_pending(const struct conn *f)
 {
-	return (f->opts & CONN_OPT_BUFFERED) &&
-	       seq_lt(f->pod_ack, seq_min(f->frame, client_next(f)));
+	if (!(f->opts & CONN_OPT_BUFFERED))
+		return false;
+	uint32_t checked_end = seq_min(f->frame, client_next(f));
+	/* Only checked bytes in the buffer are the gateway's to deliver; bytes before the buffer
+	 * were spliced and are the client's to resend. */
+	return seq_lt(buf_start(f), checked_end) && seq_lt(f->pod_ack, checked_end);
 }
 
 enum conn_state hold_decide(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
@@ -118,8 +112,9 @@ enum conn_state hold_decide(struct tcpl_ctx *c, uint32_t idx, struct conn *f, ui
 	case FV_MOVE:
 		return drain_begin(c, idx, f, -1, now, tx);
 	case FV_UPGRADE:
-		if (delivery_pending(f))
-			timer_arm(c, idx, f, now + c->cfg.rto_tsc);
+		/* Bytes wait for the pod's answer; not forever (hold_timer). */
+		timer_arm(c, idx, f,
+			  now + (delivery_pending(f) ? c->cfg.rto_tsc : c->cfg.header_tsc));
 		return CONN_HOLD;
 	case FV_HOLD:
 	default:
@@ -157,6 +152,11 @@ enum conn_state hold_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *
 		return CONN_HOLD;
 	}
 	uint32_t b0 = buf_start(f), b1 = client_next(f);
+	if (far_from(seq, f->pod_ack)) {
+		stats_add(c->st, STATS_tcp_out_of_window, 1);
+		rte_pktmbuf_free(m);
+		return CONN_HOLD;
+	}
 	if (seq_lt(b1, seq) || m->nb_segs > 1) {
 		/* A gap before it: the client resends. */
 		stats_add(c->st, STATS_tcp_out_of_order, 1);
@@ -282,8 +282,12 @@ enum conn_state hold_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uin
 		timer_arm(c, idx, f, now + (c->cfg.rto_tsc << f->tries));
 		return CONN_HOLD;
 	}
-	if (f->fr & CONN_FR_UPGRADE)
-		return CONN_HOLD; /* waiting for the pod's answer, not for the client */
+	if (f->fr & CONN_FR_UPGRADE) {
+		/* The pod has not answered the upgrade within the header timeout while the client
+		 * had bytes waiting: fail closed. */
+		truncate_at_frame(c, idx, f);
+		return drain_begin(c, idx, f, RESP_CLOSE, now, tx);
+	}
 	/* The held head did not complete in time: 408 once the pod has finished. */
 	truncate_at_frame(c, idx, f);
 	return drain_begin(c, idx, f, RESP_408, now, tx);

@@ -124,15 +124,8 @@ enum conn_state rebind_check(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 		f->fr &= (uint8_t)~CONN_FR_FAIL_CLOSED;
 		return local_response(c, idx, f, (enum local_status)f->resp_status_idx, now, tx);
 	}
-	if (!(f->opts & CONN_OPT_BUFFERED)) {
-		if (c->n_buf_free == 0) {
-			stats_add(c->st, STATS_tcp_buffers_full, 1);
-			return local_response(c, idx, f, RESP_CLOSE, now, tx);
-		}
-		f->buf = c->buf_free[--c->n_buf_free];
-		f->opts |= CONN_OPT_BUFFERED;
-		f->req_len = 0;
-	}
+	if (!(f->opts & CONN_OPT_BUFFERED) && !buf_take(c, f))
+		return local_response(c, idx, f, RESP_CLOSE, now, tx);
 	http_request_parser_init(&f->hp);
 	enum conn_state next = head_parse(c, idx, f, now, tx);
 	if (next == CONN_HEAD) {

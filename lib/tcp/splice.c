@@ -84,6 +84,20 @@ static inline void tcpl_rewrite(struct rte_mbuf *m, const struct net_pkt *p, uns
 	else
 		th->sent_seq = nw;
 
+	/* Urgent data never reaches a pod: a receiver without SO_OOBINLINE takes the urgent byte
+	 * out of the stream, so the pod would read other bytes than the framing checked
+	 * ("Content-L[e]ngth"). The flag and pointer are cleared towards pods. */
+	if (unlikely(x->fix_ack && (th->tcp_flags & RTE_TCP_URG_FLAG))) {
+		uint16_t old_fl, new_fl;
+		memcpy(&old_fl, tb + 12, 2);
+		th->tcp_flags = (uint8_t)(th->tcp_flags & ~RTE_TCP_URG_FLAG);
+		memcpy(&new_fl, tb + 12, 2);
+		if (sw) {
+			tc = net_cksum_adjust16(tc, old_fl, new_fl);
+			tc = net_cksum_adjust16(tc, th->tcp_urp, 0);
+		}
+		th->tcp_urp = 0;
+	}
 	/* Window, across differing scales, clamped. */
 	if (x->win_in != x->win_out) {
 		uint32_t w = ((uint32_t)rte_be_to_cpu_16(th->rx_win) << x->win_in) >> x->win_out;
@@ -187,17 +201,13 @@ static enum conn_state track_close(const struct conn *f, uint8_t flags, uint8_t 
 	return (enum conn_state)f->state;
 }
 
-/* Client data this far from what the pod has acknowledged is outside any window it could
- * have offered (RFC 9293 §3.10.7.4): dropped, never forwarded. */
-#define FAR_WINDOW (1u << 30)
-
 enum conn_state splice_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				   struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				   struct tcpl_tx *tx)
 {
 	if (p->payload_len) {
 		uint32_t seq = rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq);
-		if (unlikely(seq - f->pod_ack + FAR_WINDOW > 2 * FAR_WINDOW)) {
+		if (unlikely(far_from(seq, f->pod_ack))) {
 			stats_add(c->st, STATS_tcp_out_of_window, 1);
 			rte_pktmbuf_free(m);
 			return (enum conn_state)f->state;

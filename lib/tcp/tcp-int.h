@@ -68,14 +68,10 @@ static inline uint8_t *buf_of(struct tcpl_ctx *c, const struct conn *f)
 	return c->bufs + (size_t)f->buf * c->cfg.request_buffer;
 }
 
-static inline void buf_release(struct tcpl_ctx *c, struct conn *f)
-{
-	if (f->buf != CONN_NONE) {
-		c->buf_free[c->n_buf_free++] = f->buf;
-		f->buf = CONN_NONE;
-	}
-	f->opts &= (uint8_t)~CONN_OPT_BUFFERED;
-}
+/* Take a request buffer for f, within its client address's share (limits.heads_per_client);
+ * false, counted, when none is free or the client holds its share. */
+bool buf_take(struct tcpl_ctx *c, struct conn *f);
+void buf_release(struct tcpl_ctx *c, struct conn *f);
 
 /* The client sequence number of the buffer's first byte. */
 static inline uint32_t buf_start(const struct conn *f)
@@ -92,6 +88,15 @@ static inline uint32_t client_next(const struct conn *f)
 static inline uint32_t seq_min(uint32_t a, uint32_t b)
 {
 	return seq_lt(a, b) ? a : b;
+}
+
+/* Client data this far from what the pod has acknowledged is outside any window it could have
+ * offered (RFC 9293 §3.10.7.4): dropped, never forwarded. */
+#define FAR_WINDOW (1u << 30)
+
+static inline bool far_from(uint32_t seq, uint32_t ref)
+{
+	return seq - ref + FAR_WINDOW > 2 * FAR_WINDOW;
 }
 
 /* Buffer space left, in bytes (to_client scales it). */
@@ -212,7 +217,8 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 
 /* A head starting at client sequence `at` was routed to this connection's pod: the frame
  * point moves past it (and past what of its body framing never reads). */
-void frame_accept(struct tcpl_ctx *c, struct conn *f, const struct http_request *r, uint32_t at);
+void frame_accept(struct tcpl_ctx *c, struct conn *f, const uint8_t *head,
+		  const struct http_request *r, uint32_t at);
 /* A client data segment of a framed spliced connection: true when consumed (cut, held or
  * dropped), with the next state in *next; false when every byte was checked and the caller
  * splices it as it came. */

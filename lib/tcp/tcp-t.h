@@ -126,7 +126,7 @@ _Static_assert(sizeof(struct conn) == 192, "struct conn: keep to three cache lin
 #define CONN_FR_ACKED	    0x4	 /* the pod has acknowledged every byte before the buffer */
 #define CONN_FR_CLIENT_FIN  0x8	 /* the client's FIN came after the held bytes */
 #define CONN_FR_FAIL_CLOSED 0x10 /* CONN_DRAIN: no request follows; close when drained */
-#define CONN_FR_HELD	    0x20 /* counted in the client's held buffers (heads in progress) */
+#define CONN_FR_HELD	    0x20 /* its buffer counts in its client address's share */
 #define CONN_FR_FIN_SENT    0x40 /* CONN_DRAIN: our FIN to the old pod went out */
 #define CONN_FR_TIMER	    0x80 /* linked in the timer wheel */
 
@@ -199,7 +199,8 @@ struct tcpl_ctx {
 	uint8_t tick_shift; /* tick_tsc = 1 << tick_shift */
 	uint64_t next_tick;
 	uint64_t challenge_sec; /* RFC 5961 §7: challenge ACKs rate-limited per second */
-	uint32_t challenges;
+	uint32_t challenges, challenge_limit;
+	uint32_t hash_key; /* keys the per-client table */
 	struct held_slot *held;
 	struct lb_worker *lb; /* pod choice, passive health, least-request loads */
 	/* tcpl_explain only: told of each request the framing accepts (NULL on the data path) */

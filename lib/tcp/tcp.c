@@ -25,18 +25,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_ip.h>
 #include <rte_malloc.h>
 
 /* ---- per-client count of buffers held for heads in progress (slowloris cap) ----------------- */
 
-static inline uint32_t held_home(uint32_t addr)
+/* Keyed per engine, so clients cannot choose addresses that crowd another's slots. */
+static inline uint32_t held_home(const struct tcpl_ctx *c, uint32_t addr)
 {
-	return (uint32_t)lb_hash32(addr) & (HELD_SLOTS - 1);
+	return (uint32_t)lb_hash32(addr ^ c->hash_key) & (HELD_SLOTS - 1);
 }
 
 bool held_inc(struct tcpl_ctx *c, uint32_t addr)
 {
-	uint32_t h = held_home(addr);
+	uint32_t h = held_home(c, addr);
 	struct held_slot *free_slot = NULL;
 	for (uint32_t k = 0; k < HELD_PROBE; k++) {
 		struct held_slot *s = &c->held[(h + k) & (HELD_SLOTS - 1)];
@@ -58,7 +60,7 @@ bool held_inc(struct tcpl_ctx *c, uint32_t addr)
 
 void held_dec(struct tcpl_ctx *c, uint32_t addr)
 {
-	uint32_t h = held_home(addr);
+	uint32_t h = held_home(c, addr);
 	for (uint32_t k = 0; k < HELD_PROBE; k++) {
 		struct held_slot *s = &c->held[(h + k) & (HELD_SLOTS - 1)];
 		if (s->n && s->addr == addr) {
@@ -68,6 +70,36 @@ void held_dec(struct tcpl_ctx *c, uint32_t addr)
 	}
 }
 
+bool buf_take(struct tcpl_ctx *c, struct conn *f)
+{
+	if (c->n_buf_free == 0) {
+		stats_add(c->st, STATS_tcp_buffers_full, 1);
+		return false;
+	}
+	if (!held_inc(c, f->client_ip)) {
+		stats_add(c->st, STATS_tcp_heads_over_cap, 1);
+		return false;
+	}
+	f->fr |= CONN_FR_HELD;
+	f->buf = c->buf_free[--c->n_buf_free];
+	f->opts |= CONN_OPT_BUFFERED;
+	f->req_len = 0;
+	return true;
+}
+
+void buf_release(struct tcpl_ctx *c, struct conn *f)
+{
+	if (f->buf != CONN_NONE) {
+		c->buf_free[c->n_buf_free++] = f->buf;
+		f->buf = CONN_NONE;
+	}
+	if (f->fr & CONN_FR_HELD) {
+		held_dec(c, f->client_ip);
+		f->fr &= (uint8_t)~CONN_FR_HELD;
+	}
+	f->opts &= (uint8_t)~CONN_OPT_BUFFERED;
+}
+
 /* ---- the dispatcher ------------------------------------------------------------------------- */
 
 void conn_release(struct tcpl_ctx *c, uint32_t idx, struct conn *f)
@@ -75,10 +107,6 @@ void conn_release(struct tcpl_ctx *c, uint32_t idx, struct conn *f)
 	load_release(c, f);
 	buf_release(c, f);
 	timer_cancel(c, idx, f);
-	if (f->fr & CONN_FR_HELD) {
-		held_dec(c, f->client_ip);
-		f->fr &= (uint8_t)~CONN_FR_HELD;
-	}
 	f->state = CONN_FREE;
 	c->dropped = true;
 	stats_add(c->st, STATS_tcp_flows_closed, 1);
@@ -99,27 +127,21 @@ void conn_set(struct tcpl_ctx *c, uint32_t idx, struct conn *f, enum conn_state 
 		timer_cancel(c, idx, f);
 		load_release(c, f);
 	}
-	/* A buffer held for a head in progress counts against the client's cap. */
-	bool held = next == CONN_HEAD || next == CONN_HOLD;
-	if (held != ((f->fr & CONN_FR_HELD) != 0)) {
-		if (held) {
-			held_inc(c, f->client_ip); /* checked before a hold began */
-			f->fr |= CONN_FR_HELD;
-		} else {
-			held_dec(c, f->client_ip);
-			f->fr &= (uint8_t)~CONN_FR_HELD;
-		}
-	}
 	f->state = (uint8_t)next;
 }
 
 void challenge_ack(struct tcpl_ctx *c, struct conn *f, uint32_t ack, struct tcpl_tx *tx)
 {
 	if (c->seconds != c->challenge_sec) {
+		/* A limit that varies each second (half to one and a half times the setting):
+		 * a fixed one lets an off-path attacker count its own challenge ACKs to learn
+		 * whether another connection exists (CVE-2016-5696). */
+		uint32_t lim = c->cfg.challenge_acks_per_sec;
 		c->challenge_sec = c->seconds;
 		c->challenges = 0;
+		c->challenge_limit = lim / 2 + (lim ? lb_rand(&c->rng) % (lim + 1) : 0);
 	}
-	if (c->challenges >= c->cfg.challenge_acks_per_sec) {
+	if (c->challenges >= c->challenge_limit) {
 		stats_add(c->st, STATS_tcp_challenge_limited, 1);
 		return;
 	}
@@ -171,10 +193,25 @@ static enum conn_state client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t i
 				     struct tcpl_tx *tx)
 {
 	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
-	if (unlikely(p->tcp_flags & RTE_TCP_RST_FLAG) &&
-	    !rst_acceptable(c, f, rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq), tx)) {
-		rte_pktmbuf_free(m);
-		return (enum conn_state)f->state;
+	struct net_pkt bare;
+	if (unlikely(p->tcp_flags & RTE_TCP_RST_FLAG)) {
+		if (!rst_acceptable(c, f, rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq), tx)) {
+			rte_pktmbuf_free(m);
+			return (enum conn_state)f->state;
+		}
+		if (p->payload_len) {
+			/* A reset's data (RFC 9293 allows it, for diagnostics) is never framed:
+			 * it goes on without it. */
+			bare = *p;
+			bare.payload_len = 0;
+			uint32_t keep = (uint32_t)p->l2_len + p->l3_len + p->l4_len;
+			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - keep));
+			struct rte_ipv4_hdr *ip =
+				rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, p->l2_len);
+			ip->total_length = rte_cpu_to_be_16((uint16_t)(p->l3_len + p->l4_len));
+			net_ipv4_tcp_cksum_finish(m, &bare, 0);
+			p = &bare;
+		}
 	}
 	switch (f->state) {
 	case CONN_CLOSED:
@@ -302,6 +339,13 @@ static void input_64(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
 		if (!client_side[i] || idx[i] == CONN_NONE ||
 		    (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG)) != RTE_TCP_SYN_FLAG)
 			continue;
+		if (c->dropped) {
+			/* An earlier SYN of this burst may have freed it. */
+			struct flow_key k = {p->src_ip, p->dst_ip, p->src_port, p->dst_port};
+			flow_lookup_burst(c->ft, false, &k, 1, &idx[i]);
+			if (idx[i] == CONN_NONE)
+				continue;
+		}
 		uint32_t isn = rte_be_to_cpu_32(tcp_hdr_of(pkts[i], p)->sent_seq);
 		if (syn_on_existing(c, idx[i], conn_of(c, idx[i]), isn, tx)) {
 			idx[i] = CONN_NONE;
@@ -496,6 +540,7 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	uint64_t seed = cfg->seed ? cfg->seed : rte_rdtsc();
 	lb_worker_init(c->lb, 10 * cfg->connect_tsc, seed);
 	c->rng = (seed * 0x9e3779b97f4a7c15ull) | 1;
+	c->hash_key = lb_rand(&c->rng);
 	timer_init(c, rte_rdtsc());
 	for (uint32_t i = 0; i < cfg->buffers; i++)
 		c->buf_free[i] = cfg->buffers - 1 - i;

@@ -296,6 +296,7 @@ struct podconn {
 	uint32_t ts_echo; /* the gateway's latest TSval */
 	bool ts;
 	uint8_t got[STREAM_MAX + 64];
+	uint8_t ofo[STREAM_MAX + 64], have[STREAM_MAX + 64]; /* out of order, newest wins */
 	size_t n_got;
 	size_t answered; /* bytes of got[] already answered */
 	bool fin_in, fin_out, reset, bad;
@@ -312,6 +313,7 @@ struct sim {
 	uint32_t c_rcv;	  /* its next expected byte from the gateway */
 	uint32_t ts_echo; /* the gateway's latest TSval, as the client echoes it */
 	bool ts, dead, fin_sent;
+	bool mutated; /* a resend carried other bytes than the stream's */
 	const struct stream *s;
 	size_t sent; /* stream bytes sent at least once */
 	size_t last_off, last_len;
@@ -412,6 +414,9 @@ static void client_send(struct sim *s, uint32_t seq, uint8_t flags, const uint8_
 {
 	if (s->dead)
 		return;
+	if (getenv("FUZZ_TRACE"))
+		fprintf(stderr, "  client sends seq %u len %u flags %02x\n", seq - s->c_isn - 1,
+			len, flags);
 	inject(s, 0,
 	       frame(&cli, &gw_c, inet_addr("198.18.0.2"), inet_addr("198.18.0.10"), s->cport, 80,
 		     seq, s->c_rcv, flags, d, len, s->ts, clock_ms(s) + 7, s->ts_echo));
@@ -497,8 +502,9 @@ static void pod_receive(struct sim *s, struct rte_mbuf *m, struct rd *r)
 	uint32_t seq = ntohl(th->sent_seq);
 	uint16_t sport = ntohs(p.src_port);
 	if (getenv("FUZZ_TRACE"))
-		fprintf(stderr, "  to pod: port %u flags %02x seq %u len %u\n", sport, p.tcp_flags,
-			seq - s->c_isn, p.payload_len);
+		fprintf(stderr, "  to pod: port %u flags %02x seq %u len %u %.*s\n", sport,
+			p.tcp_flags, seq - s->c_isn, p.payload_len, (int)p.payload_len,
+			rte_pktmbuf_mtod_offset(m, const char *, p.l2_len + p.l3_len + p.l4_len));
 	int pod = -1;
 	for (int i = 0; i < 3; i++)
 		if (p.dst_ip == inet_addr(pod_ips[i]))
@@ -551,19 +557,33 @@ static void pod_receive(struct sim *s, struct rte_mbuf *m, struct rd *r)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (p.payload_len && take(r, 6) == 0) {
+		/* Lost on the way, or refused by the pod (PAWS, memory pressure). */
+		rte_pktmbuf_free(m);
+		return;
+	}
 	const uint8_t *d =
 		rte_pktmbuf_mtod_offset(m, const uint8_t *, p.l2_len + p.l3_len + p.l4_len);
 	uint32_t end = seq + p.payload_len;
 	bool advanced = false;
-	if ((int32_t)(seq - pc->rcv_nxt) <= 0 && (int32_t)(end - pc->rcv_nxt) > 0) {
-		uint32_t skip = pc->rcv_nxt - seq;
-		uint32_t add = end - pc->rcv_nxt;
-		if (pc->n_got + add > sizeof(pc->got))
-			die("a pod received more than the client sent");
-		memcpy(pc->got + pc->n_got, d + skip, add);
-		pc->n_got += add;
-		pc->rcv_nxt = end;
-		advanced = true;
+	if (!pc->fin_in) {
+		/* Out-of-order bytes are queued (a newer copy replaces an older one, as Linux does
+		 * for a segment that covers queued ones); in-order bytes are taken once. */
+		for (uint32_t i = 0; i < p.payload_len; i++) {
+			uint32_t rel = seq + i - (pc->isn + 1);
+			if ((int32_t)(seq + i - pc->rcv_nxt) < 0)
+				continue;
+			if (rel >= sizeof(pc->got))
+				die("a pod received more than the client sent");
+			pc->ofo[rel] = d[i];
+			pc->have[rel] = 1;
+		}
+		while (pc->n_got < sizeof(pc->got) && pc->have[pc->n_got]) {
+			pc->got[pc->n_got] = pc->ofo[pc->n_got];
+			pc->n_got++;
+			pc->rcv_nxt++;
+			advanced = true;
+		}
 	}
 	if ((p.tcp_flags & RTE_TCP_FIN_FLAG) && end == pc->rcv_nxt && !pc->fin_in) {
 		pc->fin_in = true;
@@ -648,11 +668,75 @@ static void trace(const struct sim *s, const struct oracle *o)
 	fprintf(stderr, "%.*s\n", (int)s->s->n, s->s->b);
 }
 
+/* What the pod itself makes of its bytes: whole heads, each routed by the table to the pod's
+ * Service, bodies framed, nothing after a close. Independent of what the client meant. */
+static void check_pod_view(const struct podconn *pc)
+{
+	if (getenv("FUZZ_TRACE"))
+		fprintf(stderr, "pod %d view:\n%.*s\n--\n", pc->pod, (int)pc->n_got, pc->got);
+	uint32_t want = route_pool(routes, (uint32_t)pc->pod)->id;
+	size_t at = 0;
+	while (at < pc->n_got) {
+		struct http_request_parser ps;
+		http_request_parser_init(&ps);
+		struct http_request hr;
+		int rc = http_request_parse(&ps, &limits, pc->got + at, pc->n_got - at, &hr);
+		if (rc == HTTP_NEED_MORE)
+			die("pod view: part of a head reached a pod");
+		if (rc == HTTP_ERROR)
+			die("pod view: a pod received a malformed request");
+		char path[4096];
+		int pl = http_normalize_path(pc->got + at + hr.path.off, hr.path.len, path,
+					     sizeof(path));
+		const struct route_target *t =
+			pl < 0 ? NULL
+			       : route_lookup(routes, (const char *)pc->got + at + hr.host.off,
+					      hr.host.len, path, (size_t)pl);
+		if (t == NULL)
+			die("pod view: a pod received a request with no route");
+		if (route_pool(routes, t->pool)->id != want)
+			die("pod view: a pod received a request for another Service");
+		struct http_body b;
+		http_body_init(&b, hr.body, hr.content_length);
+		size_t used = 0;
+		enum http_body_result br = HTTP_BODY_DONE;
+		if (!b.done)
+			br = http_body_feed(&b, pc->got + at + rc, pc->n_got - at - (size_t)rc,
+					    &used);
+		if (br == HTTP_BODY_BAD)
+			die("pod view: a pod received a broken body");
+		if (br == HTTP_BODY_MORE)
+			return;
+		at += (size_t)rc + used;
+		if (!hr.keep_alive && at < pc->n_got)
+			die("pod view: bytes after a request that asked to close");
+	}
+}
+
 static void check(const struct sim *s, const struct oracle *o)
 {
-	static uint8_t owner[STREAM_MAX];
 	if (getenv("FUZZ_TRACE"))
 		trace(s, o);
+	for (int i = 0; i < s->n_pods; i++)
+		check_pod_view(&s->pods[i]);
+	if (s->mutated) {
+		/* The stream the gateway saw may differ from st: only positions are checked. */
+		static uint8_t seen[STREAM_MAX + 64];
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < s->n_pods; i++) {
+			const struct podconn *pc = &s->pods[i];
+			size_t off = (size_t)(uint32_t)(pc->isn - s->c_isn);
+			if (pc->n_got && (off > s->s->n || pc->n_got > s->s->n - off))
+				die("a pod stream lies outside the client's stream");
+			for (size_t b = off; pc->n_got && b < off + pc->n_got; b++) {
+				if (seen[b])
+					die("a client byte reached two pod connections");
+				seen[b] = 1;
+			}
+		}
+		return;
+	}
+	static uint8_t owner[STREAM_MAX];
 	memset(owner, 0, s->s->n);
 	for (int i = 0; i < s->n_pods; i++) {
 		const struct podconn *pc = &s->pods[i];
@@ -782,7 +866,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The conversation. */
 	for (int step = 0; step < 400 && r.i < r.n; step++) {
-		uint32_t act = take(&r, 9);
+		uint32_t act = take(&r, 10);
 		if (getenv("FUZZ_TRACE"))
 			fprintf(stderr, "step %d t=%u act %u sent %zu\n", step, clock_ms(&s), act,
 				s.sent);
@@ -816,6 +900,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else
 				client_data(&s, s.sent + take(&r, 200), 1 + take(&r, 300));
 			break;
+		case 9: { /* a resend with other bytes (timestamps: blind resends are allowed) */
+			size_t una = (size_t)(uint32_t)(s.c_una - s.c_isn - 1);
+			size_t lo = s.ts ? 0 : una;
+			if (s.sent <= lo)
+				break;
+			size_t off = lo + take(&r, (uint32_t)(s.sent - lo));
+			size_t len = 1 + take(&r, 600);
+			if (off + len > s.sent)
+				len = s.sent - off;
+			static uint8_t mb[STREAM_MAX];
+			memcpy(mb, st.b + off, len);
+			static const char alphabet[] = "\r\n :0123456789aAxX;GET /bHost.example";
+			uint32_t k = 1 + take(&r, 8);
+			for (uint32_t j = 0; j < k; j++)
+				mb[take(&r, (uint32_t)len)] =
+					(uint8_t)alphabet[take(&r, sizeof(alphabet) - 1)];
+			if (memcmp(mb, st.b + off, len) != 0)
+				s.mutated = true;
+			if (getenv("FUZZ_TRACE"))
+				fprintf(stderr, "  client resends [%zu, %zu): %.*s\n", off,
+					off + len, (int)len, (const char *)mb);
+			client_send(&s, s.c_isn + 1 + (uint32_t)off,
+				    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, mb, (uint16_t)len);
+			break;
+		}
 		case 8: /* the end of the stream, or a spoofed reset */
 			if (take(&r, 4) == 0) {
 				/* An off-path reset: never the exact next number (that would be the

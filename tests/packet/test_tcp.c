@@ -1849,3 +1849,194 @@ Test(tcp, every_connection_has_its_timer_past_eight_thousand)
 	}
 	cr_assert_eq(stats_sum(STATS_http_local_408), (uint64_t)N);
 }
+
+/* ---- from an attacker's review ----------------------------------------------------------------
+ */
+
+static struct rte_mbuf *with_urgent(struct rte_mbuf *m, uint16_t urp)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	th->tcp_flags |= RTE_TCP_URG_FLAG;
+	th->tcp_urp = htons(urp);
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	return m;
+}
+
+/* A pod without SO_OOBINLINE takes the urgent byte out of its stream: "Content-L[e]ngth"
+ * would read as no Content-Length, and the body as a request for another Service. */
+Test(tcp, urgent_data_never_reaches_a_pod)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 48001, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", "HTTP/1.1 204 X\r\n\r\n");
+	const char *smug = "GET /api/x HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	char req[256];
+	snprintf(req, sizeof(req),
+		 "POST / HTTP/1.1\r\nHost: kp.example\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(smug), smug);
+	uint16_t urgent = (uint16_t)(strstr(req, "Content-Length") - req + 10);
+	feed(0, with_urgent(seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+				RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, req, 0),
+			    urgent));
+	cr_assert_eq(pod_payload(), strlen(req));
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(0, &p); /* checksum verified by the parser */
+	cr_assert_not(th->tcp_flags & RTE_TCP_URG_FLAG, "URG cleared towards the pod");
+	cr_assert_eq(th->tcp_urp, 0);
+	/* A bare ACK marking a byte of a held head urgent: cleared too. */
+	kp_client(&k, k.next + (uint32_t)strlen(req), "GET /x HTTP/1.1\r\nHo");
+	feed(0,
+	     with_urgent(seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(req),
+			     k.to_client, RTE_TCP_ACK_FLAG, NULL, 0),
+			 30));
+	for (uint16_t i = 0; i < nout; i++)
+		if (out[i].port == 1)
+			cr_assert_not(out_tcp(i, &p)->tcp_flags & RTE_TCP_URG_FLAG);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_resend_far_below_a_held_buffer_never_leaves_with_a_length_it_lacks)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 48003, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", "HTTP/1.1 204 X\r\n\r\n");
+	kp_client(&k, k.next, "GET /x HTTP/1.1\r\nHo");
+	kp_client(&k, k.next - 40000, "AAAAAAAAAA");
+	for (uint16_t i = 0; i < nout; i++) {
+		struct net_pkt p;
+		out_tcp(i, &p); /* every output parses: lengths and checksums are right */
+	}
+	kp_client(&k, k.next - 0x60000000u, "AAAAAAAAAA");
+	cr_assert_eq(pod_payload(), 0, "far outside the window: dropped");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, every_request_buffer_counts_in_its_clients_share)
+{
+	tcpl_free(tcp);
+	struct tcpl_config cfg = test_config();
+	cfg.heads_per_client = 1;
+	struct tcpl_port ports[2] = {{.local = &client_side, .mss = 1460},
+				     {.local = &pod_side, .conf = &pod_conf, .mss = 1460}};
+	char err[128];
+	tcp = tcpl_create("tcpshare", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+	/* A connects, with a second request waiting in its buffer: one buffer, its share. */
+	struct kp a = {.cport = 48101, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	uint32_t isn = 1000u * a.cport;
+	struct net_pkt p;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, a.cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, a.cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+		    "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\nGET /x HTTP/1.1\r\nHo", 0));
+	/* B from the same address, while A holds it: refused, whatever state A is in. */
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 48102, 80, 5, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 48102, 80, 6, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "GET / HT", 0));
+	cr_assert(client_got("HTTP/1.1 503"));
+	cr_assert_eq(stats_sum(STATS_tcp_heads_over_cap), 1);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, an_h2c_upgrade_never_makes_the_connection_opaque)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 48201, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k,
+		 "GET / HTTP/1.1\r\nHost: kp.example\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+		 "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+		 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+	/* HTTP/2 after it would reach any path on this pod: it is framed as HTTP/1.1, fails, and
+	 * nothing of it reaches the pod. */
+	kp_client(&k, k.next, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+	cr_assert_eq(pod_payload(), 0);
+	cr_assert_eq(stats_sum(STATS_http_upgrades), 0);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, bytes_waiting_behind_an_unanswered_upgrade_fail_closed_in_time)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 48301, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k,
+		 "GET / HTTP/1.1\r\nHost: kp.example\r\nConnection: Upgrade\r\nUpgrade: "
+		 "websocket\r\n\r\n",
+		 "");
+	kp_client(&k, k.next, "GET / HTTP/1.1\r\nHo");
+	cr_assert_eq(pod_payload(), 0);
+	struct tcpl_out o[64];
+	bool fin = false;
+	for (int i = 0; i < 150 && !fin; i++) {
+		now += rte_get_tsc_hz() / 10;
+		uint16_t n = tcpl_tick(tcp, now, o, 64);
+		for (uint16_t j = 0; j < n; j++) {
+			struct net_pkt p;
+			enum net_drop_reason why;
+			cr_assert_eq(net_parse(o[j].m, &p, &why), NET_CLASS_TCP);
+			const struct rte_tcp_hdr *th = rte_pktmbuf_mtod_offset(
+				o[j].m, const struct rte_tcp_hdr *, p.l2_len + p.l3_len);
+			if (o[j].port == 1 && (th->tcp_flags & RTE_TCP_FIN_FLAG))
+				fin = true;
+			rte_pktmbuf_free(o[j].m);
+		}
+	}
+	cr_assert(fin, "the pod is closed after the upgrade request within the header timeout");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_resets_data_never_reaches_a_pod)
+{
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 48401, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", "HTTP/1.1 204 X\r\n\r\n");
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next, k.to_client,
+		    RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG,
+		    "GET /api/x HTTP/1.1\r\nHost: kp.example\r\n\r\n", 0));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	cr_assert(out_tcp(0, &p)->tcp_flags & RTE_TCP_RST_FLAG, "the reset goes on");
+	cr_assert_eq(p.payload_len, 0, "without its data");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_second_syn_in_the_burst_that_freed_a_flow_is_answered_with_a_cookie)
+{
+	uint16_t sp;
+	spliced(100, 200, &sp);
+	feed(0, from_client(139, 0, RTE_TCP_RST_FLAG, NULL)); /* closed, lingering */
+	struct rte_mbuf *m[2] = {from_client(777000, 0, RTE_TCP_SYN_FLAG, NULL),
+				 from_client(777000, 0, RTE_TCP_SYN_FLAG, NULL)};
+	struct net_pkt info[2];
+	enum net_drop_reason why;
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(net_parse(m[i], &info[i], &why), NET_CLASS_TCP);
+	for (uint16_t i = 0; i < nout; i++)
+		rte_pktmbuf_free(out[i].m);
+	nout = tcpl_input_burst(tcp, 0, m, info, 2, now, out, 64);
+	cr_assert_eq(nout, 2);
+	for (uint16_t i = 0; i < 2; i++) {
+		struct net_pkt p;
+		cr_assert_eq(out_tcp(i, &p)->tcp_flags, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG,
+			     "SYN %u gets a SYN-ACK, not a challenge from a freed record", i);
+	}
+}
