@@ -33,7 +33,7 @@
 #define CONF_RSS_KEY_MAX      52
 #define CONF_ERRBUF_SUGGESTED 4096
 
-/* How replies from pods reach the worker that owns the flow (DESIGN §3). */
+/* How replies from pods reach the worker that owns the flow (docs/tcp.md, return steering). */
 enum conf_steering {
 	CONF_STEER_SOFTWARE, /* hand off through per-pair rte_rings: works on every port */
 	CONF_STEER_THASH,    /* choose SNAT ports so the NIC's Toeplitz hash lands on the owner */

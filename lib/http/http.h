@@ -5,7 +5,7 @@
  *   - the request-head parser, which the TCP-lite engine runs over the bytes a client has sent
  *     so far, before it picks a pod;
  *   - the response-head parser and the body framing tracker, which follow message boundaries
- *     on spliced flows in both directions (per-request routing, DESIGN §4);
+ *     on spliced flows in both directions (per-request routing, docs/tcp.md);
  *   - path normalisation, which turns the request target into what the router matches.
  *
  * In the manner of picohttpparser: the caller owns every buffer; results are offsets into the

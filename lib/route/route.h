@@ -6,7 +6,7 @@
  * lib/control's compile step) and never changes afterwards, so workers read it without locks
  * and the management lcore swaps whole tables.
  *
- * Structure (DESIGN §5): an exact-host hash, a wildcard-suffix hash ("*.foo.com" is stored
+ * Structure (docs/routing.md): an exact-host hash, a wildcard-suffix hash ("*.foo.com" is stored
  * under "foo.com" and matches exactly one extra label), a host-less entry for rules without a
  * host; per host entry an exact-path hash and a prefix hash keyed on whole path segments. A
  * lookup hashes the path once, incrementally, recording the hash at each '/' boundary, then

@@ -1,5 +1,5 @@
 /*
- * tcp.c: the burst entry and the dispatcher (DESIGN of the engine: tcp.h; types: tcp-t.h).
+ * tcp.c: the burst entry and the dispatcher (the engine is described in tcp.h; types: tcp-t.h).
  *
  * A burst goes through three passes:
  *   1. key every packet (client side: client → VIP; pod side: pod → SNAT) and look the keys up

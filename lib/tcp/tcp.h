@@ -1,5 +1,5 @@
 /*
- * tcp: TCP-lite — delayed binding and splice (DESIGN §4).
+ * tcp: TCP-lite — delayed binding and splice (docs/tcp.md).
  *
  * The gateway answers a client's SYN with a SYN cookie and keeps no state until the handshake
  * completes; then it buffers the request head (acknowledging it itself), parses it with
@@ -10,9 +10,9 @@
  * Options, as Linux does with syncookies: when the client sends timestamps, the SYN-ACK offers
  * timestamps, SACK and window scaling, and carries the client's scale and SACK-permitted in the
  * low bits of its TSval, which the client echoes in the cookie ACK. The SYN to the pod offers
- * the client's own options, so the splice translates, per DESIGN §4's table, the sequence delta,
- * windows across differing scales, SACK edges and timestamps. A client without timestamps gets
- * MSS only (and 64 KiB windows).
+ * the client's own options, so the splice translates, per the table in docs/tcp.md, the sequence
+ * delta, windows across differing scales, SACK edges and timestamps. A client without timestamps
+ * gets MSS only (and 64 KiB windows).
  *
  * Like lib/net, this module never touches a NIC: tcpl_input_burst() takes parsed packets and
  * returns the packets to send, each with the port index to send it on.

@@ -57,9 +57,10 @@ struct worker_ctx {
 	uint32_t resolve_ip[WORKER_MAX_RESOLVE]; /* next hops to keep resolved, with their port */
 	uint8_t resolve_port[WORKER_MAX_RESOLVE];
 	uint16_t n_resolve;
-	/* Hand-off between workers (DESIGN §3): a pod's reply names its owner by the SNAT port
-	 * partition; a worker that receives another's packet passes it through the owner's ring.
-	 * ARP is copied to every peer so each neighbour table learns what any queue saw. */
+	/* Hand-off between workers (docs/tcp.md, return steering): a pod's reply names its owner by
+	 * the SNAT port partition; a worker that receives another's packet passes it through the
+	 * owner's ring. ARP is copied to every peer so each neighbour table learns what any queue
+	 * saw. */
 	uint16_t worker_index, n_workers;
 	uint16_t snat_first, snat_span; /* partition of worker i: first + i·span ... */
 	uint16_t pod_pi;		/* port index holding the SNAT addresses */

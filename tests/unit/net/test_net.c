@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_arp.h>
@@ -871,4 +872,20 @@ Test(net, drop_reason_names_are_snake_case_and_unique)
 			cr_assert_str_neq(n, net_drop_reason_name((enum net_drop_reason)j));
 	}
 	cr_assert_str_eq(net_drop_reason_name(NET_DROP__COUNT), "unknown");
+}
+
+Test(net, every_drop_reason_is_explained_in_the_metrics_docs)
+{
+	FILE *f = fopen(SOURCE_ROOT "/docs/metrics.md", "r");
+	cr_assert_not_null(f, "docs/metrics.md is missing");
+	static char doc[1 << 17];
+	size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[n] = '\0';
+	for (int i = 0; i < NET_DROP__COUNT; i++) {
+		char row[64];
+		snprintf(row, sizeof(row), "| `%s` |",
+			 net_drop_reason_name((enum net_drop_reason)i));
+		cr_expect(strstr(doc, row) != NULL, "docs/metrics.md has no row for %s", row);
+	}
 }
