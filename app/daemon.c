@@ -117,6 +117,8 @@ static void teardown(struct daemon *d)
 	}
 	for (unsigned i = 0; i < d->conf.n_workers; i++)
 		rte_mempool_free(d->pools[i]);
+	if (d->eal_up)
+		stats_series_fini();
 	if (d->eal_up) {
 		/* EAL unmaps but keeps the files of pages never freed (eal_args.c). */
 		eal_note_hugepage_files();
@@ -194,6 +196,9 @@ static void start_ports(struct daemon *d)
 	for (unsigned i = 0; i < d->conf.n_workers; i++)
 		lcores[i] = d->conf.workers[i];
 	stats_set_lcores(lcores, d->conf.n_workers);
+	if (stats_series_init(d->conf.metrics.route_series) != 0)
+		die("out of memory for %u per-route metric series (metrics.route_series)",
+		    d->conf.metrics.route_series);
 	stats_telemetry_register();
 	ports_register_metrics(d);
 	/* Live capture with dpdk-dumpcap / dpdk-pdump. Needs the shared runtime directory, so

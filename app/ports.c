@@ -12,6 +12,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
+#include <rte_version.h>
 
 #include "daemon-int.h"
 
@@ -256,6 +257,11 @@ static void port_section(struct stats_text *t, void *arg)
 			  "# HELP sluice_workers Worker lcores polling.\n"
 			  "# TYPE sluice_workers gauge\nsluice_workers %u\n",
 			  d->conf.n_workers);
+	stats_text_printf(t,
+			  "# HELP sluice_build_info The gateway's version and the DPDK it runs on "
+			  "(always 1).\n# TYPE sluice_build_info gauge\n"
+			  "sluice_build_info{version=\"%s\",dpdk=\"%s\"} 1\n",
+			  SLUICE_VERSION, rte_version());
 }
 
 static struct daemon *tel_daemon;

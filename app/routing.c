@@ -140,6 +140,8 @@ struct route_table *routing_load(struct daemon *d)
 		add_static(c, m, &errs);
 	}
 	struct route_table *t = control_compile(m, &d->cls, &errs);
+	if (t)
+		route_table_set_series(t, tcpl_series_of, NULL);
 	report_errors(d, &errs);
 	control_errors_free(&errs);
 	if (m != d->model)

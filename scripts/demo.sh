@@ -64,7 +64,7 @@ req v1.api.example /api/
 req unknown.example /
 
 say "metrics: curl http://127.0.0.1:9180/metrics (in ${P}gw)"
-metrics metrics | grep -E '^sluice_(rx_packets|tx_packets|arp_replies|icmp_echo_replies|tcp_syn_in|http_requests|http_local_404|spliced_to_pod|spliced_to_client)_total' | sed 's/^/  /'
+metrics metrics | grep -E '^sluice_(rx_packets|tx_packets|arp_replies|icmp_echo_replies|tcp_syn_in|http_requests|spliced_to_pod|spliced_to_client)_total|^sluice_(route_requests|gateway_answers)_total' | sed 's/^/  /'
 
 say "telemetry: echo /sluice/stats | dpdk-telemetry.py -f sluice-demo"
 echo /sluice/stats | dpdk-telemetry.py -f sluice-demo 2>/dev/null | sed 's/^/  /' || true

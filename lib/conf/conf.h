@@ -121,8 +121,9 @@ struct conf_timeouts {
 
 struct conf_metrics {
 	bool enabled;
-	uint32_t addr; /* network byte order */
-	uint16_t port; /* host order */
+	uint32_t addr;	       /* network byte order */
+	uint16_t port;	       /* host order */
+	uint32_t route_series; /* per-route label sets kept (Ingress, host, Service) */
 };
 
 struct conf_routing {

@@ -349,6 +349,12 @@ const struct conf_field conf_fields[] = {
 	 AT(TOP, metrics.addr),
 	 .aux = OPT(struct sluice_conf, metrics.port),
 	 .def = "127.0.0.1:9180"},
+	{.path = "metrics.route_series",
+	 .type = CONF_T_INT,
+	 AT(TOP, metrics.route_series),
+	 .min = 2,
+	 .max = 65535,
+	 .def = "1024"},
 
 	/* routing */
 	{.path = "routing", GROUP(CONF_REC_TOP)},

@@ -603,6 +603,12 @@ struct route_table *route_builder_finish(struct route_builder *b)
 	return t;
 }
 
+void route_table_set_series(struct route_table *t, route_series_fn series, void *arg)
+{
+	for (uint32_t i = 0; i < t->b.n_targets; i++)
+		t->targets[i].series = series(&t->targets[i], &t->pools[t->targets[i].pool], arg);
+}
+
 void route_table_free(struct route_table *t)
 {
 	if (t == NULL)

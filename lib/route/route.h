@@ -61,6 +61,7 @@ struct route_target {
 	const char *ingress;
 	const char *rule_host; /* "" for host-less rules and default backends */
 	const char *rule_path; /* as written in the Ingress; "" for default backends */
+	uint32_t series;       /* its metrics series (route_table_set_series); 0 until set */
 };
 
 struct route_table;
@@ -73,6 +74,12 @@ const struct route_target *route_lookup(const struct route_table *t, const char 
 					size_t host_len, const char *path, size_t path_len);
 
 const struct route_pool *route_pool(const struct route_table *t, uint32_t index);
+
+/* Number every target's metrics series: series(target, its pool, arg). Called once by whoever
+ * built the table, before it is published; the table is immutable afterwards. */
+typedef uint32_t (*route_series_fn)(const struct route_target *t, const struct route_pool *p,
+				    void *arg);
+void route_table_set_series(struct route_table *t, route_series_fn series, void *arg);
 uint32_t route_pool_count(const struct route_table *t);
 uint32_t route_rule_count(const struct route_table *t);
 

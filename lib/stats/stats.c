@@ -69,8 +69,16 @@ void stats_set_lcores(const unsigned *lcores, unsigned n)
 	n_report_lcores = n;
 }
 
+bool stats_lcore_listed(unsigned id)
+{
+	for (unsigned i = 0; i < n_report_lcores; i++)
+		if (report_lcores[i] == id)
+			return true;
+	return false;
+}
+
 /* Every lcore that may have counted: the workers, plus the main lcore (tests count there). */
-static bool lcore_reported(unsigned id)
+bool stats_lcore_reported(unsigned id)
 {
 	if (n_report_lcores == 0)
 		return true;
@@ -105,7 +113,14 @@ uint64_t stats_sum_drop(unsigned reason)
 
 void stats_reset(void)
 {
-	memset(stats_per_lcore, 0, sizeof(stats_per_lcore));
+	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
+		struct stats_lcore *s = &stats_per_lcore[i];
+		memset(s->c, 0, sizeof(s->c));
+		memset(s->drops, 0, sizeof(s->drops));
+		memset(&s->head, 0, sizeof(s->head));
+		memset(&s->connect, 0, sizeof(s->connect));
+	}
+	stats_series_reset();
 }
 
 /* ---- text --------------------------------------------------------------------------------- */
@@ -163,7 +178,7 @@ void stats_render_prometheus(struct stats_text *t)
 		stats_text_printf(t, "# HELP sluice_%s_total %s.\n# TYPE sluice_%s_total counter\n",
 				  counter_names[c], counter_help[c], counter_names[c]);
 		for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
-			if (!lcore_reported(l))
+			if (!stats_lcore_reported(l))
 				continue;
 			stats_text_printf(t, "sluice_%s_total{lcore=\"%u\"} %lu\n",
 					  counter_names[c], l,
@@ -175,6 +190,7 @@ void stats_render_prometheus(struct stats_text *t)
 	for (unsigned r = 0; r < n_drop_names; r++)
 		stats_text_printf(t, "sluice_drops_total{reason=\"%s\"} %lu\n", drop_names[r],
 				  (unsigned long)stats_sum_drop(r));
+	stats_render_series(t);
 	for (unsigned s = 0; s < n_sections; s++)
 		sections[s].fn(t, sections[s].arg);
 }
@@ -206,7 +222,7 @@ static int tel_lcore(const char *cmd __rte_unused, const char *params, struct rt
 		return -1;
 	char *end;
 	unsigned long id = strtoul(params, &end, 10);
-	if (*end != '\0' || id >= RTE_MAX_LCORE || !lcore_reported((unsigned)id))
+	if (*end != '\0' || id >= RTE_MAX_LCORE || !stats_lcore_reported((unsigned)id))
 		return -1;
 	rte_tel_data_start_dict(d);
 	for (unsigned c = 0; c < STATS__COUNT; c++)

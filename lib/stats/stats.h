@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_common.h>
 #include <rte_lcore.h>
 
@@ -84,14 +85,6 @@
 	X(tcp_challenge_limited, "Challenge ACKs not sent because of the per-second limit")        \
 	X(pod_time_wait,                                                                           \
 	  "Bare ACKs from a pod to a SYN (an old connection in TIME-WAIT): reset and SYN resent")  \
-	X(http_local_400, "Responses 400 sent by the gateway (malformed request)")                 \
-	X(http_local_404, "Responses 404 sent by the gateway (no route)")                          \
-	X(http_local_408, "Responses 408 sent by the gateway (head not complete in time)")         \
-	X(http_local_431, "Responses 414/431 sent by the gateway (head or line too large)")        \
-	X(http_local_501, "Responses 501/505 sent by the gateway (method or version)")             \
-	X(http_local_502, "Responses 502 sent by the gateway (every pod refused)")                 \
-	X(http_local_503, "Responses 503 sent by the gateway (no ready pod)")                      \
-	X(http_local_504, "Responses 504 sent by the gateway (pod did not answer)")                \
 	X(handoff_out, "Packets handed to the worker that owns their flow")                        \
 	X(handoff_in, "Packets received from other workers")                                       \
 	X(handoff_dropped, "Packets dropped because the owner's hand-off ring was full")           \
@@ -111,10 +104,52 @@ enum stats_counter {
 
 #define STATS_MAX_DROP_REASONS 48
 
+/*
+ * Per-route series. Each route target of a table carries a series number (route_target.series)
+ * that names its labels — the Ingress (namespace/name), the rule's host and the Service
+ * (namespace/name:port) — in a registry the management lcore keeps (stats_series_of). Workers
+ * count by number into a per-lcore array; a scrape sums the arrays and prints the labels. A
+ * series stays until the process ends; there are at most metrics.route_series of them, and
+ * requests beyond that count under STATS_SERIES_OTHER.
+ */
+#define STATS_ANSWER_CODES(X) X(400) X(404) X(408) X(414) X(431) X(501) X(502) X(503) X(504) X(505)
+
+enum stats_series_kind {
+	STATS_ROUTED, /* requests routed to the series' Service */
+#define STATS_ANSWER_ENUM(code) STATS_ANSWER_##code,
+	STATS_ANSWER_CODES(STATS_ANSWER_ENUM)
+#undef STATS_ANSWER_ENUM
+	STATS_SERIES_KINDS
+};
+
+#define STATS_SERIES_NONE  0u /* no route (answers before routing; tables nobody labelled) */
+#define STATS_SERIES_OTHER 1u /* routes beyond metrics.route_series */
+#define STATS_SERIES_MAX   65535u
+
+/* Latency histograms: upper bounds in seconds, the last bucket is +Inf. */
+#define STATS_HIST_BOUNDS(X)                                                                       \
+	X(0.0005)                                                                                  \
+	X(0.001) X(0.0025) X(0.005) X(0.01) X(0.025) X(0.05) X(0.1) X(0.25) X(0.5) X(1) X(2.5)     \
+		X(5) X(10)
+#define STATS_HIST_COUNT_ONE(b) +1
+#define STATS_HIST_BUCKETS	(0 STATS_HIST_BOUNDS(STATS_HIST_COUNT_ONE))
+
+struct stats_hist {
+	uint64_t bucket[STATS_HIST_BUCKETS]; /* observations in (bound[i-1], bound[i]] */
+	uint64_t count;			     /* all of them, +Inf included */
+	uint64_t sum_tsc;
+};
+
+/* The bounds in TSC cycles (stats_hist_init). */
+extern uint64_t stats_hist_bound_tsc[STATS_HIST_BUCKETS];
+
 /* One worker's counters: only that worker writes them. */
 struct stats_lcore {
 	uint64_t c[STATS__COUNT];
 	uint64_t drops[STATS_MAX_DROP_REASONS];
+	uint64_t (*series)[STATS_SERIES_KINDS]; /* [metrics.route_series], or NULL */
+	struct stats_hist head;			/* handshake to first head routed */
+	struct stats_hist connect;		/* first SYN to a pod to its SYN-ACK */
 } __rte_cache_aligned;
 
 extern struct stats_lcore stats_per_lcore[RTE_MAX_LCORE];
@@ -136,6 +171,26 @@ static inline void stats_drop(struct stats_lcore *s, unsigned reason)
 	s->c[STATS_dropped]++;
 }
 
+/* Count one request routed to, or one answer given for, series n (STATS_SERIES_NONE when the
+ * request had no route). A worker without series arrays counts nothing here. */
+static inline void stats_series_add(struct stats_lcore *s, uint32_t n, enum stats_series_kind k)
+{
+	if (likely(s->series != NULL))
+		s->series[n][k]++;
+}
+
+/* An observation of `tsc` cycles. The bounds are few: a short scan, once per request. */
+static inline void stats_observe(struct stats_hist *h, uint64_t tsc)
+{
+	unsigned i = 0;
+	while (i < STATS_HIST_BUCKETS && tsc > stats_hist_bound_tsc[i])
+		i++;
+	if (i < STATS_HIST_BUCKETS)
+		h->bucket[i]++;
+	h->count++;
+	h->sum_tsc += tsc;
+}
+
 /* Name a drop reason (called once at start by the module that defines the reasons).
  * Names must be static strings in snake_case. */
 void stats_set_drop_reason_names(const char *const *names, unsigned n);
@@ -147,8 +202,29 @@ const char *stats_counter_help(enum stats_counter c);
 uint64_t stats_sum(enum stats_counter c);
 uint64_t stats_sum_drop(unsigned reason);
 
-/* Zero every block (tests; never while workers run). */
+/* Zero every block (tests; never while workers run). Series labels are kept. */
 void stats_reset(void);
+
+/* ---- per-route series and histograms (management lcore) ------------------------------------ */
+
+/* Compute the histogram bounds for this TSC rate. Idempotent. */
+void stats_hist_init(uint64_t tsc_hz);
+
+/* Give every reported lcore (stats_set_lcores), and the calling one, an array of `capacity`
+ * series (at least 2: NONE and OTHER). Before workers start. 0, or -ENOMEM. */
+int stats_series_init(unsigned capacity);
+void stats_series_fini(void);
+
+/* The series for these labels, created on first use; STATS_SERIES_OTHER once the registry is
+ * full, STATS_SERIES_NONE before stats_series_init. Strings are copied. */
+uint32_t stats_series_of(const char *ingress, const char *host, const char *service);
+
+/* Sums over every lcore: requests routed to series n; answers with this status code over all
+ * series. */
+uint64_t stats_series_sum(uint32_t n, enum stats_series_kind k);
+uint64_t stats_answers(unsigned code);
+/* Series in use (NONE and OTHER included). */
+unsigned stats_series_count(void);
 
 /* ---- rendering ---------------------------------------------------------------------------- */
 
@@ -173,6 +249,14 @@ void stats_render_prometheus(struct stats_text *t);
 
 /* The lcores whose counters are reported (workers); set once at start. */
 void stats_set_lcores(const unsigned *lcores, unsigned n);
+/* Whether lcore id was set with stats_set_lcores; whether its counters are reported (every
+ * lcore when none was set). */
+bool stats_lcore_listed(unsigned id);
+bool stats_lcore_reported(unsigned id);
+
+/* The per-route series, the histograms (part of stats_render_prometheus). */
+void stats_render_series(struct stats_text *t);
+void stats_series_reset(void);
 
 /* Register /sluice/stats, /sluice/lcores and /sluice/drops telemetry commands.
  * Call after rte_eal_init. Returns 0 or a negative errno. */

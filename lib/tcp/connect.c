@@ -128,6 +128,8 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	const struct route_pool *p = f->routes ? route_pool(f->routes, f->pool) : NULL;
 	int e = p ? lb_pick(&p->lb, c->lb, avoid, f->affinity, now) : -1;
 	load_release(c, f);
+	if (f->tries == 0) /* the request's first pod: its connect time starts */
+		f->t0 = (uint32_t)(now >> CONN_T0_SHIFT);
 	if (e < 0)
 		return local_response(c, idx, f, RESP_503, now, tx);
 	f->endpoint = (uint32_t)e;
@@ -214,6 +216,7 @@ enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *
 	    ack == seq_add(f->client_isn, 1)) {
 		/* Step 6: the pod accepted. The splice starts now. */
 		lb_success(c->lb, f->pod_ip, rte_be_to_cpu_16(f->pod_port));
+		stats_observe(&c->st->connect, conn_elapsed(f, now));
 		f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
 		f->delta = f->cookie_isn - f->pod_isn;
 		f->pod_ack = ack;

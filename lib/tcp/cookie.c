@@ -149,6 +149,8 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 		f->ts_client = p->tcp_tsval;
 	}
 	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
+	f->t0 = (uint32_t)(now >> CONN_T0_SHIFT); /* the head's time starts */
+	f->series = STATS_SERIES_NONE;
 	f->frame = f->frame_lo = f->pod_ack = buf_start(f);
 	f->fr = CONN_FR_ACKED; /* the gateway is the client's peer */
 	http_request_parser_init(&f->hp);

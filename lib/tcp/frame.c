@@ -152,6 +152,8 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 		f->routes = routes;
 		f->pool = t->pool;
 		f->method = (uint8_t)r.method;
+		f->series = (uint16_t)t->series;
+		stats_series_add(c->st, t->series, STATS_ROUTED);
 		if (unlikely(c->explain != NULL))
 			c->explain(c, d + off, &r, seq_add(f0, off), routes, t);
 		frame_accept(c, f, d + off, &r, seq_add(f0, off));

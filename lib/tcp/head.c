@@ -35,6 +35,9 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	const uint8_t *b = buf_of(c, f);
 	stats_add(c->st, STATS_http_requests, 1);
 	f->method = (uint8_t)r->method;
+	f->series = STATS_SERIES_NONE;
+	if (f->state == CONN_HEAD) /* a first request: from the handshake to here */
+		stats_observe(&c->st->head, conn_elapsed(f, now));
 	const struct route_table *routes;
 	bool bad;
 	const struct route_target *t = lookup_head(c, b, r, &routes, &bad);
@@ -42,6 +45,8 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 		return local_response(c, idx, f, RESP_400, now, tx);
 	if (t == NULL)
 		return local_response(c, idx, f, RESP_404, now, tx);
+	f->series = (uint16_t)t->series;
+	stats_series_add(c->st, t->series, STATS_ROUTED);
 	f->pool = t->pool;
 	f->routes = routes;
 	f->tries = 0;
@@ -78,7 +83,8 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
 	uint8_t flags = p->tcp_flags;
 	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
-	uint32_t our_end = seq_add(f->cookie_isn, 2 + f->resp_len); /* after our FIN */
+	uint32_t our_end =
+		seq_add(f->cookie_isn, 2 + c->resp_len[f->resp_status_idx]); /* after our FIN */
 	enum conn_state next = CONN_LOCAL_RESP;
 	if (flags & RTE_TCP_RST_FLAG) {
 		rte_pktmbuf_free(m);

@@ -14,22 +14,25 @@
 
 #include <rte_ip.h>
 
+/* The gateway's answers; those about a Service (502, 503, 504) count under the route the
+ * request took, the rest under none (they come before routing, or instead of it). */
 static const struct {
 	uint16_t code;
 	const char *reason;
-	enum stats_counter counter;
+	enum stats_series_kind kind;
+	bool routed;
 } responses[RESP__COUNT] = {
-	[RESP_400] = {400, "Bad Request", STATS_http_local_400},
-	[RESP_404] = {404, "Not Found", STATS_http_local_404},
-	[RESP_408] = {408, "Request Timeout", STATS_http_local_408},
-	[RESP_414] = {414, "URI Too Long", STATS_http_local_431},
-	[RESP_431] = {431, "Request Header Fields Too Large", STATS_http_local_431},
-	[RESP_501] = {501, "Not Implemented", STATS_http_local_501},
-	[RESP_502] = {502, "Bad Gateway", STATS_http_local_502},
-	[RESP_503] = {503, "Service Unavailable", STATS_http_local_503},
-	[RESP_504] = {504, "Gateway Timeout", STATS_http_local_504},
-	[RESP_505] = {505, "HTTP Version Not Supported", STATS_http_local_501},
-	[RESP_CLOSE] = {0, "", STATS_http_fail_closed},
+	[RESP_400] = {400, "Bad Request", STATS_ANSWER_400, false},
+	[RESP_404] = {404, "Not Found", STATS_ANSWER_404, false},
+	[RESP_408] = {408, "Request Timeout", STATS_ANSWER_408, false},
+	[RESP_414] = {414, "URI Too Long", STATS_ANSWER_414, false},
+	[RESP_431] = {431, "Request Header Fields Too Large", STATS_ANSWER_431, false},
+	[RESP_501] = {501, "Not Implemented", STATS_ANSWER_501, false},
+	[RESP_502] = {502, "Bad Gateway", STATS_ANSWER_502, true},
+	[RESP_503] = {503, "Service Unavailable", STATS_ANSWER_503, true},
+	[RESP_504] = {504, "Gateway Timeout", STATS_ANSWER_504, true},
+	[RESP_505] = {505, "HTTP Version Not Supported", STATS_ANSWER_505, false},
+	[RESP_CLOSE] = {0, "", STATS_ROUTED, false}, /* no answer: counted as http_fail_closed */
 };
 
 /* Encode options, 4-byte aligned. */
@@ -193,19 +196,23 @@ void responses_init(struct tcpl_ctx *c)
 /* Response and FIN together; the client's data beyond this point is not read. */
 static void send_local_response(struct tcpl_ctx *c, const struct conn *f, struct tcpl_tx *tx)
 {
-	uint8_t flags = RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG | (f->resp_len ? RTE_TCP_PSH_FLAG : 0);
+	uint16_t len = c->resp_len[f->resp_status_idx];
+	uint8_t flags = RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG | (len ? RTE_TCP_PSH_FLAG : 0);
 	emit(tx,
 	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), flags, 0,
-		       (const uint8_t *)c->resp[f->resp_status_idx], f->resp_len),
+		       (const uint8_t *)c->resp[f->resp_status_idx], len),
 	     f->client_pi, c->st);
 }
 
 enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 			       enum local_status s, uint64_t now, struct tcpl_tx *tx)
 {
-	stats_add(c->st, responses[s].counter, 1);
+	if (s == RESP_CLOSE)
+		stats_add(c->st, STATS_http_fail_closed, 1);
+	else
+		stats_series_add(c->st, responses[s].routed ? f->series : STATS_SERIES_NONE,
+				 responses[s].kind);
 	f->resp_status_idx = (uint8_t)s;
-	f->resp_len = c->resp_len[s];
 	f->tries = 0;
 	buf_release(c, f);
 	send_local_response(c, f, tx);

@@ -85,6 +85,12 @@ static inline uint32_t client_next(const struct conn *f)
 	return seq_add(f->client_isn, 1 + f->req_len);
 }
 
+/* Cycles since f->t0 was set (the phase's start). */
+static inline uint64_t conn_elapsed(const struct conn *f, uint64_t now)
+{
+	return (uint64_t)((uint32_t)(now >> CONN_T0_SHIFT) - f->t0) << CONN_T0_SHIFT;
+}
+
 static inline uint32_t seq_min(uint32_t a, uint32_t b)
 {
 	return seq_lt(a, b) ? a : b;

@@ -80,7 +80,8 @@ struct conn {
 	uint16_t mss;	   /* client's MSS (from the cookie) */
 	uint8_t resp_status_idx;
 	uint8_t method;	    /* enum http_method of the request */
-	uint16_t resp_len;  /* bytes of the gateway's own response */
+	uint16_t series;    /* metrics series of the request routed last (STATS_SERIES_NONE:
+			     * none yet, or its head failed) */
 	uint8_t syn_tx;	    /* SYN retransmissions to the current pod / neighbour polls */
 	uint8_t tries;	    /* pod attempts, or retransmissions of our own segments */
 	uint32_t ts_client; /* the client's latest TSval, echoed by our own segments */
@@ -96,7 +97,11 @@ struct conn {
 	uint32_t frame_lo;     /* [frame_lo, F) is body content framing never read */
 	uint32_t pool_id;      /* which Service port the pod serves (route_pool.id) */
 	struct http_body body; /* the body F is in, if any */
-	uint32_t pod_fin;      /* CONN_DRAIN: the old pod's FIN, in its sequence space */
+	union {
+		uint32_t pod_fin; /* CONN_DRAIN: the old pod's FIN, in its sequence space */
+		uint32_t t0;	  /* CONN_HEAD, _NEIGH, _CONNECT: when the phase began, for the
+				   * latency histograms (tsc >> CONN_T0_SHIFT) */
+	};
 	uint32_t timer_prev, timer_next; /* timer wheel links (CONN_NONE: end) */
 	uint8_t fr;			 /* CONN_FR_* */
 	uint8_t up_match;		 /* upgrade: bytes of the pod's status line seen */
@@ -110,6 +115,10 @@ _Static_assert(sizeof(struct conn) == 192, "struct conn: keep to three cache lin
 
 #define CONN_SEEN_SHIFT                                                                            \
 	20 /* last_seen and deadline resolution: 2^20 cycles (under 1 ms); wraps after days */
+
+#define CONN_T0_SHIFT                                                                              \
+	8 /* t0 resolution: 256 cycles; wraps after about 7 minutes at 2.5 GHz,                    \
+	   * far beyond any header or connect timeout */
 
 #define CONN_OPT_TS	  0x1  /* timestamps on both sides */
 #define CONN_OPT_SACK	  0x2  /* SACK permitted by the client */

@@ -488,6 +488,15 @@ struct tcpl_config tcpl_config_default(uint64_t tsc_hz)
 	};
 }
 
+uint32_t tcpl_series_of(const struct route_target *t, const struct route_pool *p, void *arg)
+{
+	(void)arg;
+	char ingress[320], service[400];
+	snprintf(ingress, sizeof(ingress), "%s/%s", t->namespace_, t->ingress);
+	snprintf(service, sizeof(service), "%s/%s:%s", p->namespace_, p->service, p->port);
+	return stats_series_of(ingress, t->rule_host, service);
+}
+
 struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 			     const struct tcpl_port *ports, uint8_t n_ports,
 			     struct rte_mempool *pool, struct net_neigh *neigh,
@@ -546,6 +555,7 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 		c->buf_free[i] = cfg->buffers - 1 - i;
 	c->n_buf_free = cfg->buffers;
 	responses_init(c);
+	stats_hist_init(rte_get_tsc_hz());
 	return c;
 }
 

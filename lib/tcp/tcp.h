@@ -88,6 +88,11 @@ void tcpl_free(struct tcpl_ctx *c);
 
 /* The published state the engine reads (swapped by the management lcore). */
 void tcpl_set_routes(struct tcpl_ctx *c, const struct route_table *t);
+
+/* A route target's metrics series (a route_series_fn for route_table_set_series): labels
+ * ingress "namespace/name", the rule's host, service "namespace/name:port". Management lcore,
+ * before the table is published. */
+uint32_t tcpl_series_of(const struct route_target *t, const struct route_pool *p, void *arg);
 void tcpl_set_keys(struct tcpl_ctx *c, const struct crypto_keys *k);
 /* Seconds clock for cookies (the worker passes its own). */
 void tcpl_set_seconds(struct tcpl_ctx *c, uint64_t seconds);

@@ -222,7 +222,7 @@ echo "ok: 20 of 20 requests served during a SYN flood"
 page=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics")
 val() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
 [ "$(val sluice_pod_refused_total)" -ge 1 ] || fail "no refused pod counted"
-[ "$(val sluice_http_local_404_total)" -ge 1 ] || fail "404 not counted"
+[ "$(val 'sluice_gateway_answers_total{code="404"')" -ge 1 ] || fail "404 not counted"
 [ "$(val sluice_spliced_to_client_total)" -gt 1000 ] || fail "spliced packets not counted"
 [ "$(val sluice_tcp_syn_in_total)" -gt 5000 ] || fail "the SYN flood was not seen"
 [ "$(val sluice_tcp_flows_full_total)" -eq 0 ] || fail "flows refused: the flood took state"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-request routing on kept-alive connections (DESIGN §4): one client connection asks for
+# Per-request routing on kept-alive connections (docs/tcp.md): one client connection asks for
 # shop.example/ (Service web, pod1) and shop.example/api/ (Service api, pod2) in turn; every
 # answer comes from the right pod although curl reuses one connection, and wrk alternating the
 # two paths on 20 kept-alive connections sees no error.

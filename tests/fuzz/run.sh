@@ -21,7 +21,7 @@ dpdk_cflags=$(pkg-config --cflags libdpdk)
 dpdk_libs=$(pkg-config --libs libdpdk)
 engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c
 	"$root"/lib/http/*.c "$root"/lib/net/*.c "$root"/lib/crypto/crypto.c
-	"$root"/lib/stats/stats.c "$root"/lib/conf/*.c)
+	"$root"/lib/stats/stats.c "$root"/lib/stats/series.c "$root"/lib/conf/*.c)
 
 build() { # harness
 	case $1 in

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -120,6 +121,8 @@ static void setup(void)
 	for (int i = 0; i < 3; i++)
 		model_add(m, objs[i]);
 	routes = model_compile(m);
+	cr_assert_eq(stats_series_init(64), 0);
+	route_table_set_series(routes, tcpl_series_of, NULL);
 
 	crypto = crypto_ctx_create();
 	crypto_keys_rotate(crypto, &keys, NULL, crypto_cookie_count(1000));
@@ -141,6 +144,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	stats_series_fini();
 	tcpl_free(tcp);
 	route_table_free(routes);
 	crypto_ctx_free(crypto);
@@ -349,7 +353,7 @@ Test(tcp, unknown_host_gets_404_with_fin)
 	const char *body =
 		rte_pktmbuf_mtod_offset(out[1].m, const char *, p.l2_len + p.l3_len + p.l4_len);
 	cr_assert(strncmp(body, "HTTP/1.1 404 Not Found\r\n", 24) == 0);
-	cr_assert_eq(stats_sum(STATS_http_local_404), 1);
+	cr_assert_eq(stats_answers(404), 1);
 }
 
 Test(tcp, malformed_request_gets_400)
@@ -1345,7 +1349,7 @@ Test(tcp, keepalive_request_with_no_route_gets_404_after_the_drain)
 	const char *body =
 		rte_pktmbuf_mtod_offset(out[r].m, const char *, p.l2_len + p.l3_len + p.l4_len);
 	cr_assert(strncmp(body, "HTTP/1.1 404", 12) == 0);
-	cr_assert_eq(stats_sum(STATS_http_local_404), 1);
+	cr_assert_eq(stats_answers(404), 1);
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
@@ -1467,7 +1471,7 @@ Test(tcp, a_later_request_failing_strict_parsing_gets_400_after_the_responses_be
 		kp_pod_fin(&k, k.pod_isn + 1 + (uint32_t)strlen(resp), k.next + 1);
 		cr_assert(client_got("HTTP/1.1 400"), "case %zu: 400 after the first answer", i);
 	}
-	cr_assert_eq(stats_sum(STATS_http_local_400), sizeof(bad) / sizeof(bad[0]));
+	cr_assert_eq(stats_answers(400), sizeof(bad) / sizeof(bad[0]));
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
@@ -1847,7 +1851,7 @@ Test(tcp, every_connection_has_its_timer_past_eight_thousand)
 		for (uint16_t j = 0; j < k; j++)
 			rte_pktmbuf_free(o[j].m);
 	}
-	cr_assert_eq(stats_sum(STATS_http_local_408), (uint64_t)N);
+	cr_assert_eq(stats_answers(408), (uint64_t)N);
 }
 
 /* ---- from an attacker's review ----------------------------------------------------------------
@@ -2039,4 +2043,106 @@ Test(tcp, a_second_syn_in_the_burst_that_freed_a_flow_is_answered_with_a_cookie)
 		cr_assert_eq(out_tcp(i, &p)->tcp_flags, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG,
 			     "SYN %u gets a SYN-ACK, not a challenge from a freed record", i);
 	}
+}
+
+/* The page's value for one exact series line ("name{labels}"), or -1 when absent. */
+static long long page_value(const char *page, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *at = page; (at = strstr(at, series)) != NULL; at += n)
+		if ((at == page || at[-1] == '\n') && at[n] == ' ')
+			return atoll(at + n + 1);
+	return -1;
+}
+
+/* A connection from client port cport sends req; returns the SNAT port of the SYN it caused
+ * (0 when none). */
+static uint16_t client_request(uint16_t cport, const char *req)
+{
+	uint32_t isn = 1000u * cport;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	struct net_pkt p;
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, req, 0));
+	for (uint16_t k = 0; k < nout; k++)
+		if (out[k].port == 1 && out_tcp(k, &p)->tcp_flags == RTE_TCP_SYN_FLAG)
+			return ntohs(p.src_port);
+	return 0;
+}
+
+Test(tcp, requests_and_answers_are_counted_by_route_with_the_status_as_a_label)
+{
+	/* A known mix: two routed and spliced, one routed whose pod refuses every try (502),
+	 * one 404, one 400. */
+	const char *ok = "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n";
+	for (uint16_t cport = 51001; cport <= 51002; cport++) {
+		uint16_t sp = client_request(cport, ok);
+		cr_assert_neq(sp, 0);
+		feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 1000, 1000u * cport + 1,
+			    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	}
+	cr_assert_eq(client_request(51003, "GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n"), 0);
+	cr_assert_eq(client_request(51004, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 0);
+	uint16_t sp = client_request(51005, ok);
+	for (int i = 0; sp != 0 && i < 10; i++) { /* the pod resets every SYN */
+		feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 0, 1000u * 51005 + 1,
+			    RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+		sp = 0;
+		struct net_pkt p;
+		for (uint16_t k = 0; k < nout; k++)
+			if (out[k].port == 1 && out_tcp(k, &p)->tcp_flags == RTE_TCP_SYN_FLAG)
+				sp = ntohs(p.src_port);
+	}
+	cr_assert(client_got("HTTP/1.1 502"));
+
+	uint32_t s = stats_series_of("t/i", "shop.example", "t/web:80");
+	cr_assert_geq(s, 2u, "the table's route has a series of its own");
+	cr_assert_eq(stats_series_sum(s, STATS_ROUTED), 3);
+	cr_assert_eq(stats_series_sum(s, STATS_ANSWER_502), 1);
+	cr_assert_eq(stats_series_sum(STATS_SERIES_NONE, STATS_ANSWER_404), 1);
+	cr_assert_eq(stats_series_sum(STATS_SERIES_NONE, STATS_ANSWER_400), 1);
+	cr_assert_eq(stats_answers(502), 1);
+	cr_assert_eq(stats_series_sum(STATS_SERIES_NONE, STATS_ROUTED), 0);
+	/* Four heads were routed (or found no route); two pods accepted. */
+	cr_assert_eq(stats_self()->head.count, 4); /* the malformed head was never routed */
+	cr_assert_eq(stats_self()->connect.count, 2);
+
+	struct stats_text t = {0};
+	stats_render_prometheus(&t);
+	cr_assert(!t.failed);
+	cr_assert_eq(page_value(t.buf, "sluice_route_requests_total{ingress=\"t/i\",host=\"shop."
+				       "example\",service=\"t/web:80\"}"),
+		     3);
+	cr_assert_eq(page_value(t.buf, "sluice_gateway_answers_total{code=\"502\",ingress=\"t/"
+				       "i\",host=\"shop.example\",service=\"t/web:80\"}"),
+		     1);
+	cr_assert_eq(page_value(t.buf, "sluice_gateway_answers_total{code=\"404\",ingress=\"\","
+				       "host=\"\",service=\"\"}"),
+		     1);
+	cr_assert_eq(page_value(t.buf, "sluice_head_seconds_count"), 4);
+	cr_assert_eq(page_value(t.buf, "sluice_head_seconds_bucket{le=\"+Inf\"}"), 4);
+	cr_assert_eq(page_value(t.buf, "sluice_connect_seconds_count"), 2);
+	cr_assert_null(strstr(t.buf, "sluice_http_local_"), "one family, not one per code");
+	stats_text_free(&t);
+}
+
+Test(tcp, routes_beyond_the_series_limit_count_as_other)
+{
+	cr_assert_eq(stats_series_init(3), 0); /* none, other, and one more */
+	uint32_t first = stats_series_of("a/a", "a", "a/a:80");
+	cr_assert_eq(first, 2);
+	cr_assert_eq(stats_series_of("b/b", "b", "b/b:80"), STATS_SERIES_OTHER);
+	cr_assert_eq(stats_series_of("a/a", "a", "a/a:80"), first, "found again, not added");
+	route_table_set_series(routes, tcpl_series_of, NULL);
+	cr_assert_neq(client_request(52001, "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"), 0);
+	cr_assert_eq(stats_series_sum(STATS_SERIES_OTHER, STATS_ROUTED), 1);
+	struct stats_text t = {0};
+	stats_render_prometheus(&t);
+	cr_assert_eq(page_value(t.buf, "sluice_route_requests_total{ingress=\"_other\",host=\"\","
+				       "service=\"\"}"),
+		     1);
+	cr_assert_eq(page_value(t.buf, "sluice_route_series_max"), 3);
+	stats_text_free(&t);
+	route_table_set_series(routes, tcpl_series_of, NULL); /* numbers for the next test */
 }

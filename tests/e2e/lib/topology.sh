@@ -9,7 +9,7 @@
 #                 └─ p-pod2 ──veth── ${P}pod2 eth0 198.19.0.12/24
 #
 # Only 198.18.0.0/15 addresses. Offloads are off on every namespace-side interface that faces
-# the gateway (DESIGN §10): the af_packet PMD must see real frames with full checksums.
+# the gateway: the af_packet PMD must see real frames with full checksums.
 
 TOPO_VIP=198.18.0.10
 TOPO_CLIENT_IP=198.18.0.2
