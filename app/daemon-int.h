@@ -139,7 +139,18 @@ struct daemon {
 	char status_addrs[CONF_MAX_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
 	const char *status_ptrs[CONF_MAX_ADDRS * CONF_MAX_PORTS];
 	unsigned n_status;
+	/* The access log's writer (access_log.c); NULL file when off. */
+	FILE *alog_file;
+	struct rte_ring *alog_rings[CONF_MAX_WORKERS];
+	uint64_t alog_tsc0, alog_unix0; /* a TSC reading and the wall clock then (ns) */
+	uint64_t alog_lines;
 };
+
+/* access_log.c */
+void access_log_start(struct daemon *d);
+void access_log_drain(struct daemon *d);
+void access_log_reopen(struct daemon *d);
+void access_log_stop(struct daemon *d);
 
 /* ports.c */
 void ports_setup(const struct sluice_conf *c, unsigned idx, struct rte_mempool **pools,

@@ -77,6 +77,7 @@ static void teardown(struct daemon *d)
 		worker_request_stop();
 		rte_eal_mp_wait_lcore();
 	}
+	access_log_stop(d);
 	if (d->eal_up) {
 		/* Every probed port, set up or not: a vdev probed for a port we never reached
 		 * holds memory too. */
@@ -279,6 +280,7 @@ static void start_workers(struct daemon *d)
 	}
 	for (unsigned i = 0; i < d->conf.n_workers; i++)
 		d->workers[i] = workers_make(d, i, d->pools[i]);
+	access_log_start(d);
 	for (unsigned i = 0; i < d->conf.n_workers; i++) {
 		int rc = rte_eal_remote_launch(worker_run, d->workers[i], d->conf.workers[i]);
 		if (rc != 0)

@@ -46,6 +46,17 @@ int mgmt_loop_run(struct daemon *d)
 		ev.data.fd = d->inotify_fd;
 		epoll_ctl(ep, EPOLL_CTL_ADD, d->inotify_fd, &ev);
 	}
+	/* The access log's writer: every 10 ms while it is on. */
+	int afd = -1;
+	if (d->alog_file) {
+		afd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (afd < 0)
+			die("management loop: %s", strerror(errno));
+		struct itimerspec ats = {.it_interval = {0, 10000000}, .it_value = {0, 10000000}};
+		timerfd_settime(afd, 0, &ats, NULL);
+		ev.data.fd = afd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, afd, &ev);
+	}
 	int kfd = d->kube ? kube_sync_fd(d->kube) : -1;
 	if (kfd >= 0) {
 		ev.data.fd = kfd;
@@ -90,12 +101,15 @@ int mgmt_loop_run(struct daemon *d)
 						"changes need a restart)");
 					d->last_change_tsc = rte_rdtsc();
 					routing_reload(d, rte_rdtsc());
+					access_log_reopen(d);
 					continue;
 				}
 				log_notice("signal %u: stopping", si.ssi_signo);
 				close(ep);
 				close(sfd);
 				close(tfd);
+				if (afd >= 0)
+					close(afd);
 				return 0;
 			} else if (fd == tfd) {
 				uint64_t ticks;
@@ -114,6 +128,10 @@ int mgmt_loop_run(struct daemon *d)
 					d->last_change_tsc = rte_rdtsc();
 					d->reload_at = rte_rdtsc() + rte_get_tsc_hz() / 5;
 				}
+			} else if (fd == afd) {
+				uint64_t ticks;
+				if (read(afd, &ticks, sizeof(ticks)) > 0)
+					access_log_drain(d);
 			} else if (fd == kfd) {
 				continue; /* driven above */
 			} else if (d->http && stats_http_owns(d->http, fd)) {

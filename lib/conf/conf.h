@@ -126,6 +126,13 @@ struct conf_metrics {
 	uint32_t route_series; /* per-route label sets kept (Ingress, host, Service) */
 };
 
+struct conf_access_log {
+	bool enabled;
+	char path[CONF_STR_LEN]; /* "" or "-": standard output */
+	uint32_t sample;	 /* one request in N */
+	uint32_t ring;		 /* records between a worker and the writer */
+};
+
 struct conf_routing {
 	char manifests[CONF_STR_LEN]; /* directory of Kubernetes manifests, "" = none */
 	char ingress_class[CONF_NAME_LEN * 2];
@@ -175,6 +182,7 @@ struct sluice_conf {
 	struct conf_limits limits;
 	struct conf_timeouts timeouts;
 	struct conf_metrics metrics;
+	struct conf_access_log access_log;
 	struct conf_routing routing;
 	struct conf_kubernetes kubernetes;
 	struct conf_static_route static_routes[CONF_MAX_STATIC_ROUTES];

@@ -356,6 +356,26 @@ const struct conf_field conf_fields[] = {
 	 .max = 65535,
 	 .def = "1024"},
 
+	/* access log */
+	{.path = "access_log", GROUP(CONF_REC_TOP)},
+	{.path = "access_log.enabled",
+	 .type = CONF_T_BOOL,
+	 AT(TOP, access_log.enabled),
+	 .def = "false"},
+	{.path = "access_log.path", .type = CONF_T_STRING, AT(TOP, access_log.path), .def = ""},
+	{.path = "access_log.sample",
+	 .type = CONF_T_INT,
+	 AT(TOP, access_log.sample),
+	 .min = 1,
+	 .max = 1000000,
+	 .def = "1"},
+	{.path = "access_log.ring",
+	 .type = CONF_T_INT,
+	 AT(TOP, access_log.ring),
+	 .min = 64,
+	 .max = 1048576,
+	 .def = "16384"},
+
 	/* routing */
 	{.path = "routing", GROUP(CONF_REC_TOP)},
 	{.path = "routing.manifests", .type = CONF_T_STRING, AT(TOP, routing.manifests), .def = ""},

@@ -353,6 +353,7 @@ struct framing {
 	bool expect_continue;
 	uint16_t hosts;
 	struct http_span host_value;
+	struct http_span request_id;
 };
 
 /*
@@ -496,6 +497,10 @@ static enum http_error parse_fields(const uint8_t *buf, uint32_t start, uint32_t
 		case 'e':
 			if (ieq(line, c, "expect") && ieq(v, vlen, "100-continue"))
 				f->expect_continue = true;
+			break;
+		case 'x':
+			if (f->request_id.len == 0 && ieq(line, c, "x-request-id"))
+				f->request_id = (struct http_span){i + vs, vlen};
 			break;
 		default:
 			break;
@@ -646,6 +651,7 @@ int http_request_parse(struct http_request_parser *ps, const struct http_limits 
 		if (le != HTTP_ERR_NONE)
 			return request_fail(out, le);
 
+		out->request_id = f.request_id;
 		/* Host (RFC 9112 §3.2): exactly one in HTTP/1.1; absolute-form wins and must
 		 * agree with it. */
 		if (f.hosts > 1)

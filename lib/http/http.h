@@ -113,7 +113,9 @@ struct http_request {
 	struct http_span query;	 /* after '?', without it; len 0 if none */
 	struct http_span host;	 /* host name without port: absolute-form authority or Host */
 	struct http_span host_port; /* port digits if given, else len 0 */
-	uint8_t version_minor;	    /* 0 or 1 */
+	struct http_span
+		request_id;    /* the first X-Request-ID's value (for access logs), or len 0 */
+	uint8_t version_minor; /* 0 or 1 */
 	bool keep_alive;
 	bool upgrade;	      /* Upgrade header with Connection: upgrade */
 	bool expect_continue; /* Expect: 100-continue */

@@ -190,6 +190,16 @@ unsigned stats_series_count(void)
 	return reg.n;
 }
 
+bool stats_series_labels(uint32_t n, const char **ingress, const char **host, const char **service)
+{
+	if (n == STATS_SERIES_NONE || n >= reg.n)
+		return false;
+	*ingress = reg.labels[n].ingress;
+	*host = reg.labels[n].host;
+	*service = reg.labels[n].service;
+	return true;
+}
+
 static uint64_t load64(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);

@@ -85,6 +85,9 @@
 	X(tcp_challenge_limited, "Challenge ACKs not sent because of the per-second limit")        \
 	X(pod_time_wait,                                                                           \
 	  "Bare ACKs from a pod to a SYN (an old connection in TIME-WAIT): reset and SYN resent")  \
+	X(access_log_records, "Access log records handed to the writer")                           \
+	X(access_log_dropped,                                                                      \
+	  "Access log records dropped because the worker's ring to the writer was full")           \
 	X(handoff_out, "Packets handed to the worker that owns their flow")                        \
 	X(handoff_in, "Packets received from other workers")                                       \
 	X(handoff_dropped, "Packets dropped because the owner's hand-off ring was full")           \
@@ -129,8 +132,8 @@ enum stats_series_kind {
 /* Latency histograms: upper bounds in seconds, the last bucket is +Inf. */
 #define STATS_HIST_BOUNDS(X)                                                                       \
 	X(0.0005)                                                                                  \
-	X(0.001) X(0.0025) X(0.005) X(0.01) X(0.025) X(0.05) X(0.1) X(0.25) X(0.5) X(1) X(2.5)     \
-		X(5) X(10)
+	X(0.001)                                                                                   \
+	X(0.0025) X(0.005) X(0.01) X(0.025) X(0.05) X(0.1) X(0.25) X(0.5) X(1) X(2.5) X(5) X(10)
 #define STATS_HIST_COUNT_ONE(b) +1
 #define STATS_HIST_BUCKETS	(0 STATS_HIST_BOUNDS(STATS_HIST_COUNT_ONE))
 
@@ -225,6 +228,8 @@ uint64_t stats_series_sum(uint32_t n, enum stats_series_kind k);
 uint64_t stats_answers(unsigned code);
 /* Series in use (NONE and OTHER included). */
 unsigned stats_series_count(void);
+/* The labels of series n; false for NONE or a number not given out. Management lcore. */
+bool stats_series_labels(uint32_t n, const char **ingress, const char **host, const char **service);
 
 /* ---- rendering ---------------------------------------------------------------------------- */
 

@@ -152,6 +152,7 @@ uint32_t cookie_accept(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, cons
 	f->t0 = (uint32_t)(now >> CONN_T0_SHIFT); /* the head's time starts */
 	f->series = STATS_SERIES_NONE;
 	f->frame = f->frame_lo = f->pod_ack = buf_start(f);
+	c->runs[nf].n = 0;
 	f->fr = CONN_FR_ACKED; /* the gateway is the client's peer */
 	http_request_parser_init(&f->hp);
 	f->state = CONN_HEAD; /* born here; every later change goes through conn_set */

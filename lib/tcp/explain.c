@@ -57,6 +57,9 @@ int tcpl_explain(const struct tcpl_config *cfg, const struct route_table *t, con
 	c->explain = on_request;
 	c->explain_arg = &s;
 	struct conn f;
+	struct frame_runs runs = {0};
+	c->conns = &f; /* the one record, index 0 */
+	c->runs = &runs;
 	uint32_t pos = 0;
 	while (pos < len) {
 		/* A head that starts a pod connection, as head.c reads it. */

@@ -81,10 +81,44 @@ static bool upgrade_to_websocket(const uint8_t *head, const struct http_request 
 	return len == sizeof(ws) - 1 && strncasecmp((const char *)head + off, ws, len) == 0;
 }
 
+/* The framing reads bytes from F on: the opaque run [frame_lo, F) before them joins the older
+ * ones, which forget what the pod has and, when full, their oldest. */
+static void frame_run_ends(struct tcpl_ctx *c, struct conn *f)
+{
+	if (!seq_lt(f->frame_lo, f->frame))
+		return;
+	struct frame_runs *r = &c->runs[f - c->conns];
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < r->n; i++)
+		if (seq_lt(f->pod_ack, r->hi[i])) {
+			r->lo[k] = r->lo[i];
+			r->hi[k] = r->hi[i];
+			k++;
+		}
+	if (k == FRAME_RUNS) {
+		for (uint32_t i = 1; i < FRAME_RUNS; i++) {
+			r->lo[i - 1] = r->lo[i];
+			r->hi[i - 1] = r->hi[i];
+		}
+		k--;
+	}
+	r->lo[k] = f->frame_lo;
+	r->hi[k] = f->frame;
+	r->n = k + 1;
+	f->frame_lo = f->frame;
+}
+
+void frame_runs_clear(struct tcpl_ctx *c, struct conn *f)
+{
+	c->runs[f - c->conns].n = 0;
+	f->frame_lo = f->frame;
+}
+
 void frame_accept(struct tcpl_ctx *c, struct conn *f, const uint8_t *head,
 		  const struct http_request *r, uint32_t at)
 {
-	(void)c;
+	if (at == f->frame)
+		frame_run_ends(c, f);
 	f->frame = seq_add(at, r->head_len);
 	f->frame_lo = f->frame;
 	http_body_init(&f->body, r->body, r->content_length);
@@ -110,8 +144,9 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 			size_t used;
 			enum http_body_result br =
 				http_body_feed(&f->body, d + off, n - off, &used);
+			frame_run_ends(c, f); /* framing bytes follow: not opaque */
 			f->frame = seq_add(f->frame, (uint32_t)used);
-			f->frame_lo = f->frame; /* framing bytes: not opaque */
+			f->frame_lo = f->frame;
 			if (br == HTTP_BODY_BAD)
 				return FV_BODY;
 			if (br == HTTP_BODY_MORE) {
@@ -154,18 +189,24 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 		f->method = (uint8_t)r.method;
 		f->series = (uint16_t)t->series;
 		stats_series_add(c->st, t->series, STATS_ROUTED);
+		if (unlikely(c->alog != NULL))
+			access_same_pod(c, f, d + off, &r, c->now);
 		if (unlikely(c->explain != NULL))
 			c->explain(c, d + off, &r, seq_add(f0, off), routes, t);
 		frame_accept(c, f, d + off, &r, seq_add(f0, off));
 	}
 }
 
-bool frame_resend_ok(const struct conn *f, uint32_t from, uint32_t to)
+bool frame_resend_ok(const struct tcpl_ctx *c, const struct conn *f, uint32_t from, uint32_t to)
 {
-	/* Refused where [from, to) meets [pod_ack, frame_lo): bytes the pod may lack whose content
-	 * the framing read. */
+	/* Refused where [from, to) meets [pod_ack, frame_lo) outside the older opaque runs: bytes
+	 * the pod may lack whose content the framing read. */
 	uint32_t lo = seq_lt(from, f->pod_ack) ? f->pod_ack : from;
 	uint32_t hi = seq_min(to, f->frame_lo);
+	const struct frame_runs *r = &c->runs[f - c->conns];
+	for (uint32_t i = 0; i < r->n && seq_lt(lo, hi); i++)
+		if (!seq_lt(lo, r->lo[i]) && seq_lt(lo, r->hi[i]))
+			lo = r->hi[i];
 	return !seq_lt(lo, hi);
 }
 
@@ -296,13 +337,13 @@ bool frame_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct 
 		uint32_t upto = seq_min(end, f->frame);
 		bool in_buf = (f->opts & CONN_OPT_BUFFERED) && seq_lt(buf_start(f), upto) &&
 			      seq_lt(seq, client_next(f));
-		if (!frame_resend_ok(f, seq, upto) || in_buf) {
+		if (!frame_resend_ok(c, f, seq, upto) || in_buf) {
 			/* Bytes the pod may lack whose content was read, or bytes the gateway
 			 * delivers itself: the copy it checked is the only one the pod gets. What
 			 * lies before the buffer may still go. */
 			stats_add(c->st, STATS_tcp_resend_refused, 1);
 			if (in_buf && seq_lt(seq, buf_start(f)) &&
-			    frame_resend_ok(f, seq, buf_start(f)))
+			    frame_resend_ok(c, f, seq, buf_start(f)))
 				forward_prefix(c, f, m, p, (uint16_t)(buf_start(f) - seq), tx);
 			else
 				rte_pktmbuf_free(m);

@@ -36,8 +36,13 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	stats_add(c->st, STATS_http_requests, 1);
 	f->method = (uint8_t)r->method;
 	f->series = STATS_SERIES_NONE;
-	if (f->state == CONN_HEAD) /* a first request: from the handshake to here */
-		stats_observe(&c->st->head, conn_elapsed(f, now));
+	uint32_t head_us = ALOG_NONE;
+	if (f->state == CONN_HEAD) { /* a first request: from the handshake to here */
+		uint64_t t = conn_elapsed(f, now);
+		stats_observe(&c->st->head, t);
+		head_us = c->alog ? alog_us(c, t) : ALOG_NONE;
+	}
+	access_begin(c, f, b, r, head_us, now);
 	const struct route_table *routes;
 	bool bad;
 	const struct route_target *t = lookup_head(c, b, r, &routes, &bad);
@@ -52,6 +57,7 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	f->tries = 0;
 	const struct route_pool *pool = route_pool(routes, t->pool);
 	f->pool_id = pool->id;
+	frame_runs_clear(c, f); /* a new pod stream */
 	frame_accept(c, f, b, r, buf_start(f));
 	size_t hoff, hlen;
 	if (pool->lb.algorithm == LB_MAGLEV && pool->hash_header[0] &&
@@ -69,10 +75,14 @@ enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uin
 	int rc = http_request_parse(&f->hp, &c->cfg.limits, buf_of(c, f), f->req_len, &r);
 	if (rc > 0)
 		return route_request(c, idx, f, &r, now, tx);
-	if (rc == HTTP_ERROR)
+	if (rc == HTTP_ERROR) {
+		access_begin(c, f, buf_of(c, f), &r, ALOG_NONE, now);
 		return local_response(c, idx, f, status_of(r.status), now, tx);
-	if (f->req_len >= c->cfg.request_buffer)
+	}
+	if (f->req_len >= c->cfg.request_buffer) {
+		access_begin(c, f, buf_of(c, f), NULL, ALOG_NONE, now);
 		return local_response(c, idx, f, RESP_431, now, tx);
+	}
 	return CONN_HEAD;
 }
 
@@ -160,10 +170,10 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 		 * buffer may still go to the pod where that is safe. */
 		uint32_t end = seq_add(seq, plen);
 		bool live = !(f->opts & CONN_OPT_POD_RST);
-		if (live && seq_lt(seq, buf_start(f)) && frame_resend_ok(f, seq, buf_start(f))) {
+		if (live && seq_lt(seq, buf_start(f)) && frame_resend_ok(c, f, seq, buf_start(f))) {
 			forward_prefix(c, f, m, p, (uint16_t)(buf_start(f) - seq), tx);
 		} else if (live && !seq_lt(seq, expect) && seq_lt(seq, f->frame) &&
-			   frame_resend_ok(f, seq, seq_min(end, f->frame))) {
+			   frame_resend_ok(c, f, seq, seq_min(end, f->frame))) {
 			forward_prefix(c, f, m, p, (uint16_t)(seq_min(end, f->frame) - seq), tx);
 		} else {
 			stats_add(c->st, STATS_tcp_resend_refused, 1);
@@ -177,7 +187,8 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 		uint32_t keep = buf_start(f) - seq;
 		uint32_t skip = expect - seq;
 		if (seq_lt(seq_add(seq, plen), expect) || skip >= plen) {
-			if (!(f->opts & CONN_OPT_POD_RST) && frame_resend_ok(f, seq, buf_start(f)))
+			if (!(f->opts & CONN_OPT_POD_RST) &&
+			    frame_resend_ok(c, f, seq, buf_start(f)))
 				forward_prefix(c, f, m, p, (uint16_t)(keep < plen ? keep : plen),
 					       tx);
 			else

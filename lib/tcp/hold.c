@@ -177,7 +177,7 @@ enum conn_state hold_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *
 		f->fr |= CONN_FR_CLIENT_FIN;
 	}
 	/* Resent bytes before the buffer may still go to the pod. */
-	if (seq_lt(seq, b0) && frame_resend_ok(f, seq, b0))
+	if (seq_lt(seq, b0) && frame_resend_ok(c, f, seq, b0))
 		forward_prefix(c, f, m, p, (uint16_t)(b0 - seq), tx);
 	else
 		rte_pktmbuf_free(m);

@@ -220,7 +220,7 @@ enum conn_state splice_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn
 			/* Closing: only resent bytes the framing already passed may still go. */
 			if (f->state == CONN_CLOSED &&
 			    (seq_lt(f->frame, seq_add(seq, p->payload_len)) ||
-			     !frame_resend_ok(f, seq, seq_add(seq, p->payload_len)))) {
+			     !frame_resend_ok(c, f, seq, seq_add(seq, p->payload_len)))) {
 				stats_add(c->st, STATS_tcp_resend_refused, 1);
 				rte_pktmbuf_free(m);
 				return CONN_CLOSED;

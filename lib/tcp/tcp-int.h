@@ -73,6 +73,21 @@ static inline uint8_t *buf_of(struct tcpl_ctx *c, const struct conn *f)
 bool buf_take(struct tcpl_ctx *c, struct conn *f);
 void buf_release(struct tcpl_ctx *c, struct conn *f);
 
+/* access.c: the access log's hooks (each a no-op while the log is off). */
+/* A request routed (or refused) from its buffer: its record waits there for the pod. */
+void access_begin(struct tcpl_ctx *c, struct conn *f, const uint8_t *b,
+		  const struct http_request *r, uint32_t head_us, uint64_t now);
+/* Its pod accepted: the record goes out, forwarded. */
+void access_forwarded(struct tcpl_ctx *c, struct conn *f, uint64_t now);
+/* A later request that stays on the connection's pod: recorded at once. */
+void access_same_pod(struct tcpl_ctx *c, struct conn *f, const uint8_t *b,
+		     const struct http_request *r, uint64_t now);
+/* The gateway answers (status) or fails closed (status 0, bytes 0). */
+void access_answer(struct tcpl_ctx *c, struct conn *f, uint16_t status, uint32_t bytes,
+		   uint64_t now);
+/* The buffer goes: a record still waiting ends, closed. */
+void access_release(struct tcpl_ctx *c, struct conn *f);
+
 /* The client sequence number of the buffer's first byte. */
 static inline uint32_t buf_start(const struct conn *f)
 {
@@ -83,6 +98,16 @@ static inline uint32_t buf_start(const struct conn *f)
 static inline uint32_t client_next(const struct conn *f)
 {
 	return seq_add(f->client_isn, 1 + f->req_len);
+}
+
+/* Cycles to microseconds for the access log (a multiply and a shift); past 2^40 cycles (some
+ * minutes), the most a record holds. */
+static inline uint32_t alog_us(const struct tcpl_ctx *c, uint64_t tsc)
+{
+	if (tsc >= 1ull << 40)
+		return ALOG_NONE - 1;
+	uint64_t us = (tsc * c->alog_us_mul) >> 32;
+	return us < ALOG_NONE ? (uint32_t)us : ALOG_NONE - 1;
 }
 
 /* Cycles since f->t0 was set (the phase's start). */
@@ -233,7 +258,9 @@ bool frame_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f, struct 
 		       enum conn_state *next);
 /* May client bytes [from, to) below the frame point go to the pod again? Only where the pod
  * already has them or their content cannot move a request boundary. */
-bool frame_resend_ok(const struct conn *f, uint32_t from, uint32_t to);
+bool frame_resend_ok(const struct tcpl_ctx *c, const struct conn *f, uint32_t from, uint32_t to);
+/* A new pod stream: no older opaque runs (frame_lo = F). */
+void frame_runs_clear(struct tcpl_ctx *c, struct conn *f);
 /* Forward the first keep bytes of a client data segment to the pod (the rest is not the
  * pod's), FIN cleared. */
 void forward_prefix(struct tcpl_ctx *c, struct conn *f, struct rte_mbuf *m, const struct net_pkt *p,

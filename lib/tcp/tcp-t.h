@@ -16,6 +16,7 @@
 
 #include <rte_ether.h>
 
+#include "alog/alog.h"
 #include "http/http.h"
 #include "lb/lb.h"
 #include "tcp/tcp.h"
@@ -176,6 +177,15 @@ struct tcpl_tx {
 #define HELD_SLOTS 4096u
 #define HELD_PROBE 8u
 
+/* Opaque body runs older than a connection's current one ([frame_lo, F)), oldest first: a resend
+ * inside one carries content the framing never read, so it may reach the pod again (frame.c).
+ * Beyond FRAME_RUNS the oldest is forgotten, and resends there are refused as framing. */
+#define FRAME_RUNS 3
+struct frame_runs {
+	uint32_t lo[FRAME_RUNS], hi[FRAME_RUNS];
+	uint32_t n;
+};
+
 struct held_slot {
 	uint32_t addr;
 	uint32_t n;
@@ -211,13 +221,22 @@ struct tcpl_ctx {
 	uint32_t challenges, challenge_limit;
 	uint32_t hash_key; /* keys the per-client table */
 	struct held_slot *held;
-	struct lb_worker *lb; /* pod choice, passive health, least-request loads */
+	struct frame_runs *runs; /* per connection record, by its index */
+	struct lb_worker *lb;	 /* pod choice, passive health, least-request loads */
 	/* tcpl_explain only: told of each request the framing accepts (NULL on the data path) */
 	void (*explain)(struct tcpl_ctx *c, const uint8_t *head, const struct http_request *r,
 			uint32_t at, const struct route_table *t, const struct route_target *tg);
 	void *explain_arg;
 	char resp[RESP__COUNT][160];
 	uint16_t resp_len[RESP__COUNT];
+	/* Access log (access.c): NULL ring when off. A request waiting for its pod keeps its
+	 * record beside its request buffer, alog_pend[buf], in state alog_state[buf]. */
+	struct rte_ring *alog;
+	uint32_t alog_every, alog_count; /* one request in alog_every */
+	uint64_t alog_us_mul;		 /* microseconds = cycles * alog_us_mul >> 32 */
+	uint64_t alog_id;		 /* the next request id */
+	struct alog_rec *alog_pend;
+	uint8_t *alog_state;
 };
 
 #endif

@@ -90,6 +90,8 @@ bool buf_take(struct tcpl_ctx *c, struct conn *f)
 void buf_release(struct tcpl_ctx *c, struct conn *f)
 {
 	if (f->buf != CONN_NONE) {
+		if (unlikely(c->alog != NULL))
+			access_release(c, f);
 		c->buf_free[c->n_buf_free++] = f->buf;
 		f->buf = CONN_NONE;
 	}
@@ -533,9 +535,11 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	c->buf_free = rte_malloc_socket("reqfree", cfg->buffers * sizeof(uint32_t), 64, socket);
 	c->wheel = rte_malloc_socket("timers", TIMER_SLOTS * sizeof(uint32_t), 64, socket);
 	c->held = rte_zmalloc_socket("held", HELD_SLOTS * sizeof(struct held_slot), 64, socket);
+	c->runs = rte_zmalloc_socket("runs", (size_t)cfg->max_flows * sizeof(struct frame_runs), 64,
+				     socket);
 	c->lb = rte_malloc_socket("lbworker", sizeof(struct lb_worker), 64, socket);
 	if (c->ft == NULL || c->crypto == NULL || c->bufs == NULL || c->buf_free == NULL ||
-	    c->wheel == NULL || c->held == NULL || c->lb == NULL) {
+	    c->wheel == NULL || c->held == NULL || c->lb == NULL || c->runs == NULL) {
 		snprintf(err, errlen,
 			 "cannot allocate the TCP engine (%u flows, %u request buffers of %u "
 			 "bytes); reserve more hugepages or lower limits.max_flows / "
@@ -569,7 +573,10 @@ void tcpl_free(struct tcpl_ctx *c)
 	rte_free(c->buf_free);
 	rte_free(c->wheel);
 	rte_free(c->held);
+	rte_free(c->runs);
 	rte_free(c->lb);
+	rte_free(c->alog_pend);
+	rte_free(c->alog_state);
 	rte_free(c);
 }
 

@@ -89,6 +89,13 @@ void tcpl_free(struct tcpl_ctx *c);
 /* The published state the engine reads (swapped by the management lcore). */
 void tcpl_set_routes(struct tcpl_ctx *c, const struct route_table *t);
 
+/* Access log: from now on the engine puts a record (lib/alog) for one request in `every` into
+ * ring (elements of struct alog_rec; single producer: this engine), request ids starting at
+ * id_base. NULL turns it off. 0, or -ENOMEM. */
+struct rte_ring;
+int tcpl_set_access_log(struct tcpl_ctx *c, struct rte_ring *ring, uint32_t every,
+			uint64_t id_base);
+
 /* A route target's metrics series (a route_series_fn for route_table_set_series): labels
  * ingress "namespace/name", the rule's host, service "namespace/name:port". Management lcore,
  * before the table is published. */

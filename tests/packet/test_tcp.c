@@ -12,9 +12,12 @@
 #include <rte_eal.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
 #include <rte_tcp.h>
 
 #include "control/control.h"
+#include "alog/alog.h"
 #include "tcp/tcp.h"
 
 static struct rte_mempool *pool;
@@ -2145,4 +2148,145 @@ Test(tcp, routes_beyond_the_series_limit_count_as_other)
 	cr_assert_eq(page_value(t.buf, "sluice_route_series_max"), 3);
 	stats_text_free(&t);
 	route_table_set_series(routes, tcpl_series_of, NULL); /* numbers for the next test */
+}
+
+/* ---- the access log ------------------------------------------------------------------------ */
+
+static struct rte_ring *alog_ring(unsigned size)
+{
+	static int n;
+	char name[32];
+	snprintf(name, sizeof(name), "alog_test_%d", n++);
+	struct rte_ring *r =
+		rte_ring_create_elem(name, sizeof(struct alog_rec), size, SOCKET_ID_ANY,
+				     RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	cr_assert_not_null(r);
+	return r;
+}
+
+static unsigned alog_take(struct rte_ring *r, struct alog_rec *recs, unsigned max)
+{
+	return rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(*recs), max, NULL);
+}
+
+static void tick_for(uint64_t tsc)
+{
+	struct tcpl_out o[64];
+	uint64_t end = now + tsc;
+	while (now < end) {
+		now += rte_get_tsc_hz() / 50;
+		uint16_t k = tcpl_tick(tcp, now, o, 64);
+		for (uint16_t j = 0; j < k; j++)
+			rte_pktmbuf_free(o[j].m);
+	}
+}
+
+Test(tcp, each_request_leaves_one_access_log_record_whatever_its_fate)
+{
+	struct rte_ring *r = alog_ring(64);
+	cr_assert_eq(tcpl_set_access_log(tcp, r, 1, 0x4200000000000000ull), 0);
+	struct alog_rec recs[16];
+	const char *ok = "GET /a HTTP/1.1\r\nHost: shop.example\r\nX-Request-ID: r1\r\n\r\n";
+
+	/* Forwarded: one record once the pod accepts, none before. */
+	uint16_t sp = client_request(53001, ok);
+	cr_assert_eq(rte_ring_count(r), 0, "no record while the pod connects");
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sp, 5000, 1000u * 53001 + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(alog_take(r, recs, 16), 1);
+	cr_assert_eq(recs[0].outcome, ALOG_FORWARDED);
+	cr_assert_eq(recs[0].pod_ip, inet_addr(POD));
+	cr_assert_eq(recs[0].pod_port, htons(8080));
+	cr_assert_eq(recs[0].client_port, htons(53001));
+	cr_assert_eq(recs[0].id, 0x4200000000000000ull);
+	cr_assert_neq(recs[0].connect_us, ALOG_NONE);
+	cr_assert_eq(recs[0].rid_len, 2);
+	cr_assert(memcmp(recs[0].target, "/a", 2) == 0 && recs[0].target_len == 2);
+	cr_assert_eq(recs[0].series, stats_series_of("t/i", "shop.example", "t/web:80"));
+
+	/* The client leaves while the pod connects: closed, with its route. */
+	sp = client_request(53002, ok);
+	cr_assert_neq(sp, 0);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 53002, 80, 1000u * 53002 + 1 + (uint32_t)strlen(ok),
+		    0, RTE_TCP_RST_FLAG, NULL, 0));
+	cr_assert_eq(alog_take(r, recs, 16), 1);
+	cr_assert_eq(recs[0].outcome, ALOG_CLOSED);
+	cr_assert_eq(recs[0].status, 0);
+	cr_assert_neq(recs[0].series, STATS_SERIES_NONE);
+	cr_assert_eq(recs[0].id, 0x4200000000000001ull);
+
+	/* No route: answered 404 at once, no route in the record. */
+	client_request(53003, "GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n");
+	cr_assert_eq(alog_take(r, recs, 16), 1);
+	cr_assert_eq(recs[0].status, 404);
+	cr_assert_eq(recs[0].outcome, ALOG_ANSWERED);
+	cr_assert_eq(recs[0].series, STATS_SERIES_NONE);
+	cr_assert_gt(recs[0].bytes_out, 0);
+	cr_assert_neq(recs[0].bytes_out, ALOG_NONE);
+
+	/* A head that never completes: 408 when the header timeout fires. */
+	uint32_t isn = 1000u * 53004;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 53004, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	struct net_pkt p;
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, 53004, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "GET / HT", 0));
+	cr_assert_eq(rte_ring_count(r), 0);
+	tick_for(rte_get_tsc_hz() * 11); /* the engine's default header timeout: 10 s */
+	cr_assert_eq(alog_take(r, recs, 16), 1);
+	cr_assert_eq(recs[0].status, 408);
+	cr_assert_eq(recs[0].client_port, htons(53004));
+	cr_assert_eq(stats_sum(STATS_access_log_records), 4);
+	cr_assert_eq(stats_sum(STATS_access_log_dropped), 0);
+	tcpl_set_access_log(tcp, NULL, 1, 0);
+	rte_ring_free(r);
+}
+
+Test(tcp, the_access_log_samples_and_a_full_ring_drops_without_stalling)
+{
+	struct rte_ring *r = alog_ring(64);
+	cr_assert_eq(tcpl_set_access_log(tcp, r, 4, 0), 0);
+	for (uint16_t i = 0; i < 16; i++)
+		client_request((uint16_t)(54000 + i),
+			       "GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n");
+	struct alog_rec recs[64];
+	cr_assert_eq(alog_take(r, recs, 64), 4, "one request in four");
+	/* A ring of 64 and 100 answers nobody drains: 64 kept, 36 dropped and counted, and every
+	 * client still gets its answer. */
+	tcpl_set_access_log(tcp, r, 1, 0);
+	for (uint16_t i = 0; i < 100; i++) {
+		client_request((uint16_t)(55000 + i),
+			       "GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n");
+		cr_assert(client_got("HTTP/1.1 404"), "request %u answered", i);
+	}
+	cr_assert_eq(rte_ring_count(r), 64);
+	cr_assert_eq(stats_sum(STATS_access_log_dropped), 36);
+	tcpl_set_access_log(tcp, NULL, 1, 0);
+	rte_ring_free(r);
+}
+
+Test(tcp, a_lost_piece_of_chunk_data_is_passed_when_resent_after_later_chunks)
+{
+	/* The client's segment inside the first chunk's data never reaches the gateway; the next
+	 * one (the chunk's end and the second chunk line) does, and is forwarded. The resend of
+	 * the lost piece is chunk content the framing never reads: it must reach the pod, or the
+	 * upload stalls. */
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47311, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "POST / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "HTTP/1.1 100 Continue\r\n\r\n");
+	const char *s1 = "a\r\nabc", *lost = "defg", *s3 = "hij\r\n5\r\nhello\r\n0\r\n\r\n";
+	kp_client(&k, k.next, s1);
+	cr_assert_eq(pod_payload(), strlen(s1));
+	uint32_t at_lost = k.next + (uint32_t)strlen(s1);
+	kp_client(&k, at_lost + (uint32_t)strlen(lost), s3);
+	cr_assert_eq(pod_payload(), strlen(s3), "later chunk data and framing pass by position");
+	kp_client(&k, at_lost, lost);
+	cr_assert_eq(pod_payload(), strlen(lost), "the lost chunk content goes to the pod");
+	/* A resend that changes the second chunk's size line is still refused. */
+	kp_client(&k, at_lost + (uint32_t)strlen(lost) + 5, "6\r\nhello\r\n");
+	cr_assert_eq(pod_payload(), 0, "a changed chunk line never passes");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
 }
