@@ -326,16 +326,12 @@ static void kube_section(struct stats_text *t, void *arg)
 		"# HELP sluice_kube_status_failures_total Ingress status PATCHes that failed.\n"
 		"# TYPE sluice_kube_status_failures_total counter\n"
 		"sluice_kube_status_failures_total %lu\n"
-		"# HELP sluice_route_publish_failures_total Compiles that could not produce a "
-		"table.\n# TYPE sluice_route_publish_failures_total counter\n"
-		"sluice_route_publish_failures_total %lu\n"
 		"# HELP sluice_kube_change_to_workers_seconds From a watch event arriving to "
 		"every worker having passed the swap to the table that includes it (last "
 		"publish).\n# TYPE sluice_kube_change_to_workers_seconds gauge\n"
 		"sluice_kube_change_to_workers_seconds %.6f\n",
 		kube_sync_synced(d->kube), (unsigned long)(ss->written - ss->cleared),
 		(unsigned long)ss->cleared, (unsigned long)ss->failed,
-		(unsigned long)d->publish_failures,
 		control_publisher_stats(d->publisher)->change_to_workers_s);
 }
 
@@ -354,6 +350,9 @@ static void route_section(struct stats_text *t, void *arg)
 		"after the first.\n"
 		"# TYPE sluice_route_publishes_total counter\nsluice_route_publishes_total "
 		"%lu\n"
+		"# HELP sluice_route_publish_failures_total Compiles that could not produce a "
+		"table.\n# TYPE sluice_route_publish_failures_total counter\n"
+		"sluice_route_publish_failures_total %lu\n"
 		"# HELP sluice_route_compile_seconds Time the last compile took.\n"
 		"# TYPE sluice_route_compile_seconds gauge\nsluice_route_compile_seconds "
 		"%.6f\n"
@@ -361,8 +360,8 @@ static void route_section(struct stats_text *t, void *arg)
 		"to the workers having the new table.\n"
 		"# TYPE sluice_route_change_to_publish_seconds gauge\n"
 		"sluice_route_change_to_publish_seconds %.6f\n",
-		cur ? route_rule_count(cur) : 0, (unsigned long)st->publishes, d->last_compile_s,
-		st->change_to_publish_s);
+		cur ? route_rule_count(cur) : 0, (unsigned long)st->publishes,
+		(unsigned long)d->publish_failures, d->last_compile_s, st->change_to_publish_s);
 	if (d->manifests == NULL)
 		return;
 	const struct control_manifests_stats *ms = control_manifests_stats(d->manifests);

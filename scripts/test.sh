@@ -10,6 +10,18 @@ cd "$here"
 build=build-test
 "$here/scripts/setup.sh" "$build" -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
 
+# promtool checks the alert rules and the metrics page. It comes from Debian's prometheus
+# package, unpacked into the build directory rather than installed, so no server starts.
+tools="$here/$build/tools"
+if ! command -v promtool >/dev/null && [ ! -x "$tools/usr/bin/promtool" ]; then
+	(mkdir -p "$tools/deb" && cd "$tools/deb" && apt-get download -qq prometheus 2>/dev/null &&
+		dpkg-deb -x prometheus_*.deb "$tools") ||
+		echo "test: promtool unavailable; the rules get structure checks only" >&2
+fi
+if [ -x "$tools/usr/bin/promtool" ]; then
+	export PROMTOOL="$tools/usr/bin/promtool"
+fi
+
 # Leaks are checked by the unit tests; DPDK's EAL keeps allocations until exit by design.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

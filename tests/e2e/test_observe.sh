@@ -80,8 +80,23 @@ printf '%s\n' "$after" | grep -q '^sluice_build_info{version="[^"]*",dpdk="DPDK 
 printf '%s\n' "$after" | grep -q '^sluice_http_local_' && fail "per-code families are gone"
 echo "ok: build information"
 
-if command -v promtool >/dev/null; then
-	printf '%s\n' "$after" | promtool check metrics >"$work/promtool.out" 2>&1 ||
+# Every metric the shipped dashboard and alert rules use is on the page (the Kubernetes sync's
+# only with that source).
+printf '%s\n' "$after" >"$work/page.txt"
+python3 - "$here/../.." "$work/page.txt" <<'PY' || fail "the dashboard or the rules use a metric the page lacks"
+import re, sys
+page = open(sys.argv[2]).read()
+have = {l.split("{")[0].split(" ")[0] for l in page.splitlines() if l.startswith("sluice_")}
+root = sys.argv[1]
+used = set(re.findall(r"\bsluice_[a-z0-9_]+", open(root + "/deploy/grafana/sluice-dashboard.json").read()
+                       + open(root + "/deploy/prometheus/sluice-rules.yaml").read()))
+missing = sorted(m for m in used if m not in have and not m.startswith("sluice_kube_"))
+print("missing:", missing) if missing else print("ok: %d metrics of the dashboard and rules on the page" % len(used))
+sys.exit(1 if missing else 0)
+PY
+promtool=${PROMTOOL:-$(command -v promtool || true)}
+if [ -n "$promtool" ]; then
+	printf '%s\n' "$after" | "$promtool" check metrics >"$work/promtool.out" 2>&1 ||
 		{ cat "$work/promtool.out"; fail "promtool refuses the page"; }
 	echo "ok: promtool check metrics"
 fi
