@@ -51,8 +51,6 @@ void access_log_start(struct daemon *d)
 		die("access_log.path %s: %s", a->path, strerror(errno));
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	d->alog_tsc0 = rte_rdtsc();
-	d->alog_unix0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	uint64_t run = ((uint64_t)ts.tv_sec & 0xffffff) << 32; /* ids differ between runs */
 	for (unsigned i = 0; i < d->conf.n_workers; i++) {
 		struct worker_ctx *w = d->workers[i];
@@ -84,28 +82,39 @@ void access_log_drain(struct daemon *d)
 	static struct alog_rec recs[64];
 	static char line[2048];
 	const uint64_t hz = rte_get_tsc_hz();
+	/* The wall clock now, against the TSC now: each record's time is counted back from here,
+	 * so the log follows the system clock (NTP) and a TSC rate slightly off never drifts. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t tsc_now = rte_rdtsc();
+	uint64_t unix_now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	bool wrote = false;
 	for (unsigned i = 0; i < d->conf.n_workers; i++) {
 		struct rte_ring *r = d->alog_rings[i];
 		if (r == NULL)
 			continue;
-		unsigned n;
-		while ((n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(recs[0]), 64, NULL)) >
-		       0) {
+		/* At most what is there now: workers that outpace the writer fill their ring and
+		 * drop, they never keep the management loop from its other work. */
+		unsigned left = rte_ring_count(r), n;
+		while (left &&
+		       (n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(recs[0]),
+							   left < 64 ? left : 64, NULL)) > 0) {
+			left -= n;
 			for (unsigned k = 0; k < n; k++) {
 				const struct alog_rec *rec = &recs[k];
 				struct alog_route route;
 				const char *host;
 				bool routed = stats_series_labels(rec->series, &route.ingress,
 								  &host, &route.service);
-				uint64_t dt = rec->tsc - d->alog_tsc0;
-				uint64_t ns = d->alog_unix0 + dt / hz * 1000000000u +
-					      dt % hz * 1000000000u / hz;
+				uint64_t ago = tsc_now > rec->tsc ? tsc_now - rec->tsc : 0;
+				uint64_t ns = unix_now - (ago / hz * 1000000000u +
+							  ago % hz * 1000000000u / hz);
 				size_t len = alog_json(rec, routed ? &route : NULL, ns, line,
 						       sizeof(line));
-				if (len)
+				if (len) {
 					fwrite(line, 1, len, d->alog_file);
-				d->alog_lines++;
+					d->alog_lines++;
+				}
 			}
 			wrote = true;
 		}

@@ -142,7 +142,6 @@ struct daemon {
 	/* The access log's writer (access_log.c); NULL file when off. */
 	FILE *alog_file;
 	struct rte_ring *alog_rings[CONF_MAX_WORKERS];
-	uint64_t alog_tsc0, alog_unix0; /* a TSC reading and the wall clock then (ns) */
 	uint64_t alog_lines;
 };
 

@@ -91,9 +91,13 @@ void access_begin(struct tcpl_ctx *c, struct conn *f, const uint8_t *b,
 
 void access_forwarded(struct tcpl_ctx *c, struct conn *f, uint64_t now)
 {
-	struct alog_rec *r = c->alog ? pending(c, f) : NULL;
-	if (r == NULL)
+	if (f->buf == CONN_NONE)
 		return;
+	struct alog_rec *r = pending(c, f);
+	if (r == NULL) {
+		c->alog_state[f->buf] = ALOG_IDLE; /* a skipped one is done with too */
+		return;
+	}
 	r->outcome = ALOG_FORWARDED;
 	r->series = f->series;
 	r->pod_ip = f->pod_ip;
@@ -156,6 +160,21 @@ void access_release(struct tcpl_ctx *c, struct conn *f)
 		r->series = f->series;
 		r->total_us = total_us(c, r, c->now);
 		push(c, r);
+	} else if (c->alog_state[f->buf] == ALOG_IDLE &&
+		   (f->state == CONN_HOLD || f->state == CONN_DRAIN) && f->req_len &&
+		   buf_start(f) == f->frame && sampled(c)) {
+		/* A request held for its route (its pod was never chosen) ends with the
+		 * connection: closed, with what its head says. */
+		struct alog_rec rec;
+		rec_start(c, &rec, f, c->now);
+		struct http_request_parser ps;
+		http_request_parser_init(&ps);
+		struct http_request hr;
+		const uint8_t *b = buf_of(c, f);
+		int rc = http_request_parse(&ps, &c->cfg.limits, b, f->req_len, &hr);
+		alog_from_head(&rec, b, rc > 0 ? &hr : NULL);
+		rec.outcome = ALOG_CLOSED;
+		push(c, &rec);
 	}
 	c->alog_state[f->buf] = ALOG_IDLE;
 }

@@ -217,7 +217,8 @@ enum conn_state connect_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *
 		/* Step 6: the pod accepted. The splice starts now. */
 		lb_success(c->lb, f->pod_ip, rte_be_to_cpu_16(f->pod_port));
 		stats_observe(&c->st->connect, conn_elapsed(f, now));
-		access_forwarded(c, f, now);
+		if (unlikely(c->alog != NULL))
+			access_forwarded(c, f, now);
 		f->pod_isn = rte_be_to_cpu_32(th->sent_seq);
 		f->delta = f->cookie_isn - f->pod_isn;
 		f->pod_ack = ack;

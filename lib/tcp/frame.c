@@ -51,7 +51,7 @@ static bool pool_has_pod(const struct route_pool *p, uint32_t addr, uint16_t por
 
 /* Move F over what the body's framing never reads, never more than FRAME_JUMP beyond what the
  * pod has acknowledged (so every comparison with F stays within half the sequence space). */
-static void frame_skip(struct conn *f)
+static void frame_skip(struct tcpl_ctx *c, struct conn *f)
 {
 	uint64_t o = http_body_opaque(&f->body);
 	if (o == 0)
@@ -64,6 +64,19 @@ static void frame_skip(struct conn *f)
 		return;
 	http_body_skip(&f->body, o);
 	f->frame = seq_add(f->frame, (uint32_t)o);
+	/* F moved without a framing read. Older runs that fall FRAME_JUMP behind it are below
+	 * the pod's acknowledgement: forget them before sequence numbers wrap onto them. */
+	struct frame_runs *r = &c->runs[f - c->conns];
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < r->n; i++)
+		if (f->frame - r->hi[i] < FRAME_JUMP) {
+			r->lo[k] = r->lo[i];
+			r->hi[k] = r->hi[i];
+			k++;
+		}
+	r->n = k;
+	if (f->frame - f->frame_lo > FRAME_JUMP)
+		f->frame_lo = f->frame - FRAME_JUMP;
 }
 
 /*
@@ -122,7 +135,7 @@ void frame_accept(struct tcpl_ctx *c, struct conn *f, const uint8_t *head,
 	f->frame = seq_add(at, r->head_len);
 	f->frame_lo = f->frame;
 	http_body_init(&f->body, r->body, r->content_length);
-	frame_skip(f);
+	frame_skip(c, f);
 	if (!r->keep_alive)
 		f->fr |= CONN_FR_CLOSING;
 	if (upgrade_to_websocket(head, r))
@@ -137,7 +150,7 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 	for (;;) {
 		uint32_t off = f->frame - f0;
 		if (!f->body.done && f->body.mode != HTTP_BODY_NONE) {
-			frame_skip(f);
+			frame_skip(c, f);
 			off = f->frame - f0;
 			if (off >= n)
 				return FV_OK;

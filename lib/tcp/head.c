@@ -37,12 +37,14 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	f->method = (uint8_t)r->method;
 	f->series = STATS_SERIES_NONE;
 	uint32_t head_us = ALOG_NONE;
-	if (f->state == CONN_HEAD) { /* a first request: from the handshake to here */
+	if (f->state == CONN_HEAD && buf_start(f) == seq_add(f->syn_isn, 1)) {
+		/* A first request: from the handshake to here. */
 		uint64_t t = conn_elapsed(f, now);
 		stats_observe(&c->st->head, t);
 		head_us = c->alog ? alog_us(c, t) : ALOG_NONE;
 	}
-	access_begin(c, f, b, r, head_us, now);
+	if (unlikely(c->alog != NULL))
+		access_begin(c, f, b, r, head_us, now);
 	const struct route_table *routes;
 	bool bad;
 	const struct route_target *t = lookup_head(c, b, r, &routes, &bad);
@@ -76,11 +78,13 @@ enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uin
 	if (rc > 0)
 		return route_request(c, idx, f, &r, now, tx);
 	if (rc == HTTP_ERROR) {
-		access_begin(c, f, buf_of(c, f), &r, ALOG_NONE, now);
+		if (unlikely(c->alog != NULL))
+			access_begin(c, f, buf_of(c, f), &r, ALOG_NONE, now);
 		return local_response(c, idx, f, status_of(r.status), now, tx);
 	}
 	if (f->req_len >= c->cfg.request_buffer) {
-		access_begin(c, f, buf_of(c, f), NULL, ALOG_NONE, now);
+		if (unlikely(c->alog != NULL))
+			access_begin(c, f, buf_of(c, f), NULL, ALOG_NONE, now);
 		return local_response(c, idx, f, RESP_431, now, tx);
 	}
 	return CONN_HEAD;

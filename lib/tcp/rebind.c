@@ -127,6 +127,7 @@ enum conn_state rebind_check(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	if (!(f->opts & CONN_OPT_BUFFERED) && !buf_take(c, f))
 		return local_response(c, idx, f, RESP_CLOSE, now, tx);
 	http_request_parser_init(&f->hp);
+	f->t0 = (uint32_t)(now >> CONN_T0_SHIFT); /* pod_fin is spent: t0 times what follows */
 	enum conn_state next = head_parse(c, idx, f, now, tx);
 	if (next == CONN_HEAD) {
 		if (f->fr & CONN_FR_CLIENT_FIN)

@@ -100,13 +100,10 @@ static inline uint32_t client_next(const struct conn *f)
 	return seq_add(f->client_isn, 1 + f->req_len);
 }
 
-/* Cycles to microseconds for the access log (a multiply and a shift); past 2^40 cycles (some
- * minutes), the most a record holds. */
+/* Cycles to microseconds for the access log: a multiply and a shift. */
 static inline uint32_t alog_us(const struct tcpl_ctx *c, uint64_t tsc)
 {
-	if (tsc >= 1ull << 40)
-		return ALOG_NONE - 1;
-	uint64_t us = (tsc * c->alog_us_mul) >> 32;
+	uint64_t us = (uint64_t)(((unsigned __int128)tsc * c->alog_us_mul) >> 32);
 	return us < ALOG_NONE ? (uint32_t)us : ALOG_NONE - 1;
 }
 

@@ -2290,3 +2290,201 @@ Test(tcp, a_lost_piece_of_chunk_data_is_passed_when_resent_after_later_chunks)
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
+
+/* ---- review2: holes found in the frame_runs history and the t0/pod_fin union ---------------- */
+
+/* The pod acknowledges client bytes up to ack (an empty segment from pod_seq). */
+static void kp_pod_ack(struct kp *k, uint32_t pod_seq, uint32_t ack)
+{
+	feed(1, seg(k->pod_mac, &gw_p, k->pod_ip, SNAT, 8080, k->snat_port, pod_seq, ack,
+		    RTE_TCP_ACK_FLAG, NULL, 0));
+}
+
+Test(tcp, a_stale_opaque_run_never_lets_a_changed_chunk_line_through_after_4gib)
+{
+	/* Chunk 1 ("5", data never read) leaves an opaque run R1 = [S+3, S+8). Chunk 2 is
+	 * 0xffffffed bytes long, so that after it the stream is back, modulo 2^32, at R1: chunk 3's
+	 * size line sits at [S+3, S+6) again. The framing READ that line; the pod has not
+	 * acknowledged it; a resend with other content must be refused. */
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47411, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *resp = "HTTP/1.1 100 Continue\r\n\r\n";
+	kp_first(&k, "POST / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 resp);
+	const uint32_t S = k.next, pseq = k.pod_isn + 1 + (uint32_t)strlen(resp);
+	kp_client(&k, S, "5\r\n");
+	cr_assert_eq(pod_payload(), 3);
+	kp_client(&k, S + 3, "hello");
+	cr_assert_eq(pod_payload(), 5);
+	kp_client(&k, S + 8, "\r\nffffffed\r\n");
+	cr_assert_eq(pod_payload(), 12);
+	/* Chunk 2's data: the pod takes it 1 GiB at a time (F moves at most FRAME_JUMP past what
+	 * the pod acknowledged); one byte at F moves F over the next stretch. */
+	uint32_t F = S + (1u << 30);
+	uint64_t left = 0xffffffedull - ((1u << 30) - 20);
+	while (left) {
+		kp_pod_ack(&k, pseq, F);
+		kp_client(&k, F, "x");
+		cr_assert_eq(pod_payload(), 1, "chunk data at F passes");
+		uint64_t step = left < (1u << 30) ? left : (1u << 30);
+		F += (uint32_t)step;
+		left -= step;
+	}
+	cr_assert_eq(F, S + 1, "chunk 2 ends 2^32 - 19 bytes after it began");
+	kp_pod_ack(&k, pseq, F);
+	kp_client(&k, F, "\r\n"); /* chunk 2's CRLF: read by the framing */
+	cr_assert_eq(pod_payload(), 2);
+	kp_pod_ack(&k, pseq, F + 2);
+	kp_client(&k, F + 2, "3\r\nabc\r\n0\r\n\r\n"); /* chunk 3's line at [S+3, S+6): read */
+	cr_assert_eq(pod_payload(), 13);
+	/* The pod acknowledged up to S+3 only. A resend of chunk 3's size line with another
+	 * size: framing bytes the pod may lack, whose content the framing read. */
+	uint64_t refused = stats_sum(STATS_tcp_resend_refused);
+	kp_client(&k, F + 2, "9\r\n");
+	cr_assert_eq(pod_payload(), 0, "a changed chunk-size line reached the pod (%u bytes)",
+		     pod_payload());
+	cr_assert_eq(stats_sum(STATS_tcp_resend_refused), refused + 1);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_head_completed_after_a_rebind_is_not_timed_from_the_pods_fin)
+{
+	/* A held head half sent when the pod closes: the connection is rewound to CONN_HEAD with
+	 * conn->t0 never set (the union holds the pod's FIN sequence number). When the head
+	 * completes, route_request sees CONN_HEAD and observes the head histogram. */
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47412, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n", resp);
+	const uint32_t pod_end = k.pod_isn + 1 + (uint32_t)strlen(resp);
+	uint64_t count0 = stats_self()->head.count, sum0 = stats_self()->head.sum_tsc;
+	cr_assert_eq(count0, 1);
+	const char *part1 = "GET /b HTTP/1.1\r\nHo", *part2 = "st: kp.example\r\n\r\n";
+	kp_client(&k, k.next, part1); /* held */
+	kp_pod_fin(&k, pod_end, k.next);
+	/* The client acknowledges the pod's data: the drain completes, the connection is rewound
+	 * to the head state with the half head. */
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(part1),
+		    k.to_client, RTE_TCP_ACK_FLAG, NULL, 0));
+	now += rte_get_tsc_hz() / 1000; /* 1 ms later, the head completes */
+	kp_client(&k, k.next + (uint32_t)strlen(part1), part2);
+	struct net_pkt p;
+	cr_assert_geq(find_out(1, RTE_TCP_SYN_FLAG, &p), 0, "the head was routed: SYN to a pod");
+	uint64_t dc = stats_self()->head.count - count0, ds = stats_self()->head.sum_tsc - sum0;
+	cr_log_info("head histogram after the rebind: +%lu observation(s), +%.3f s", dc,
+		    (double)ds / (double)rte_get_tsc_hz());
+	cr_assert(dc == 0 || ds <= rte_get_tsc_hz(),
+		  "observed %.3f s for a head that took ~1 ms (t0 was the pod's FIN seq)",
+		  (double)ds / (double)rte_get_tsc_hz());
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_request_held_for_another_pod_leaves_a_record_when_the_client_leaves)
+{
+	/* The second request goes to another Service: held (and acknowledged to the client) while
+	 * the first pod drains. The client resets: its fate is settled (closed before it), yet no
+	 * record was ever started for it. */
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct rte_ring *r = alog_ring(64);
+	cr_assert_eq(tcpl_set_access_log(tcp, r, 1, 0), 0);
+	struct alog_rec recs[16];
+	struct kp k = {.cport = 47413, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "GET / HTTP/1.1\r\nHost: kp.example\r\n\r\n",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	cr_assert_eq(alog_take(r, recs, 16), 1, "the first request: forwarded");
+	const char *r2 = "GET /api/items HTTP/1.1\r\nHost: kp.example\r\n\r\n";
+	kp_client(&k, k.next, r2);
+	struct net_pkt p;
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0, "draining");
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, k.cport, 80, k.next + (uint32_t)strlen(r2), 0,
+		    RTE_TCP_RST_FLAG, NULL, 0));
+	unsigned n = alog_take(r, recs, 16);
+	cr_assert_eq(n, 1, "the held /api request: %u record(s)", n);
+	tcpl_set_access_log(tcp, NULL, 1, 0);
+	rte_ring_free(r);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_skipped_request_does_not_decide_the_sampling_of_a_later_fail_closed)
+{
+	/* One in two. A 404 elsewhere is taken; this connection's first request is skipped and
+	 * leaves alog_state[buf] = SKIPPED (access_forwarded never clears it). Its body's framing
+	 * breaks before the pod acknowledged anything: the connection fails closed, a record of its
+	 * own by access.c's rules ("at once, with what the gateway knows") and the next in the
+	 * sampling count — but access_answer finds the stale SKIPPED and drops it uncounted. */
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct rte_ring *r = alog_ring(64);
+	cr_assert_eq(tcpl_set_access_log(tcp, r, 2, 0), 0);
+	struct alog_rec recs[16];
+	client_request(56001, "GET / HTTP/1.1\r\nHost: nope.example\r\n\r\n");
+	cr_assert_eq(alog_take(r, recs, 16), 1, "the first request of all is taken");
+
+	const uint16_t cport = 56002;
+	const uint32_t isn = 1000u * cport, pod_isn = 80000;
+	const char *head =
+		"POST / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct net_pkt p;
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, isn + 1, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, head, 0));
+	int syn = find_out(1, RTE_TCP_SYN_FLAG, &p);
+	cr_assert_geq(syn, 0);
+	uint16_t sp = ntohs(p.src_port);
+	static const struct rte_ether_addr pm = {{2, 0, 0, 0, 0, 9}};
+	feed(1, seg(&pm, &gw_p, "198.19.0.11", SNAT, 8080, sp, pod_isn, isn + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	cr_assert_eq(rte_ring_count(r), 0, "the first request here is the skipped one");
+	uint32_t F = isn + 1 + (uint32_t)strlen(head);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, cport, 80, F, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, "zz\r\n", 0));
+	cr_assert_geq(find_out(1, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0, "fails closed");
+	/* The pod takes everything and closes: the gateway's FIN to the client follows. */
+	feed(1, seg(&pm, &gw_p, "198.19.0.11", SNAT, 8080, sp, pod_isn + 1, F + 1,
+		    RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	cr_assert_geq(find_out(0, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, &p), 0, "closed");
+	unsigned n = alog_take(r, recs, 16);
+	cr_assert_eq(n, 1, "the fail-closed record (next in the one-in-two count): %u", n);
+	tcpl_set_access_log(tcp, NULL, 1, 0);
+	rte_ring_free(r);
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
+
+Test(tcp, a_lost_piece_of_chunk_data_passes_after_more_than_three_later_chunks)
+{
+	/* Chunks of 10 bytes, each client segment ending inside a chunk's data: every segment ends
+	 * an opaque run. The piece lost in the first chunk is resent after four more chunk
+	 * boundaries (less than 80 bytes of window): its run was the oldest of three and is
+	 * forgotten, so the resend is refused for ever and the upload stalls (the pod can never
+	 * acknowledge past the hole, so nothing else moves). */
+	struct route_table *t = lb_table();
+	tcpl_set_routes(tcp, t);
+	struct kp k = {.cport = 47414, .pod_isn = 70000, .pod_ip = "198.19.0.11"};
+	kp_first(&k, "POST / HTTP/1.1\r\nHost: kp.example\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "HTTP/1.1 100 Continue\r\n\r\n");
+	const uint32_t S = k.next;
+	kp_client(&k, S, "a\r\nab"); /* chunk 1: line and 2 bytes; F skips its other 8 */
+	cr_assert_eq(pod_payload(), 5);
+	/* [S+5, S+9) "cdef" is lost. */
+	uint32_t at = S + 9;
+	kp_client(&k, at, "ghij\r\na\r\nab"); /* chunk 1's end, chunk 2 begins */
+	cr_assert_eq(pod_payload(), 11);
+	at += 11;
+	for (int i = 0; i < 3; i++) { /* chunks 3, 4, 5 */
+		kp_client(&k, at, "cdefghij\r\na\r\nab");
+		cr_assert_eq(pod_payload(), 15, "chunk %d", i + 3);
+		at += 15;
+	}
+	kp_client(&k, S + 5, "cdef"); /* the fast retransmit of chunk 1's lost content */
+	cr_assert_eq(pod_payload(), 4, "the resent chunk content was refused: the upload stalls");
+	tcpl_set_routes(tcp, routes);
+	route_table_free(t);
+}
