@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run the gateway and the load generator against each other over memif, and print one JSON
+# object: the generator's report and the gateway's own counters over the run (busy and idle
+# cycles, packets, requests), so cycles per request, connection and packet follow.
+#
+#   perf/loadgen/pair.sh [--build DIR] [--flows N] [--worker L --mgmt L --gen L] -- LOADGEN ARGS
+#
+# The generator plays clients 198.18.1.x and pods 198.19.0.11-13 behind the routes in
+# perf/loadgen/manifests (a.example/ -> web on .11 and .12; a.example/api -> api on .13).
+# Everything runs without hugepages in a temporary directory, removed on exit.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$root/build-perf
+flows=65536
+worker=1 mgmt=0 gen=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) build=$2; shift 2 ;;
+	--flows) flows=$2; shift 2 ;;
+	--worker) worker=$2; shift 2 ;;
+	--mgmt) mgmt=$2; shift 2 ;;
+	--gen) gen=$2; shift 2 ;;
+	--) shift; break ;;
+	*) echo "pair.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+sluice=${SLUICE:-$build/app/sluice}
+loadgen=${LOADGEN:-$build/perf/loadgen/loadgen}
+for b in "$sluice" "$loadgen"; do
+	[ -x "$b" ] || { echo "pair.sh: $b is not built" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+prefix="lgp$$"
+gw_pid= lg_pid=
+cleanup() {
+	[ -n "$lg_pid" ] && kill "$lg_pid" 2>/dev/null || true
+	[ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null || true
+	[ -n "$gw_pid" ] && wait "$gw_pid" 2>/dev/null || true
+	rm -rf "$work" "/var/run/dpdk/$prefix-gw" "/var/run/dpdk/$prefix-lg"
+}
+trap cleanup EXIT
+ln -s "$root/drivers-config" "$work/drivers-config"
+cp -r "$here/manifests" "$work/manifests"
+mport=$((20000 + $$ % 20000))
+sed -e "s|@WORK@|$work|g" -e "s|@PREFIX@|$prefix|g" -e "s|@MGMT@|$mgmt|" \
+	-e "s|@WORKER@|$worker|" -e "s|@FLOWS@|$flows|" -e "s|@MPORT@|$mport|" \
+	"$here/gateway.conf.in" >"$work/gw.conf"
+
+"$loadgen" --client-sock "$work/client.sock" --pod-sock "$work/pods.sock" \
+	--vip 198.18.0.10 --snat 198.19.0.1 \
+	--pod 198.19.0.11 --pod 198.19.0.12 --pod 198.19.0.13 \
+	--route a.example,/,198.19.0.11+198.19.0.12 --route a.example,/api/items,198.19.0.13 \
+	--go-file "$work/go" "$@" -- -l "$gen" --file-prefix="$prefix-lg" --log-level=lib.eal:error \
+	>"$work/lg.json" 2>"$work/lg.err" &
+lg_pid=$!
+for _ in $(seq 50); do [ -S "$work/client.sock" ] && [ -S "$work/pods.sock" ] && break; sleep 0.1; done
+"$sluice" -c "$work/gw.conf" >"$work/gw.log" 2>&1 &
+gw_pid=$!
+metrics() { curl -sf --max-time 2 "http://127.0.0.1:$mport/metrics"; }
+for _ in $(seq 100); do metrics >/dev/null && break; sleep 0.1; done
+metrics >"$work/before.txt" || { cat "$work/gw.log" >&2; echo "pair.sh: gateway did not start" >&2; exit 1; }
+touch "$work/go" # the generator starts its load now
+rc=0
+wait "$lg_pid" || rc=$?
+lg_pid=
+metrics >"$work/after.txt" || true
+kill -TERM "$gw_pid"
+wait "$gw_pid" || { echo "pair.sh: the gateway did not stop cleanly" >&2; rc=1; }
+gw_pid=
+if [ ! -s "$work/lg.json" ]; then
+	cat "$work/lg.err" "$work/gw.log" >&2
+	exit 1
+fi
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def counters(name):
+    out = {}
+    for line in open(f"{work}/{name}"):
+        if line.startswith("sluice_") and "_total" in line:
+            key = line.split("{")[0].split(" ")[0]
+            out[key] = out.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return out
+b, a = counters("before.txt"), counters("after.txt")
+d = {k[len("sluice_"):-len("_total")]: a[k] - b.get(k, 0) for k in a}
+lg = json.load(open(f"{work}/lg.json"))
+gw = {k: int(d.get(k, 0)) for k in ("busy_cycles", "idle_cycles", "rx_packets", "tx_packets",
+      "http_requests", "tcp_cookie_ok", "tcp_flows_full", "tcp_rst_sent", "dropped",
+      "tx_dropped", "spliced_to_pod", "spliced_to_client")}
+busy = gw["busy_cycles"]
+per = lambda n: round(busy / n, 1) if n else None
+gw["cycles_per_request"] = per(lg["requests"])
+gw["cycles_per_connection"] = per(lg["connections"])
+gw["cycles_per_packet"] = per(gw["rx_packets"])
+gw["busy_share"] = round(busy / (busy + gw["idle_cycles"]), 3) if busy + gw["idle_cycles"] else None
+print(json.dumps({"loadgen": lg, "gateway": gw}))
+PY
+exit "$rc"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The load generator against the gateway over memif (perf/loadgen/pair.sh), as a functional
+# check, not a timing: a few thousand requests kept alive and a few thousand connections of one
+# request each, with zero errors and every response from a pod the route allows.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+: "${SLUICE:?path to the sluice binary}" "${LOADGEN:?path to the load generator}"
+export SLUICE LOADGEN
+check() { # label json
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+label, r = sys.argv[1], json.loads(sys.argv[2])
+lg, gw = r["loadgen"], r["gateway"]
+want = 2000
+assert lg["errors"] == 0, (label, lg["error_kinds"])
+assert lg["requests"] >= want, (label, lg["requests"])
+assert all(x["requests"] > 0 and x["wrong_pod"] == 0 for x in lg["routes"]), lg["routes"]
+assert lg["unknown_packets"] == 0 and lg["out_of_order"] == 0, lg
+assert gw["http_requests"] >= lg["requests"] and gw["tcp_flows_full"] == 0, gw
+print("ok: %s: %d requests on %d connections, no error, every response from an allowed pod"
+      % (label, lg["requests"], lg["connections"]))
+PY
+}
+out=$(bash "$root/perf/loadgen/pair.sh" -- --conns 16 --reqs 50 --max-requests 2000 --duration 20)
+check "kept alive" "$out"
+out=$(bash "$root/perf/loadgen/pair.sh" -- --conns 16 --reqs 1 --max-requests 2000 --rate 4000 \
+	--duration 20)
+check "a connection per request" "$out"
