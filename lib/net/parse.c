@@ -227,7 +227,7 @@ enum net_class net_parse(struct rte_mbuf *m, struct net_pkt *p, enum net_drop_re
 	case IPPROTO_ICMP:
 		if (l4_avail < 8)
 			DROP(ICMP_TRUNCATED);
-		if (rte_raw_cksum(l4, l4_avail) != 0xffff)
+		if (net_cksum_fold(net_cksum_add(l4, l4_avail, 0)) != 0xffff)
 			DROP(ICMP_BAD_CHECKSUM);
 		p->l4_len = 8;
 		p->payload_len = (uint16_t)(l4_avail - 8);
@@ -242,7 +242,11 @@ enum net_class net_parse(struct rte_mbuf *m, struct net_pkt *p, enum net_drop_re
 			DROP(TCP_BAD_DOFF);
 		if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
 			DROP(TCP_BAD_CHECKSUM);
-		if (l4f != RTE_MBUF_F_RX_L4_CKSUM_GOOD && rte_ipv4_udptcp_cksum_verify(ip, th) != 0)
+		if (l4f != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+		    net_cksum_fold(
+			    net_cksum_add(th, l4_avail,
+					  net_cksum_pseudo(ip->src_addr, ip->dst_addr, IPPROTO_TCP,
+							   (uint16_t)l4_avail))) != 0xffff)
 			DROP(TCP_BAD_CHECKSUM);
 		if (th->src_port == 0 || th->dst_port == 0)
 			DROP(TCP_BAD_PORT);

@@ -78,11 +78,16 @@
 	X(tcp_out_of_window,                                                                       \
 	  "Client data far outside the pod's window (dropped, never forwarded)")                   \
 	X(tcp_buffers_full, "Requests refused because no request buffer was free (503 or close)")  \
+	X(tcp_buffers_taken, "Request buffers taken (in use: taken minus released)")               \
+	X(tcp_buffers_released, "Request buffers given back")                                      \
 	X(tcp_heads_over_cap,                                                                      \
 	  "Requests refused because their client address held its cap of heads in progress")       \
 	X(tcp_rst_ignored, "Client resets outside the window (dropped, RFC 5961)")                 \
 	X(tcp_challenge_acks, "Challenge ACKs sent for a RST or SYN not at the expected number")   \
 	X(tcp_challenge_limited, "Challenge ACKs not sent because of the per-second limit")        \
+	X(pod_snat_busy,                                                                           \
+	  "Requests answered 503 because the SNAT ports tried toward the chosen pod were all in "  \
+	  "use (closed connections hold theirs while they linger)")                                \
 	X(pod_time_wait,                                                                           \
 	  "Bare ACKs from a pod to a SYN (an old connection in TIME-WAIT): reset and SYN resent")  \
 	X(access_log_records, "Access log records handed to the writer")                           \
@@ -96,7 +101,10 @@
 	X(busy_cycles,                                                                             \
 	  "TSC cycles spent in poll loop iterations that received packets (divide by "             \
 	  "requests, connections or packets for the gateway's own cost of each)")                  \
-	X(idle_cycles, "TSC cycles spent in poll loop iterations that received nothing")
+	X(idle_cycles, "TSC cycles spent in poll loop iterations that received nothing")           \
+	X(driver_cycles,                                                                           \
+	  "Busy cycles spent inside the NIC driver (receive bursts that returned packets, and "    \
+	  "transmit bursts): busy minus driver is the gateway's own work")
 
 enum stats_counter {
 #define STATS_ENUM(name, help) STATS_##name,

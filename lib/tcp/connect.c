@@ -164,6 +164,7 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 			return connect_try(c, idx, f, now, tx);
 		}
 	}
+	stats_add(c->st, STATS_pod_snat_busy, 1);
 	return local_response(c, idx, f, RESP_503, now, tx);
 }
 

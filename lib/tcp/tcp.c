@@ -82,6 +82,7 @@ bool buf_take(struct tcpl_ctx *c, struct conn *f)
 	}
 	f->fr |= CONN_FR_HELD;
 	f->buf = c->buf_free[--c->n_buf_free];
+	stats_add(c->st, STATS_tcp_buffers_taken, 1);
 	f->opts |= CONN_OPT_BUFFERED;
 	f->req_len = 0;
 	return true;
@@ -94,6 +95,7 @@ void buf_release(struct tcpl_ctx *c, struct conn *f)
 			access_release(c, f);
 		c->buf_free[c->n_buf_free++] = f->buf;
 		f->buf = CONN_NONE;
+		stats_add(c->st, STATS_tcp_buffers_released, 1);
 	}
 	if (f->fr & CONN_FR_HELD) {
 		held_dec(c, f->client_ip);
@@ -542,8 +544,8 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	    c->wheel == NULL || c->held == NULL || c->lb == NULL || c->runs == NULL) {
 		snprintf(err, errlen,
 			 "cannot allocate the TCP engine (%u flows, %u request buffers of %u "
-			 "bytes); reserve more hugepages or lower limits.max_flows / "
-			 "limits.request_buffer",
+			 "bytes); reserve more hugepages or lower limits.max_flows, "
+			 "limits.request_buffers or limits.request_buffer",
 			 cfg->max_flows, cfg->buffers, cfg->request_buffer);
 		tcpl_free(c);
 		return NULL;

@@ -265,7 +265,9 @@ void worker_flush(struct worker_ctx *ctx)
 		uint64_t bytes = 0;
 		for (uint16_t i = 0; i < p->tx_n; i++)
 			bytes += rte_pktmbuf_pkt_len(p->tx[i]);
+		uint64_t t = rte_rdtsc();
 		uint16_t sent = rte_eth_tx_burst(p->port_id, p->queue_id, p->tx, p->tx_n);
+		stats_add(ctx->stats, STATS_driver_cycles, rte_rdtsc() - t);
 		for (uint16_t i = sent; i < p->tx_n; i++) {
 			bytes -= rte_pktmbuf_pkt_len(p->tx[i]);
 			rte_pktmbuf_free(p->tx[i]);
@@ -290,9 +292,11 @@ int worker_run(void *arg)
 		bool busy = false;
 		for (uint16_t pi = 0; pi < ctx->n_ports; pi++) {
 			struct worker_port *p = &ctx->ports[pi];
+			uint64_t t = rte_rdtsc();
 			uint16_t n = rte_eth_rx_burst(p->port_id, p->queue_id, pkts, WORKER_BURST);
 			if (n == 0)
 				continue;
+			stats_add(ctx->stats, STATS_driver_cycles, rte_rdtsc() - t);
 			busy = true;
 			worker_process_burst(ctx, pi, pkts, n, now);
 		}

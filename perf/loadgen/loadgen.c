@@ -39,7 +39,7 @@
 #define MAX_CLIENT_IPS 64
 #define MAX_PODS       16
 #define MAX_ROUTES     16
-#define MAX_CONNS      65536
+#define MAX_CONNS      (1u << 20)
 #define BURST	       64
 #define MSS	       1460
 #define WINDOW	       65535
@@ -55,9 +55,16 @@ struct route {
 };
 
 static struct {
-	char client_sock[256], pod_sock[256], go_file[256];
-	uint32_t vip, snat;
+	char client_sock[256], pod_sock[256], go_file[256], mark_file[256];
+	unsigned warmup_s;  /* load before the measured window (connections opened, caches warm) */
+	unsigned open_rate; /* connections opened per second while warming up (0: no limit) */
+	uint32_t vip;
+	uint32_t snat[16]; /* the gateway's SNAT addresses the pods may hear from */
+	unsigned n_snat;
 	unsigned clients, conns, reqs, duration_s, timeout_ms, resp_size, rate;
+	unsigned syn_flood; /* spoofed SYNs per second alongside the clients */
+	bool blast;	    /* only frames out of the client port, counted on the pod port */
+	bool mix;	    /* a fresh route for every request, not one per connection */
 	uint64_t max_requests;
 	uint32_t pods[MAX_PODS];
 	unsigned n_pods;
@@ -81,11 +88,19 @@ static void usage(FILE *f)
 		"         [--clients N] [--conns N] [--reqs N] [--duration S] [--max-requests N]\n"
 		"         [--rate REQ_PER_S] [--resp-size BYTES] [--timeout MS] [--quiet]\n"
 		"         [--go-file PATH: once the gateway answers, wait for PATH to exist]\n"
+		"         [--warmup S: run the load S seconds before the measured window]\n"
+		"         [--open-rate N: while warming up, open at most N connections/s]\n"
+		"         [--mark-file PATH: create PATH when the measured window starts]\n"
+		"         [--mix-per-request: each request on a connection takes the next route\n"
+		"          (the gateway then moves the connection between pods every request)]\n"
+		"         [--syn-flood PPS: spoofed SYNs from 198.18.128.0/17 alongside]\n"
+		"         [--blast: 1400-byte frames out of the client port as fast as it takes\n"
+		"          them, counted on the pod port (a forwarder in between; the reference)]\n"
 		"         [-- EAL args, e.g. -l 0 --file-prefix=lg]\n"
 		"  --route a.example,/,198.19.0.11+198.19.0.12: requests for host a.example, path "
 		"/, "
 		"may only be\n"
-		"  answered by those pods (requests rotate over the routes).\n");
+		"  answered by those pods (connections rotate over the routes).\n");
 }
 
 static uint32_t addr(const char *s)
@@ -121,13 +136,30 @@ static void parse_route(const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"client-sock", 1, 0, 'c'}, {"pod-sock", 1, 0, 'p'},	 {"vip", 1, 0, 'v'},
-		{"snat", 1, 0, 's'},	    {"pod", 1, 0, 'P'},		 {"route", 1, 0, 'r'},
-		{"clients", 1, 0, 'C'},	    {"conns", 1, 0, 'n'},	 {"reqs", 1, 0, 'k'},
-		{"duration", 1, 0, 'd'},    {"max-requests", 1, 0, 'm'}, {"rate", 1, 0, 'R'},
-		{"resp-size", 1, 0, 'z'},   {"timeout", 1, 0, 't'},	 {"quiet", 0, 0, 'q'},
-		{"go-file", 1, 0, 'g'},	    {"help", 0, 0, 'h'},	 {0, 0, 0, 0}};
+	static const struct option lo[] = {{"client-sock", 1, 0, 'c'},
+					   {"pod-sock", 1, 0, 'p'},
+					   {"vip", 1, 0, 'v'},
+					   {"snat", 1, 0, 's'},
+					   {"pod", 1, 0, 'P'},
+					   {"route", 1, 0, 'r'},
+					   {"clients", 1, 0, 'C'},
+					   {"conns", 1, 0, 'n'},
+					   {"reqs", 1, 0, 'k'},
+					   {"duration", 1, 0, 'd'},
+					   {"max-requests", 1, 0, 'm'},
+					   {"rate", 1, 0, 'R'},
+					   {"resp-size", 1, 0, 'z'},
+					   {"timeout", 1, 0, 't'},
+					   {"quiet", 0, 0, 'q'},
+					   {"go-file", 1, 0, 'g'},
+					   {"syn-flood", 1, 0, 'F'},
+					   {"blast", 0, 0, 'B'},
+					   {"mix-per-request", 0, 0, 'M'},
+					   {"warmup", 1, 0, 'W'},
+					   {"open-rate", 1, 0, 'O'},
+					   {"mark-file", 1, 0, 'K'},
+					   {"help", 0, 0, 'h'},
+					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -141,7 +173,8 @@ static void parse_args(int argc, char **argv)
 			opt.vip = addr(optarg);
 			break;
 		case 's':
-			opt.snat = addr(optarg);
+			if (opt.n_snat < 16)
+				opt.snat[opt.n_snat++] = addr(optarg);
 			break;
 		case 'P':
 			if (opt.n_pods < MAX_PODS)
@@ -180,6 +213,24 @@ static void parse_args(int argc, char **argv)
 		case 'g':
 			snprintf(opt.go_file, sizeof(opt.go_file), "%s", optarg);
 			break;
+		case 'F':
+			opt.syn_flood = (unsigned)atoi(optarg);
+			break;
+		case 'B':
+			opt.blast = true;
+			break;
+		case 'M':
+			opt.mix = true;
+			break;
+		case 'O':
+			opt.open_rate = (unsigned)atoi(optarg);
+			break;
+		case 'W':
+			opt.warmup_s = (unsigned)atoi(optarg);
+			break;
+		case 'K':
+			snprintf(opt.mark_file, sizeof(opt.mark_file), "%s", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -188,9 +239,10 @@ static void parse_args(int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (!opt.client_sock[0] || !opt.pod_sock[0] || !opt.vip || !opt.snat || !opt.n_pods ||
-	    !opt.n_routes || opt.clients == 0 || opt.clients > MAX_CLIENT_IPS || opt.conns == 0 ||
-	    opt.conns > MAX_CONNS || opt.reqs == 0) {
+	if (!opt.client_sock[0] || !opt.pod_sock[0] || !opt.vip || !opt.n_snat ||
+	    (!opt.blast && (!opt.n_pods || !opt.n_routes)) || opt.clients == 0 ||
+	    opt.clients > MAX_CLIENT_IPS || opt.conns == 0 || opt.conns > MAX_CONNS ||
+	    opt.reqs == 0) {
 		usage(stderr);
 		exit(2);
 	}
@@ -235,9 +287,11 @@ static uint64_t hist_pct(uint64_t total, double p)
 static struct {
 	uint64_t requests, connections, conn_started;
 	uint64_t pkts_to_gw, pkts_from_gw, bytes_to_gw, bytes_from_gw;
-	uint64_t err_timeout, err_reset, err_status, err_bad_response, err_wrong_pod, err_no_mbuf;
+	uint64_t err_timeout, err_connect, err_reset, err_status, err_bad_response, err_wrong_pod,
+		err_no_mbuf;
 	uint64_t err_close; /* a connection whose close did not complete */
 	uint64_t out_of_order, unknown_packets, tx_full, late_acks;
+	uint64_t flood_syns, flood_replies, blast_tx, blast_rx;
 	uint64_t lat_max_us;
 } st;
 
@@ -387,7 +441,33 @@ static uint32_t ack_list[MAX_CONNS];
 static uint32_t n_ack_list;
 static unsigned route_rr;
 static bool stopping;
+static uint32_t n_handshakes; /* connections in SYN_SENT: opening is paced by it */
+static uint32_t n_live;	      /* connections not C_FREE */
+static uint32_t n_closing;    /* connections in C_CLOSING: closing when stopping is paced too */
+#define MAX_HANDSHAKES 128
 static uint64_t req_tokens, last_token_tsc;
+static uint64_t open_tokens, last_open_tsc;
+
+static void mark(void)
+{
+	if (opt.mark_file[0]) {
+		FILE *f = fopen(opt.mark_file, "w");
+		if (f)
+			fclose(f);
+	}
+}
+
+/* The measured window is over (connections are closed after it). */
+static void mark_end(void)
+{
+	char path[sizeof(opt.mark_file) + 8];
+	if (opt.mark_file[0]) {
+		snprintf(path, sizeof(path), "%s.end", opt.mark_file);
+		FILE *f = fopen(path, "w");
+		if (f)
+			fclose(f);
+	}
+}
 
 static uint32_t client_ip(unsigned i)
 {
@@ -403,8 +483,13 @@ static void fill_req(void *arg, uint32_t off, uint8_t *d, uint16_t n)
 static void c_release(uint32_t s)
 {
 	struct cconn *c = &cc[s];
+	if (c->state == C_SYN_SENT)
+		n_handshakes--;
+	else if (c->state == C_CLOSING)
+		n_closing--;
 	c_slot[(size_t)c->client * 65536 + c->port] = NO_SLOT;
 	c->state = C_FREE;
+	n_live--;
 }
 
 /* Whether a request may start now: not once stopping, and within --rate. */
@@ -426,11 +511,28 @@ static bool may_start_request(void)
 	return true;
 }
 
+/* While warming up: whether a connection may open now, within --open-rate. */
+static bool may_open_warming(uint64_t now)
+{
+	if (opt.open_rate == 0)
+		return true;
+	uint64_t add = (now - last_open_tsc) * opt.open_rate / hz;
+	if (add) {
+		open_tokens = RTE_MIN(open_tokens + add, (uint64_t)opt.open_rate / 100 + 1);
+		last_open_tsc = now;
+	}
+	if (open_tokens == 0)
+		return false;
+	open_tokens--;
+	return true;
+}
+
 static void c_open(uint32_t s, uint64_t now)
 {
 	struct cconn *c = &cc[s];
 	memset(c, 0, offsetof(struct cconn, hdr));
 	c->client = (uint8_t)(s % opt.clients);
+	c->route = (uint16_t)(route_rr++ % opt.n_routes);
 	/* A fresh port each time: a closed connection lingers at the gateway for seconds. */
 	uint16_t p;
 	do {
@@ -443,6 +545,8 @@ static void c_open(uint32_t s, uint64_t now)
 	isn_seq += 0x01000193;
 	c->snd_nxt = isn_seq;
 	c->state = C_SYN_SENT;
+	n_handshakes++;
+	n_live++;
 	c->deadline = now + (uint64_t)opt.timeout_ms * hz / 1000;
 	st.conn_started++;
 	struct rte_mbuf *m = segment(0, client_ip(c->client), opt.vip, c->port, 80, c->snd_nxt, 0,
@@ -455,7 +559,8 @@ static void c_open(uint32_t s, uint64_t now)
 static void c_send_request(uint32_t s, uint64_t now)
 {
 	struct cconn *c = &cc[s];
-	c->route = (uint16_t)(route_rr++ % opt.n_routes);
+	if (opt.mix && c->reqs_done)
+		c->route = (uint16_t)(route_rr++ % opt.n_routes);
 	const struct route *r = &opt.routes[c->route];
 	c->last = c->reqs_done + 1 >= opt.reqs || stopping;
 	c->req_len =
@@ -483,9 +588,14 @@ static void c_send_request(uint32_t s, uint64_t now)
 static void c_fail(uint32_t s, uint64_t *counter)
 {
 	struct cconn *c = &cc[s];
-	if (getenv("LG_DEBUG") && counter == &st.err_bad_response)
-		fprintf(stderr, "bad: state %u hdr_done %d want %u got %u hdr [%.*s]\n", c->state,
-			c->hdr_done, c->body_want, c->body_got, c->hdr_len, c->hdr);
+	if (getenv("LG_DEBUG"))
+		fprintf(stderr,
+			"%s: stopping %d state %u client %u port %u reqs %u route %u hdr_done %d "
+			"want %u got %u "
+			"hdr [%.*s]\n",
+			counter == &st.err_timeout ? "timeout" : "failed", stopping, c->state,
+			c->client, c->port, c->reqs_done, c->route, c->hdr_done, c->body_want,
+			c->body_got, c->hdr_len, c->hdr);
 	(*counter)++;
 	struct rte_mbuf *m =
 		segment(0, client_ip(c->client), opt.vip, c->port, 80, c->snd_nxt, c->rcv_nxt,
@@ -552,7 +662,7 @@ static void c_request_done(uint32_t s, uint64_t now)
 			st.lat_max_us = us;
 	}
 	c->reqs_done++;
-	if (c->last || stopping) {
+	if (c->last || (stopping && n_closing < MAX_HANDSHAKES)) {
 		c_close(s, now);
 	} else if (may_start_request()) {
 		c_send_request(s, now);
@@ -567,6 +677,7 @@ static void c_close(uint32_t s, uint64_t now)
 {
 	struct cconn *c = &cc[s];
 	c->state = C_CLOSING;
+	n_closing++;
 	c->deadline = now + (uint64_t)opt.timeout_ms * hz / 1000;
 	struct rte_mbuf *m =
 		segment(0, client_ip(c->client), opt.vip, c->port, 80, c->snd_nxt, c->rcv_nxt,
@@ -581,6 +692,10 @@ static void client_packet(struct rte_mbuf *m, uint64_t now)
 {
 	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const void *, 14);
 	uint32_t ci = ntohl(ip->dst_addr) - ntohl(client_base);
+	if ((ntohl(ip->dst_addr) & 0xffff8000u) == 0xc6128000u) {
+		st.flood_replies++; /* the gateway's answer to a spoofed SYN */
+		return;
+	}
 	if (ip->next_proto_id != IPPROTO_TCP || ci >= opt.clients) {
 		st.unknown_packets++;
 		return;
@@ -617,9 +732,11 @@ static void client_packet(struct rte_mbuf *m, uint64_t now)
 			return;
 		c->rcv_nxt = seq + 1;
 		c->state = C_IDLE;
+		n_handshakes--;
 		st.connections++;
-		/* The handshake's last ACK rides on the request (or waits, within --rate). */
-		if (may_start_request())
+		/* The handshake's last ACK rides on the request, as a browser's does: the request
+		 * was counted against --rate when the connection opened. */
+		if (!stopping)
 			c_send_request(s, now);
 		else
 			ack_later(s);
@@ -708,6 +825,7 @@ enum {
 struct pconn {
 	uint8_t state;
 	uint8_t pod;
+	uint8_t snat;				     /* index of the gateway's SNAT address */
 	uint16_t sport;				     /* the gateway's SNAT port */
 	uint32_t rcv_nxt, snd_una, snd_nxt, snd_end; /* snd_end: end of the response queued */
 	uint32_t resp_base;			     /* sequence number of the response's byte 0 */
@@ -724,7 +842,7 @@ struct pconn {
 static struct pconn *pc;
 static uint32_t *p_slot; /* [pod][sport] -> slot */
 static uint32_t p_free;
-static const uint32_t max_pconns = MAX_CONNS;
+static uint32_t max_pconns; /* twice the clients' connections: room for closing ones */
 
 static int pod_index(uint32_t a)
 {
@@ -746,7 +864,7 @@ static void fill_resp(void *arg, uint32_t off, uint8_t *d, uint16_t n)
 static void p_release(uint32_t s)
 {
 	struct pconn *p = &pc[s];
-	p_slot[(size_t)p->pod * 65536 + p->sport] = NO_SLOT;
+	p_slot[((size_t)p->snat * opt.n_pods + p->pod) * 65536 + p->sport] = NO_SLOT;
 	p->state = P_FREE;
 	p->next = p_free;
 	p_free = s;
@@ -762,7 +880,7 @@ static void p_push(uint32_t s)
 		n = RTE_MIN(n, WINDOW - (p->snd_nxt - p->snd_una));
 		bool fin = p->close_after && p->snd_nxt + n == p->snd_end;
 		struct rte_mbuf *m =
-			segment(1, pod, opt.snat, 8080, p->sport, p->snd_nxt, p->rcv_nxt,
+			segment(1, pod, opt.snat[p->snat], 8080, p->sport, p->snd_nxt, p->rcv_nxt,
 				(uint8_t)(RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG |
 					  (fin ? RTE_TCP_FIN_FLAG : 0)),
 				(uint16_t)n, fill_resp, p, p->snd_nxt - p->resp_base);
@@ -797,7 +915,11 @@ static void pod_packet(struct rte_mbuf *m, uint64_t now)
 {
 	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const void *, 14);
 	int pi = pod_index(ip->dst_addr);
-	if (ip->next_proto_id != IPPROTO_TCP || pi < 0 || ip->src_addr != opt.snat) {
+	int si = -1;
+	for (unsigned i = 0; i < opt.n_snat; i++)
+		if (opt.snat[i] == ip->src_addr)
+			si = (int)i;
+	if (ip->next_proto_id != IPPROTO_TCP || pi < 0 || si < 0) {
 		st.unknown_packets++;
 		return;
 	}
@@ -808,7 +930,8 @@ static void pod_packet(struct rte_mbuf *m, uint64_t now)
 	uint32_t seq = ntohl(th->sent_seq), ack = ntohl(th->recv_ack);
 	uint16_t doff = (uint16_t)((th->data_off >> 4) * 4);
 	uint16_t plen = (uint16_t)(ntohs(ip->total_length) - ihl - doff);
-	uint32_t s = p_slot[(size_t)pi * 65536 + sport];
+	size_t key = ((size_t)si * opt.n_pods + (size_t)pi) * 65536 + sport;
+	uint32_t s = p_slot[key];
 	if (fl & RTE_TCP_SYN_FLAG) {
 		if (s != NO_SLOT) {
 			if (pc[s].state == P_SYN_RCVD) /* a repeated SYN: answer again */
@@ -828,12 +951,13 @@ static void pod_packet(struct rte_mbuf *m, uint64_t now)
 		p->sport = sport;
 		p->rcv_nxt = seq + 1;
 		p->snd_una = p->snd_nxt = (uint32_t)(rte_rdtsc() >> 4) | 1;
-		p_slot[(size_t)pi * 65536 + sport] = s;
+		p->snat = (uint8_t)si;
+		p_slot[key] = s;
 	synack:;
 		struct pconn *q = &pc[s];
 		struct rte_mbuf *r =
-			segment(1, opt.pods[pi], opt.snat, 8080, sport, q->snd_una, q->rcv_nxt,
-				RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, NULL, 0);
+			segment(1, opt.pods[pi], opt.snat[q->snat], 8080, sport, q->snd_una,
+				q->rcv_nxt, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, NULL, 0);
 		q->snd_nxt = q->snd_end = q->snd_una + 1; /* nothing queued to send yet */
 		if (r)
 			emit(1, r);
@@ -882,7 +1006,7 @@ static void pod_packet(struct rte_mbuf *m, uint64_t now)
 		p_push(s);
 	if (advanced && !answered) {
 		struct rte_mbuf *a =
-			segment(1, opt.pods[p->pod], opt.snat, 8080, p->sport, p->snd_nxt,
+			segment(1, opt.pods[p->pod], opt.snat[p->snat], 8080, p->sport, p->snd_nxt,
 				p->rcv_nxt, RTE_TCP_ACK_FLAG, 0, NULL, NULL, 0);
 		if (a)
 			emit(1, a);
@@ -890,7 +1014,7 @@ static void pod_packet(struct rte_mbuf *m, uint64_t now)
 	if (p->fin_rcvd && !p->fin_sent && (int32_t)(p->snd_end - p->snd_nxt) <= 0) {
 		/* The client closed: close too. */
 		struct rte_mbuf *f =
-			segment(1, opt.pods[p->pod], opt.snat, 8080, p->sport, p->snd_nxt,
+			segment(1, opt.pods[p->pod], opt.snat[p->snat], 8080, p->sport, p->snd_nxt,
 				p->rcv_nxt, RTE_TCP_FIN_FLAG | RTE_TCP_ACK_FLAG, 0, NULL, NULL, 0);
 		p->snd_nxt++;
 		p->fin_sent = true;
@@ -924,7 +1048,7 @@ static void arp_packet(int side, struct rte_mbuf *m)
 			send_arp(0, RTE_ARP_OP_REPLY, a->arp_data.arp_tip, a->arp_data.arp_sip,
 				 &a->arp_data.arp_sha);
 	} else {
-		if (a->arp_data.arp_sip == opt.snat) {
+		if (a->arp_data.arp_sip == opt.snat[0]) {
 			gw_mac_p = a->arp_data.arp_sha;
 			have_gw_p = true;
 		}
@@ -938,6 +1062,12 @@ static void poll_side(int side, uint64_t now)
 {
 	struct rte_mbuf *pk[BURST];
 	uint16_t n = rte_eth_rx_burst(side ? port_p : port_c, 0, pk, BURST);
+	if (opt.blast) {
+		if (side)
+			st.blast_rx += n;
+		rte_pktmbuf_free_bulk(pk, n);
+		return;
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pk[i];
 		st.pkts_from_gw++;
@@ -962,6 +1092,54 @@ static void poll_side(int side, uint64_t now)
 	}
 	if (side == 0)
 		client_acks();
+}
+
+static void fill_x(void *arg, uint32_t off, uint8_t *d, uint16_t n)
+{
+	(void)arg;
+	(void)off;
+	memset(d, 'x', n);
+}
+
+/* Spoofed SYNs, due at --syn-flood per second since `since`. */
+static void flood(uint64_t now, uint64_t *since)
+{
+	uint64_t due = (now - *since) * opt.syn_flood / hz;
+	if (due == 0)
+		return;
+	*since = now;
+	static uint64_t r = 0x9e3779b97f4a7c15ull;
+	for (uint64_t i = 0; i < RTE_MIN(due, (uint64_t)BURST); i++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		uint32_t src = htonl(0xc6128000u | (uint32_t)((r >> 33) & 0x7fff));
+		struct rte_mbuf *m =
+			segment(0, src, opt.vip, (uint16_t)(1024 + (r >> 17) % 60000), 80,
+				(uint32_t)r, 0, RTE_TCP_SYN_FLAG, 0, NULL, NULL, 0);
+		if (m == NULL)
+			return;
+		emit(0, m);
+		st.flood_syns++;
+	}
+}
+
+/* The reference: frames as large as spliced data, out of one port, counted on the other. */
+static void blast(uint64_t end)
+{
+	struct rte_mbuf *b[32];
+	while (!interrupted && rte_rdtsc() < end) {
+		unsigned k = 0;
+		for (; k < 32; k++) {
+			b[k] = segment(0, client_ip(0), opt.vip, 1024, 80, 1, 1, RTE_TCP_ACK_FLAG,
+				       1400, fill_x, NULL, 0);
+			if (b[k] == NULL)
+				break;
+		}
+		uint16_t sent = rte_eth_tx_burst(port_c, 0, b, (uint16_t)k);
+		st.blast_tx += sent;
+		if (sent < k)
+			rte_pktmbuf_free_bulk(b + sent, k - sent);
+		poll_side(1, 0);
+	}
 }
 
 static uint16_t memif_port(const char *name)
@@ -1001,7 +1179,14 @@ int main(int argc, char **argv)
 	snprintf(vc, sizeof(vc), "--vdev=net_memif_lg_c,role=server,socket=%s,id=0",
 		 opt.client_sock);
 	snprintf(vp, sizeof(vp), "--vdev=net_memif_lg_p,role=server,socket=%s,id=0", opt.pod_sock);
-	char *eal[64] = {argv[0], "--no-pci", "--no-huge", "-m", "512", vc, vp};
+	/* Memory for the mbufs plus both sides' connection tables, which grow with --conns. */
+	max_pconns = opt.blast ? 1 : RTE_MIN(2 * opt.conns + 1024, 2 * MAX_CONNS);
+	char mem[16];
+	snprintf(mem, sizeof(mem), "%zu",
+		 512 + ((size_t)opt.conns * sizeof(struct cconn) +
+			(size_t)max_pconns * sizeof(struct pconn)) /
+				 (1u << 20) * 2);
+	char *eal[64] = {argv[0], "--no-pci", "--no-huge", "-m", mem, vc, vp};
 	int n = 7;
 	for (int i = ours + 1; i < argc && n < 63; i++)
 		eal[n++] = argv[i];
@@ -1017,13 +1202,14 @@ int main(int argc, char **argv)
 	cc = rte_zmalloc("cconns", sizeof(*cc) * opt.conns, 64);
 	c_slot = rte_malloc("cslot", sizeof(uint32_t) * 65536 * opt.clients, 64);
 	pc = rte_zmalloc("pconns", sizeof(*pc) * max_pconns, 64);
-	p_slot = rte_malloc("pslot", sizeof(uint32_t) * 65536 * opt.n_pods, 64);
+	size_t pkeys = (size_t)65536 * (opt.n_pods ? opt.n_pods : 1) * opt.n_snat;
+	p_slot = rte_malloc("pslot", sizeof(uint32_t) * pkeys, 64);
 	if (!pool || !cc || !c_slot || !pc || !p_slot) {
 		fprintf(stderr, "loadgen: out of memory\n");
 		return 1;
 	}
 	memset(c_slot, 0xff, sizeof(uint32_t) * 65536 * opt.clients);
-	memset(p_slot, 0xff, sizeof(uint32_t) * 65536 * opt.n_pods);
+	memset(p_slot, 0xff, sizeof(uint32_t) * pkeys);
 	for (uint32_t i = 0; i < max_pconns; i++)
 		pc[i].next = i + 1 < max_pconns ? i + 1 : NO_SLOT;
 	p_free = 0;
@@ -1037,7 +1223,7 @@ int main(int argc, char **argv)
 
 	/* Wait for the gateway: both links, then the VIP's address by ARP. */
 	uint64_t t0 = rte_rdtsc(), last_arp = 0;
-	while (!interrupted && !(have_gw_c && link_up(port_c) && link_up(port_p))) {
+	while (!interrupted && !((have_gw_c || opt.blast) && link_up(port_c) && link_up(port_p))) {
 		uint64_t now = rte_rdtsc();
 		if (now - t0 > 30 * hz) {
 			fprintf(stderr,
@@ -1072,7 +1258,28 @@ int main(int argc, char **argv)
 	memset(hist, 0, sizeof(hist));
 
 	uint64_t start = rte_rdtsc(), end = start + (uint64_t)opt.duration_s * hz;
-	last_token_tsc = start;
+	bool warming = opt.warmup_s > 0 && !opt.blast;
+	uint64_t warmup_errors = 0;
+	if (warming)
+		end = start + (uint64_t)opt.warmup_s * hz;
+	else
+		mark();
+	if (opt.blast) {
+		/* Counted from the first frame that comes back: the forwarder may start late. */
+		while (!interrupted && st.blast_rx == 0 && rte_rdtsc() - start < 30 * hz)
+			blast(rte_rdtsc() + hz / 100);
+		st.blast_tx = st.blast_rx = 0;
+		start = rte_rdtsc();
+		end = start + (uint64_t)opt.duration_s * hz;
+		blast(end);
+		double bs = (double)(rte_rdtsc() - start) / (double)hz;
+		printf("{\"tsc_hz\":%" PRIu64 ",\"seconds\":%.3f,\"blast_tx_per_s\":%.0f,"
+		       "\"blast_rx_per_s\":%.0f,\"errors\":0}\n",
+		       hz, bs, (double)st.blast_tx / bs, (double)st.blast_rx / bs);
+		return 0;
+	}
+	uint64_t flood_since = start;
+	last_token_tsc = last_open_tsc = start;
 	req_tokens = opt.rate ? 1 : 0;
 	uint64_t stop_at = 0;
 	uint32_t scan = 0;
@@ -1084,62 +1291,94 @@ int main(int argc, char **argv)
 				     st.requests + st.err_timeout + st.err_reset + st.err_status +
 						     st.err_bad_response + st.err_wrong_pod >=
 					     opt.max_requests;
-		if (!stopping && (now >= end || interrupted || done_requests)) {
+		if (!stopping && ((!warming && now >= end) || interrupted || done_requests)) {
 			stopping = true;
 			stop_at = now;
+			mark_end();
 		}
 		poll_side(0, now);
 		poll_side(1, now);
+		if (opt.syn_flood && !stopping)
+			flood(now, &flood_since);
 		/* Start connections in free slots; look for stalled ones, a few per loop. */
 		for (unsigned k = 0; k < 32; k++, scan = (scan + 1) % opt.conns) {
 			struct cconn *c = &cc[scan];
 			if (c->state == C_FREE) {
-				if (!stopping)
+				/* Warming up, connections open as fast as handshakes allow. */
+				if (!stopping && n_handshakes < MAX_HANDSHAKES &&
+				    (warming ? may_open_warming(now) : may_start_request()))
 					c_open(scan, now);
 			} else if (c->state == C_IDLE) {
-				if (stopping)
-					c_close(scan, now);
-				else if (may_start_request())
+				if (stopping) {
+					if (n_closing < MAX_HANDSHAKES)
+						c_close(scan, now);
+				} else if (may_start_request()) {
 					c_send_request(scan, now);
+				}
 			} else if (now > c->deadline) {
-				c_fail(scan,
-				       c->state == C_CLOSING ? &st.err_close : &st.err_timeout);
+				c_fail(scan, c->state == C_CLOSING    ? &st.err_close
+					     : c->state == C_SYN_SENT ? &st.err_connect
+								      : &st.err_timeout);
 			}
 		}
 		flush(0);
 		flush(1);
+		if (warming && now >= end) {
+			/* The measured window starts: counters from zero, the caller told. */
+			warming = false;
+			warmup_errors = st.err_timeout + st.err_connect + st.err_reset +
+					st.err_status + st.err_bad_response + st.err_wrong_pod +
+					st.err_no_mbuf + st.err_close;
+			memset(&st, 0, sizeof(st));
+			memset(hist, 0, sizeof(hist));
+			for (unsigned i = 0; i < opt.n_routes; i++)
+				opt.routes[i].requests = opt.routes[i].wrong_pod = 0;
+			mark();
+			start = now;
+			end = start + (uint64_t)opt.duration_s * hz;
+		}
 		if (stopping) {
-			bool busy = false;
-			for (uint32_t s = 0; s < opt.conns && !busy; s++)
-				busy = cc[s].state != C_FREE;
-			if (!busy || now - stop_at > (uint64_t)(opt.timeout_ms + 1000) * hz / 1000)
+			if (!n_live ||
+			    now - stop_at > (uint64_t)(opt.timeout_ms + 1000) * hz / 1000)
 				break;
 		}
 	}
-	for (uint32_t s = 0; s < opt.conns; s++)
-		if (cc[s].state != C_FREE && cc[s].state != C_CLOSING)
+	/* Left over when the generator gave up waiting: requests unanswered are errors; idle
+	 * connections it had no time to close are only reported. */
+	uint64_t left_open = 0;
+	for (uint32_t s = 0; s < opt.conns; s++) {
+		if (cc[s].state == C_SYN_SENT)
+			st.err_connect++;
+		else if (cc[s].state == C_WAIT_RESP)
 			st.err_timeout++;
+		else if (cc[s].state == C_IDLE)
+			left_open++;
+	}
 	double secs = (double)((stop_at ? stop_at : rte_rdtsc()) - start) / (double)hz;
 	uint64_t total = 0;
 	for (unsigned i = 0; i < HIST_SIZE; i++)
 		total += hist[i];
-	uint64_t errors = st.err_timeout + st.err_reset + st.err_status + st.err_bad_response +
-			  st.err_wrong_pod + st.err_no_mbuf + st.err_close;
+	uint64_t errors = st.err_timeout + st.err_connect + st.err_reset + st.err_status +
+			  st.err_bad_response + st.err_wrong_pod + st.err_no_mbuf + st.err_close;
 	printf("{\"tsc_hz\":%" PRIu64 ",\"seconds\":%.3f,\"requests\":%" PRIu64
 	       ",\"connections\":%" PRIu64 ",\"requests_per_s\":%.0f,\"connections_per_s\":%.0f,"
 	       "\"packets_to_gateway_per_s\":%.0f,\"packets_from_gateway_per_s\":%.0f,"
 	       "\"latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
 	       ",\"max\":%" PRIu64 "},"
-	       "\"errors\":%" PRIu64 ",\"error_kinds\":{\"timeout\":%" PRIu64 ",\"reset\":%" PRIu64
-	       ",\"status\":%" PRIu64 ",\"bad_response\":%" PRIu64 ",\"wrong_pod\":%" PRIu64
-	       ",\"no_mbuf\":%" PRIu64 ",\"close\":%" PRIu64 "},\"out_of_order\":%" PRIu64
-	       ",\"tx_full\":%" PRIu64 ",\"unknown_packets\":%" PRIu64 ",\"routes\":[",
+	       "\"errors\":%" PRIu64 ",\"error_kinds\":{\"timeout\":%" PRIu64
+	       ",\"connect\":%" PRIu64 ",\"reset\":%" PRIu64 ",\"status\":%" PRIu64
+	       ",\"bad_response\":%" PRIu64 ",\"wrong_pod\":%" PRIu64 ",\"no_mbuf\":%" PRIu64
+	       ",\"close\":%" PRIu64 "},\"out_of_order\":%" PRIu64 ",\"tx_full\":%" PRIu64
+	       ",\"left_open\":%" PRIu64 ",\"warmup_errors\":%" PRIu64
+	       ",\"unknown_packets\":%" PRIu64
+	       ",\"flood_syns_per_s\":%.0f,\"flood_replies_per_s\":%.0f,\"routes\":[",
 	       hz, secs, st.requests, st.connections, (double)st.requests / secs,
 	       (double)st.connections / secs, (double)st.pkts_to_gw / secs,
 	       (double)st.pkts_from_gw / secs, hist_pct(total, 0.5), hist_pct(total, 0.99),
-	       hist_pct(total, 0.999), st.lat_max_us, errors, st.err_timeout, st.err_reset,
-	       st.err_status, st.err_bad_response, st.err_wrong_pod, st.err_no_mbuf, st.err_close,
-	       st.out_of_order, st.tx_full, st.unknown_packets);
+	       hist_pct(total, 0.999), st.lat_max_us, errors, st.err_timeout, st.err_connect,
+	       st.err_reset, st.err_status, st.err_bad_response, st.err_wrong_pod, st.err_no_mbuf,
+	       st.err_close, st.out_of_order, st.tx_full, left_open, warmup_errors,
+	       st.unknown_packets, (double)st.flood_syns / secs, (double)st.flood_replies / secs);
 	for (unsigned i = 0; i < opt.n_routes; i++)
 		printf("%s{\"host\":\"%s\",\"path\":\"%s\",\"requests\":%" PRIu64
 		       ",\"wrong_pod\":%" PRIu64 "}",

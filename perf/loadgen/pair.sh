@@ -5,7 +5,8 @@
 #
 #   perf/loadgen/pair.sh [--build DIR] [--flows N] [--worker L --mgmt L --gen L] -- LOADGEN ARGS
 #
-# The generator plays clients 198.18.1.x and pods 198.19.0.11-13 behind the routes in
+# The generator plays clients 198.18.1.x and pods 198.19.0.11-13 (the gateway SNATs from
+# 198.19.0.201-216) behind the routes in
 # perf/loadgen/manifests (a.example/ -> web on .11 and .12; a.example/api -> api on .13).
 # Everything runs without hugepages in a temporary directory, removed on exit.
 set -euo pipefail
@@ -45,27 +46,42 @@ ln -s "$root/drivers-config" "$work/drivers-config"
 cp -r "$here/manifests" "$work/manifests"
 mport=$((20000 + $$ % 20000))
 sed -e "s|@WORK@|$work|g" -e "s|@PREFIX@|$prefix|g" -e "s|@MGMT@|$mgmt|" \
-	-e "s|@WORKER@|$worker|" -e "s|@FLOWS@|$flows|" -e "s|@MPORT@|$mport|" \
+	-e "s|@WORKER@|$worker|" -e "s|@FLOWS@|$flows|" -e "s|@MEM@|$((1024 + flows / 2048))|" -e "s|@MPORT@|$mport|" \
+	-e "s|@SNAT@|$(seq -s, -f '\"198.19.0.%g\"' 201 216)|" \
 	"$here/gateway.conf.in" >"$work/gw.conf"
 
 "$loadgen" --client-sock "$work/client.sock" --pod-sock "$work/pods.sock" \
-	--vip 198.18.0.10 --snat 198.19.0.1 \
+	--vip 198.18.0.10 $(for i in $(seq 201 216); do printf -- "--snat 198.19.0.%s " "$i"; done) \
 	--pod 198.19.0.11 --pod 198.19.0.12 --pod 198.19.0.13 \
 	--route a.example,/,198.19.0.11+198.19.0.12 --route a.example,/api/items,198.19.0.13 \
-	--go-file "$work/go" "$@" -- -l "$gen" --file-prefix="$prefix-lg" --log-level=lib.eal:error \
-	>"$work/lg.json" 2>"$work/lg.err" &
+	--go-file "$work/go" --mark-file "$work/mark" "$@" -- -l "$gen" --file-prefix="$prefix-lg" --log-level=lib.eal:error \
+	>"$work/lg.json" 2>"${LG_STDERR:-$work/lg.err}" &
 lg_pid=$!
 for _ in $(seq 50); do [ -S "$work/client.sock" ] && [ -S "$work/pods.sock" ] && break; sleep 0.1; done
 "$sluice" -c "$work/gw.conf" >"$work/gw.log" 2>&1 &
 gw_pid=$!
 metrics() { curl -sf --max-time 2 "http://127.0.0.1:$mport/metrics"; }
-for _ in $(seq 100); do metrics >/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do metrics >/dev/null && break; sleep 0.1; done # large tables take a while
 metrics >"$work/before.txt" || { cat "$work/gw.log" >&2; echo "pair.sh: gateway did not start" >&2; exit 1; }
 touch "$work/go" # the generator starts its load now
+# With a --warmup, the measured window starts when the generator says so.
+case " $* " in
+*" --warmup "*)
+	for _ in $(seq 1200); do
+		[ -e "$work/mark" ] || ! kill -0 "$lg_pid" 2>/dev/null && break
+		sleep 0.05
+	done
+	metrics >"$work/before.txt" || true
+	;;
+esac
+# ... and ends when it says so, before it closes its connections.
+while [ ! -e "$work/mark.end" ] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.05; done
+metrics >"$work/after.txt" || true
 rc=0
 wait "$lg_pid" || rc=$?
 lg_pid=
-metrics >"$work/after.txt" || true
+metrics >"$work/final.txt" || true # the whole run, closing included: for the checks
+[ -n "${PAIR_KEEP:-}" ] && cp "$work/before.txt" "$work/after.txt" "$PAIR_KEEP/" || true # debugging
 kill -TERM "$gw_pid"
 wait "$gw_pid" || { echo "pair.sh: the gateway did not stop cleanly" >&2; rc=1; }
 gw_pid=
@@ -86,14 +102,33 @@ def counters(name):
 b, a = counters("before.txt"), counters("after.txt")
 d = {k[len("sluice_"):-len("_total")]: a[k] - b.get(k, 0) for k in a}
 lg = json.load(open(f"{work}/lg.json"))
-gw = {k: int(d.get(k, 0)) for k in ("busy_cycles", "idle_cycles", "rx_packets", "tx_packets",
+gw = {k: int(d.get(k, 0)) for k in ("busy_cycles", "idle_cycles", "driver_cycles", "rx_packets", "tx_packets",
       "http_requests", "tcp_cookie_ok", "tcp_flows_full", "tcp_rst_sent", "dropped",
-      "tx_dropped", "spliced_to_pod", "spliced_to_client")}
+      "tx_dropped", "spliced_to_pod", "spliced_to_client", "tcp_buffers_full",
+      "tcp_heads_over_cap", "pod_timeouts", "pod_refused", "http_fail_closed", "pod_snat_busy",
+      "tcp_buffers_taken", "tcp_buffers_released")}
+f = counters("final.txt")
+gw["run"] = {k[len("sluice_"):-len("_total")]: int(f[k] - b.get(k, 0)) for k in f
+             if any(w in k for w in ("http_requests", "flows_full", "buffers_full", "dropped",
+                                     "rst_sent", "fail_closed", "gateway_answers"))}
+gw["answers"] = {}
+for line in open(f"{work}/after.txt"):
+    if line.startswith("sluice_gateway_answers_total{"):
+        code = line.split('code="')[1].split('"')[0]
+        gw["answers"][code] = gw["answers"].get(code, 0) + int(float(line.rsplit(" ", 1)[1]))
+for line in open(f"{work}/before.txt"):
+    if line.startswith("sluice_gateway_answers_total{"):
+        code = line.split('code="')[1].split('"')[0]
+        gw["answers"][code] = gw["answers"].get(code, 0) - int(float(line.rsplit(" ", 1)[1]))
 busy = gw["busy_cycles"]
 per = lambda n: round(busy / n, 1) if n else None
 gw["cycles_per_request"] = per(lg["requests"])
 gw["cycles_per_connection"] = per(lg["connections"])
 gw["cycles_per_packet"] = per(gw["rx_packets"])
+own = busy - gw["driver_cycles"]
+gw["own_cycles_per_request"] = round(own / lg["requests"], 1) if lg["requests"] else None
+gw["own_cycles_per_connection"] = round(own / lg["connections"], 1) if lg["connections"] else None
+gw["own_cycles_per_packet"] = round(own / gw["rx_packets"], 1) if gw["rx_packets"] else None
 gw["busy_share"] = round(busy / (busy + gw["idle_cycles"]), 3) if busy + gw["idle_cycles"] else None
 print(json.dumps({"loadgen": lg, "gateway": gw}))
 PY
