@@ -269,6 +269,9 @@ static void start_workers(struct daemon *d)
 		die("cannot initialise Intel ipsec-mb for SYN cookies");
 	workers_rotate_keys(d, true);
 	log_info("SYN cookies: AES-128 via ipsec-mb (%s)", crypto_ctx_arch(d->crypto));
+	if (d->conf.bench.fixed_cookies)
+		log_warning("bench.fixed_cookies: SYN cookies use a fixed, public key and clock so "
+			    "captured handshakes replay; anyone can forge them. Benchmarks only");
 	for (unsigned i = 0; i < d->conf.n_workers && d->conf.n_workers > 1; i++) {
 		char rn[32];
 		snprintf(rn, sizeof(rn), "handoff_%u", d->conf.workers[i]);

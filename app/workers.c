@@ -70,6 +70,7 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 	tc.connect_tsc = (uint64_t)c->timeouts.connect_ms * w->tsc_hz / 1000;
 	tc.idle_tsc = (uint64_t)c->timeouts.idle_ms * w->tsc_hz / 1000;
 	tc.linger_tsc = (uint64_t)c->timeouts.linger_ms * w->tsc_hz / 1000;
+	tc.fixed_cookies = c->bench.fixed_cookies;
 	tc.n_listen = 0; /* the ports' own lists, below */
 	/* SNAT source ports 1024–65535, split evenly: a pod's reply names its worker. */
 	uint32_t span = (65536 - 1024) / c->n_workers;
@@ -119,6 +120,15 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 void workers_rotate_keys(struct daemon *d, bool first)
 {
 	uint64_t secs = rte_rdtsc() / rte_get_tsc_hz();
+	if (d->conf.bench.fixed_cookies) {
+		/* Benchmark replay: one fixed key, never rotated (refused nowhere, warned at
+		 * start). */
+		d->next_rotation = UINT64_MAX;
+		if (first)
+			crypto_keys_fixed(d->crypto, &d->keys[0]);
+		d->key_slot = 0;
+		return;
+	}
 	unsigned next = first ? 0 : (d->key_slot + 1) % 3;
 	if (crypto_keys_rotate(d->crypto, &d->keys[next], first ? NULL : &d->keys[d->key_slot],
 			       crypto_cookie_count(secs)) != 0)

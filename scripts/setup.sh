@@ -21,6 +21,8 @@ packages=(
 	# tests: Criterion, fuzzing (clang/libFuzzer + sanitizer runtime), real peers and tools
 	libcriterion-dev clang libclang-rt-14-dev iproute2 ethtool iputils-ping curl
 	nginx-light wrk python3 python3-yaml openssl util-linux procps psmisc
+	# perf/: the kernel peers, the results chart, the Pktgen scripts' syntax check
+	haproxy gnuplot-nox lua5.4
 )
 
 need_install=()
@@ -35,10 +37,13 @@ if [ "${#need_install[@]}" -gt 0 ] && [ "${SLUICE_SKIP_APT:-0}" != 1 ]; then
 	apt-get install -y -qq --no-install-recommends "${need_install[@]}" >/dev/null
 fi
 
-# The stock nginx service is not ours; tests start their own instances in namespaces.
-if systemctl is-active --quiet nginx 2>/dev/null; then
-	systemctl disable --now nginx >/dev/null 2>&1 || true
-fi
+# The stock nginx and haproxy services are not ours; tests and perf/ start their own
+# instances in namespaces.
+for svc in nginx haproxy; do
+	if systemctl is-active --quiet "$svc" 2>/dev/null; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+done
 
 # Hugepages: 2 MiB pages, reserved and mounted where DPDK looks for them.
 pages=${SLUICE_HUGEPAGES:-512}

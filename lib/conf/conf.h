@@ -170,6 +170,10 @@ struct conf_static_route {
 	uint16_t n_eps;
 };
 
+struct conf_bench {
+	bool fixed_cookies; /* SYN cookies from a fixed key and clock: benchmark replay only */
+};
+
 struct sluice_conf {
 	char path[CONF_STR_LEN];
 	char *eal_args[CONF_MAX_EAL_ARGS]; /* extra EAL arguments, owned by the struct */
@@ -185,6 +189,7 @@ struct sluice_conf {
 	struct conf_access_log access_log;
 	struct conf_routing routing;
 	struct conf_kubernetes kubernetes;
+	struct conf_bench bench;
 	struct conf_static_route static_routes[CONF_MAX_STATIC_ROUTES];
 	uint16_t n_static_routes;
 	char log_level[CONF_NAME_LEN];

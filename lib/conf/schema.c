@@ -341,6 +341,13 @@ const struct conf_field conf_fields[] = {
 	 .max = 60000,
 	 .def = "1000"},
 
+	/* bench */
+	{.path = "bench", GROUP(CONF_REC_TOP)},
+	{.path = "bench.fixed_cookies",
+	 .type = CONF_T_BOOL,
+	 AT(TOP, bench.fixed_cookies),
+	 .def = "false"},
+
 	/* metrics */
 	{.path = "metrics", GROUP(CONF_REC_TOP)},
 	{.path = "metrics.enabled", .type = CONF_T_BOOL, AT(TOP, metrics.enabled), .def = "true"},

@@ -89,6 +89,18 @@ int crypto_keys_rotate(struct crypto_ctx *c, struct crypto_keys *next,
 	return 0;
 }
 
+void crypto_keys_fixed(struct crypto_ctx *c, struct crypto_keys *k)
+{
+	static const uint8_t raw[16] = "sluice-bench-key";
+	uint32_t dec[4 * 15] __attribute__((aligned(16)));
+	memset(k, 0, sizeof(*k));
+	memcpy(k->current_raw, raw, 16);
+	memcpy(k->previous_raw, raw, 16);
+	IMB_AES_KEYEXP_128(c->mgr, raw, k->current_exp, dec);
+	memcpy(k->previous_exp, k->current_exp, sizeof(k->previous_exp));
+	k->epoch = 0;
+}
+
 unsigned crypto_mss_index(uint16_t mss)
 {
 	unsigned idx = 0;

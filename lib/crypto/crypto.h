@@ -57,6 +57,11 @@ const char *crypto_ctx_arch(const struct crypto_ctx *c);
 int crypto_keys_rotate(struct crypto_ctx *c, struct crypto_keys *next,
 		       const struct crypto_keys *prev, uint32_t now_count);
 
+/* Benchmark replay only: keys from a fixed, public secret (current and previous alike, epoch 0),
+ * so cookies depend on nothing but the addresses, ports and MSS when the counter is held at
+ * 0 too. Anyone can forge such cookies. */
+void crypto_keys_fixed(struct crypto_ctx *c, struct crypto_keys *k);
+
 /* The 64-second counter for a time in seconds. */
 static inline uint32_t crypto_cookie_count(uint64_t seconds)
 {

@@ -122,6 +122,9 @@ static inline uint16_t reply_queue(const struct tcpl_port *tp, uint32_t pod_ip, 
 	return tp->reta[h % tp->reta_size];
 }
 
+/* SNAT addresses a new pod connection may try, its own first. */
+#define SNAT_ADDRESSES_TRIED 4u
+
 enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			     uint32_t avoid, struct tcpl_tx *tx)
 {
@@ -137,31 +140,37 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 		return local_response(c, idx, f, RESP_431, now, tx);
 	const struct lb_endpoint *ep = &p->lb.endpoints[e];
 	const struct net_local *l = c->ports[c->pod_pi].local;
-	uint32_t snat = l->snat[f->client_port % l->n_snat];
 	const struct tcpl_port *tp = &c->ports[c->pod_pi];
 	bool thash = tp->rss_key != NULL && tp->reta != NULL && tp->reta_size > 0;
-	/* With Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
+	/* The client's port picks the SNAT address; when its ports towards this pod are taken
+	 * (lingering closes at a high connection rate), up to three more addresses are tried
+	 * before the 503, which bounds the work a connection can cost when all are taken. With
+	 * Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
 	 * (queues) candidates matches, so a bounded scan finds one; without it, any port. */
-	for (unsigned tries = 0; tries < (thash ? 256u : 16u); tries++) {
-		/* Random within the partition: a port chosen in sequence would come back with
-		 * the same pod in step with round robin, into the pod's TIME-WAIT. */
-		uint16_t port = (uint16_t)(c->cfg.snat_port_first +
-					   lb_rand(&c->rng) % c->cfg.snat_port_count);
-		if (thash &&
-		    reply_queue(tp, ep->addr, snat, rte_cpu_to_be_16(ep->port), port) != tp->queue)
-			continue;
-		struct flow_key k = {ep->addr, snat, rte_cpu_to_be_16(ep->port),
-				     rte_cpu_to_be_16(port)};
-		if (flow_bind_pod(c->ft, idx, &k) == 0) {
-			f->pod_ip = k.remote_ip;
-			f->snat_ip = k.local_ip;
-			f->pod_port = k.remote_port;
-			f->snat_port = k.local_port;
-			/* Every connection counts (whatever its pool's algorithm), so
-			 * least-request sees all of this worker's load on a pod. */
-			if (lb_load_add(&c->lb->loads, ep->addr, ep->port, 1))
-				f->opts |= CONN_OPT_COUNTED;
-			return connect_try(c, idx, f, now, tx);
+	unsigned n_addr = RTE_MIN(l->n_snat, SNAT_ADDRESSES_TRIED);
+	for (unsigned a = 0; a < n_addr; a++) {
+		uint32_t snat = l->snat[(f->client_port + a) % l->n_snat];
+		for (unsigned tries = 0; tries < (thash ? 256u : 16u); tries++) {
+			/* Random within the partition: a port chosen in sequence would come back
+			 * with the same pod in step with round robin, into the pod's TIME-WAIT. */
+			uint16_t port = (uint16_t)(c->cfg.snat_port_first +
+						   lb_rand(&c->rng) % c->cfg.snat_port_count);
+			if (thash && reply_queue(tp, ep->addr, snat, rte_cpu_to_be_16(ep->port),
+						 port) != tp->queue)
+				continue;
+			struct flow_key k = {ep->addr, snat, rte_cpu_to_be_16(ep->port),
+					     rte_cpu_to_be_16(port)};
+			if (flow_bind_pod(c->ft, idx, &k) == 0) {
+				f->pod_ip = k.remote_ip;
+				f->snat_ip = k.local_ip;
+				f->pod_port = k.remote_port;
+				f->snat_port = k.local_port;
+				/* Every connection counts (whatever its pool's algorithm), so
+				 * least-request sees all of this worker's load on a pod. */
+				if (lb_load_add(&c->lb->loads, ep->addr, ep->port, 1))
+					f->opts |= CONN_OPT_COUNTED;
+				return connect_try(c, idx, f, now, tx);
+			}
 		}
 	}
 	stats_add(c->st, STATS_pod_snat_busy, 1);

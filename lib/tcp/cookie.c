@@ -51,7 +51,7 @@ void cookie_prepare(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
 			ack_ix[nack++] = i;
 		}
 	}
-	uint32_t count = crypto_cookie_count(c->seconds);
+	uint32_t count = c->cfg.fixed_cookies ? 0 : crypto_cookie_count(c->seconds);
 	const struct crypto_keys *keys = __atomic_load_n(&c->keys, __ATOMIC_ACQUIRE);
 	memset(cb->ack_ok, 0, sizeof(cb->ack_ok));
 	if (nsyn && keys)

@@ -65,6 +65,7 @@ struct tcpl_config {
 	uint32_t challenge_acks_per_sec; /* RFC 5961 §7 rate limit, per worker */
 	uint64_t seed;			 /* random choices (SNAT ports, pods); 0 = from the TSC */
 	uint64_t tsc_hz;		 /* for the millisecond timestamp clock */
+	bool fixed_cookies; /* benchmark replay: the cookie counter held at 0 (with fixed keys) */
 };
 
 struct tcpl_out {

@@ -16,6 +16,10 @@
  * One lcore polls both ports. Closed loop: --conns connections run at once, each sending
  * --reqs requests back to back (1: a new connection per request), replaced as they finish,
  * until --duration seconds or --max-requests; --rate caps new requests per second.
+ *
+ * For the Pktgen scripts (perf/pktgen): --pcap-out writes every frame the clients send to a
+ * capture, and --replay sends a capture's frames out of the client port instead of playing
+ * clients (the pods still answer), counting what comes back.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -25,7 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <pcap/pcap.h>
 
 #include <rte_arp.h>
 #include <rte_cycles.h>
@@ -56,6 +63,7 @@ struct route {
 
 static struct {
 	char client_sock[256], pod_sock[256], go_file[256], mark_file[256];
+	char replay[256], pcap_out[256];
 	unsigned warmup_s;  /* load before the measured window (connections opened, caches warm) */
 	unsigned open_rate; /* connections opened per second while warming up (0: no limit) */
 	uint32_t vip;
@@ -91,6 +99,10 @@ static void usage(FILE *f)
 		"         [--warmup S: run the load S seconds before the measured window]\n"
 		"         [--open-rate N: while warming up, open at most N connections/s]\n"
 		"         [--mark-file PATH: create PATH when the measured window starts]\n"
+		"         [--pcap-out FILE: write the frames the clients send to a capture]\n"
+		"         [--replay FILE: send the capture's frames from the client port at "
+		"--rate\n"
+		"          frames/s (0: as fast as taken), --reqs times over, instead of clients]\n"
 		"         [--mix-per-request: each request on a connection takes the next route\n"
 		"          (the gateway then moves the connection between pods every request)]\n"
 		"         [--syn-flood PPS: spoofed SYNs from 198.18.128.0/17 alongside]\n"
@@ -158,6 +170,8 @@ static void parse_args(int argc, char **argv)
 					   {"warmup", 1, 0, 'W'},
 					   {"open-rate", 1, 0, 'O'},
 					   {"mark-file", 1, 0, 'K'},
+					   {"replay", 1, 0, 'Y'},
+					   {"pcap-out", 1, 0, 'X'},
 					   {"help", 0, 0, 'h'},
 					   {0, 0, 0, 0}};
 	int c;
@@ -221,6 +235,12 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'M':
 			opt.mix = true;
+			break;
+		case 'Y':
+			snprintf(opt.replay, sizeof(opt.replay), "%s", optarg);
+			break;
+		case 'X':
+			snprintf(opt.pcap_out, sizeof(opt.pcap_out), "%s", optarg);
 			break;
 		case 'O':
 			opt.open_rate = (unsigned)atoi(optarg);
@@ -292,6 +312,7 @@ static struct {
 	uint64_t err_close; /* a connection whose close did not complete */
 	uint64_t out_of_order, unknown_packets, tx_full, late_acks;
 	uint64_t flood_syns, flood_replies, blast_tx, blast_rx;
+	uint64_t replay_sent, replay_rx, replay_no_mbuf;
 	uint64_t lat_max_us;
 } st;
 
@@ -318,8 +339,17 @@ static void flush(int side)
 	n_txq[side] = 0;
 }
 
+static pcap_t *pcap_dead;	/* --pcap-out: the capture's format */
+static pcap_dumper_t *pcap_out; /* and the clients' frames */
+
 static void emit(int side, struct rte_mbuf *m)
 {
+	if (pcap_out && side == 0) {
+		struct pcap_pkthdr h = {.caplen = rte_pktmbuf_data_len(m),
+					.len = rte_pktmbuf_data_len(m)};
+		gettimeofday(&h.ts, NULL);
+		pcap_dump((u_char *)pcap_out, &h, rte_pktmbuf_mtod(m, const u_char *));
+	}
 	if (n_txq[side] == RTE_DIM(txq[side]))
 		flush(side);
 	txq[side][n_txq[side]++] = m;
@@ -1077,6 +1107,9 @@ static void poll_side(int side, uint64_t now)
 			st.unknown_packets++;
 		} else if (eh->ether_type == htons(RTE_ETHER_TYPE_ARP)) {
 			arp_packet(side, m);
+		} else if (eh->ether_type == htons(RTE_ETHER_TYPE_IPV4) && side == 0 &&
+			   opt.replay[0]) {
+			st.replay_rx++; /* the gateway's answer to a replayed frame */
 		} else if (eh->ether_type == htons(RTE_ETHER_TYPE_IPV4)) {
 			if (side) {
 				if (!have_gw_p) {
@@ -1142,6 +1175,93 @@ static void blast(uint64_t end)
 	}
 }
 
+/* --replay: the capture's frames, readdressed to the gateway's MAC, sent --reqs times over at
+ * --rate frames/s; the pods answer meanwhile. */
+struct frame {
+	uint16_t len;
+	uint8_t *data;
+};
+
+static struct frame *load_capture(const char *path, uint32_t *n)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *pc = pcap_open_offline(path, err);
+	if (pc == NULL) {
+		fprintf(stderr, "loadgen: %s: %s\n", path, err);
+		exit(2);
+	}
+	if (pcap_datalink(pc) != DLT_EN10MB) {
+		fprintf(stderr, "loadgen: %s: not an Ethernet capture\n", path);
+		exit(2);
+	}
+	struct frame *f = NULL;
+	uint32_t cap = 0;
+	*n = 0;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	while (pcap_next_ex(pc, &h, &d) == 1) {
+		if (h->caplen == 0 || h->caplen > RTE_MBUF_DEFAULT_DATAROOM)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			f = realloc(f, sizeof(*f) * cap);
+		}
+		if (f == NULL || (f[*n].data = malloc(h->caplen)) == NULL) {
+			fprintf(stderr, "loadgen: out of memory reading %s\n", path);
+			exit(2);
+		}
+		memcpy(f[*n].data, d, h->caplen);
+		f[*n].len = (uint16_t)h->caplen;
+		(*n)++;
+	}
+	pcap_close(pc);
+	return f;
+}
+
+static void replay(const struct frame *f, uint32_t n)
+{
+	uint64_t start = rte_rdtsc();
+	for (unsigned loop = 0; loop < opt.reqs && !interrupted; loop++) {
+		for (uint32_t i = 0; i < n && !interrupted; i++) {
+			uint64_t now = rte_rdtsc();
+			while (opt.rate && st.replay_sent * hz / opt.rate > now - start) {
+				flush(0);
+				poll_side(0, now);
+				poll_side(1, now);
+				flush(1);
+				now = rte_rdtsc();
+			}
+			struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+			if (m == NULL) {
+				st.replay_no_mbuf++;
+				continue;
+			}
+			uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, f[i].len);
+			memcpy(d, f[i].data, f[i].len);
+			/* To the gateway's MAC; the source stays as captured (a hostile one may be
+			 * the point of the frame). */
+			memcpy(d, &gw_mac_c, RTE_MIN(f[i].len, 6));
+			emit(0, m);
+			st.replay_sent++;
+			if ((st.replay_sent & 31) == 0) {
+				flush(0);
+				poll_side(0, now);
+				poll_side(1, now);
+				flush(1);
+			}
+		}
+	}
+	flush(0);
+	/* What the gateway still has to say (answers, pod connections) for a second. */
+	for (uint64_t t0 = rte_rdtsc(); rte_rdtsc() - t0 < hz && !interrupted;) {
+		uint64_t now = rte_rdtsc();
+		poll_side(0, now);
+		poll_side(1, now);
+		flush(0);
+		flush(1);
+	}
+}
+
 static uint16_t memif_port(const char *name)
 {
 	uint16_t port;
@@ -1195,6 +1315,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hz = rte_get_tsc_hz();
+	if (opt.pcap_out[0]) {
+		pcap_dead = pcap_open_dead(DLT_EN10MB, 65535);
+		pcap_out = pcap_dead ? pcap_dump_open(pcap_dead, opt.pcap_out) : NULL;
+		if (pcap_out == NULL) {
+			fprintf(stderr, "loadgen: cannot write %s\n", opt.pcap_out);
+			return 1;
+		}
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	pool = rte_pktmbuf_pool_create("loadgen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -1264,6 +1392,23 @@ int main(int argc, char **argv)
 		end = start + (uint64_t)opt.warmup_s * hz;
 	else
 		mark();
+	if (opt.replay[0]) {
+		uint32_t nf;
+		struct frame *f = load_capture(opt.replay, &nf);
+		replay(f, nf);
+		double rs = (double)(rte_rdtsc() - start) / (double)hz;
+		mark_end();
+		printf("{\"tsc_hz\":%" PRIu64 ",\"seconds\":%.3f,\"replay_frames\":%" PRIu32
+		       ",\"replay_sent\":%" PRIu64 ",\"replay_rx\":%" PRIu64
+		       ",\"replay_no_mbuf\":%" PRIu64 ",\"tx_full\":%" PRIu64 ",\"errors\":%" PRIu64
+		       "}\n",
+		       hz, rs, nf, st.replay_sent, st.replay_rx, st.replay_no_mbuf, st.tx_full,
+		       st.replay_no_mbuf + st.tx_full);
+		for (uint32_t i = 0; i < nf; i++)
+			free(f[i].data);
+		free(f);
+		return 0;
+	}
 	if (opt.blast) {
 		/* Counted from the first frame that comes back: the forwarder may start late. */
 		while (!interrupted && st.blast_rx == 0 && rte_rdtsc() - start < 30 * hz)
@@ -1387,6 +1532,10 @@ int main(int argc, char **argv)
 	printf("]}\n");
 	rte_eth_dev_stop(port_c);
 	rte_eth_dev_stop(port_p);
+	if (pcap_out)
+		pcap_dump_close(pcap_out);
+	if (pcap_dead)
+		pcap_close(pcap_dead);
 	rte_eal_cleanup();
 	return errors ? 3 : 0;
 }

@@ -3,7 +3,10 @@
 # object: the generator's report and the gateway's own counters over the run (busy and idle
 # cycles, packets, requests), so cycles per request, connection and packet follow.
 #
-#   perf/loadgen/pair.sh [--build DIR] [--flows N] [--worker L --mgmt L --gen L] -- LOADGEN ARGS
+#   perf/loadgen/pair.sh [--build DIR] [--flows N] [--worker L --mgmt L --gen L]
+#                        [--fixed-cookies] -- LOADGEN ARGS
+#
+# --fixed-cookies runs the gateway with bench.fixed_cookies (captured handshakes replay).
 #
 # The generator plays clients 198.18.1.x and pods 198.19.0.11-13 (the gateway SNATs from
 # 198.19.0.201-216) behind the routes in
@@ -15,6 +18,7 @@ root=$(cd "$here/../.." && pwd)
 build=$root/build-perf
 flows=65536
 worker=1 mgmt=0 gen=0
+bench=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
@@ -22,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--worker) worker=$2; shift 2 ;;
 	--mgmt) mgmt=$2; shift 2 ;;
 	--gen) gen=$2; shift 2 ;;
+	--fixed-cookies) bench="bench = { fixed_cookies = true; };"; shift ;;
 	--) shift; break ;;
 	*) echo "pair.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -49,6 +54,7 @@ sed -e "s|@WORK@|$work|g" -e "s|@PREFIX@|$prefix|g" -e "s|@MGMT@|$mgmt|" \
 	-e "s|@WORKER@|$worker|" -e "s|@FLOWS@|$flows|" -e "s|@MEM@|$((1024 + flows / 2048))|" -e "s|@MPORT@|$mport|" \
 	-e "s|@SNAT@|$(seq -s, -f '\"198.19.0.%g\"' 201 216)|" \
 	"$here/gateway.conf.in" >"$work/gw.conf"
+echo "$bench" >>"$work/gw.conf"
 
 "$loadgen" --client-sock "$work/client.sock" --pod-sock "$work/pods.sock" \
 	--vip 198.18.0.10 $(for i in $(seq 201 216); do printf -- "--snat 198.19.0.%s " "$i"; done) \
@@ -110,7 +116,15 @@ gw = {k: int(d.get(k, 0)) for k in ("busy_cycles", "idle_cycles", "driver_cycles
 f = counters("final.txt")
 gw["run"] = {k[len("sluice_"):-len("_total")]: int(f[k] - b.get(k, 0)) for k in f
              if any(w in k for w in ("http_requests", "flows_full", "buffers_full", "dropped",
-                                     "rst_sent", "fail_closed", "gateway_answers"))}
+                                     "rst_sent", "fail_closed", "gateway_answers", "syn_in",
+                                     "cookie", "route_requests", "pod_connects"))}
+gw["drops"] = {}
+for name, sign in (("final.txt", 1), ("before.txt", -1)):
+    for line in open(f"{work}/{name}"):
+        if line.startswith("sluice_drops_total{"):
+            why = line.split('reason="')[1].split('"')[0]
+            gw["drops"][why] = gw["drops"].get(why, 0) + sign * int(float(line.rsplit(" ", 1)[1]))
+gw["drops"] = {k: v for k, v in gw["drops"].items() if v}
 gw["answers"] = {}
 for line in open(f"{work}/after.txt"):
     if line.startswith("sluice_gateway_answers_total{"):
@@ -122,12 +136,12 @@ for line in open(f"{work}/before.txt"):
         gw["answers"][code] = gw["answers"].get(code, 0) - int(float(line.rsplit(" ", 1)[1]))
 busy = gw["busy_cycles"]
 per = lambda n: round(busy / n, 1) if n else None
-gw["cycles_per_request"] = per(lg["requests"])
-gw["cycles_per_connection"] = per(lg["connections"])
+gw["cycles_per_request"] = per(lg.get("requests"))
+gw["cycles_per_connection"] = per(lg.get("connections"))
 gw["cycles_per_packet"] = per(gw["rx_packets"])
 own = busy - gw["driver_cycles"]
-gw["own_cycles_per_request"] = round(own / lg["requests"], 1) if lg["requests"] else None
-gw["own_cycles_per_connection"] = round(own / lg["connections"], 1) if lg["connections"] else None
+gw["own_cycles_per_request"] = round(own / lg["requests"], 1) if lg.get("requests") else None
+gw["own_cycles_per_connection"] = round(own / lg["connections"], 1) if lg.get("connections") else None
 gw["own_cycles_per_packet"] = round(own / gw["rx_packets"], 1) if gw["rx_packets"] else None
 gw["busy_share"] = round(busy / (busy + gw["idle_cycles"]), 3) if busy + gw["idle_cycles"] else None
 print(json.dumps({"loadgen": lg, "gateway": gw}))

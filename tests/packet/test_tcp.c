@@ -2488,3 +2488,59 @@ Test(tcp, a_lost_piece_of_chunk_data_passes_after_more_than_three_later_chunks)
 	tcpl_set_routes(tcp, routes);
 	route_table_free(t);
 }
+
+/* ---- SNAT ports taken ------------------------------------------------------------------- */
+
+/* A handshake and a request from client port sport; returns the pod-side SYN's source address
+ * (0 if the gateway sent none). */
+static uint32_t request_from_port(uint16_t sport)
+{
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, sport, 80, 5000, 0, RTE_TCP_SYN_FLAG, NULL, 1460));
+	struct net_pkt p;
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, seg(&cli, &gw_c, CLIENT, VIP, sport, 80, 5001, cookie + 1,
+		    RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG,
+		    "GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n", 0));
+	for (uint16_t k = 0; k < nout; k++) {
+		const struct rte_tcp_hdr *th = out_tcp(k, &p);
+		if (out[k].port == 1 && th->tcp_flags == RTE_TCP_SYN_FLAG)
+			return p.src_ip;
+	}
+	return 0;
+}
+
+Test(tcp, snat_ports_taken_on_one_address_move_to_the_next_then_503)
+{
+	/* Two SNAT addresses with one port each: the client's port picks the first address. */
+	tcpl_free(tcp);
+	pod_side.n_snat = 2;
+	pod_side.snat[1] = inet_addr("198.19.0.2");
+	struct tcpl_config cfg = test_config();
+	cfg.snat_port_count = 1;
+	struct tcpl_port ports[2] = {
+		{.local = &client_side, .conf = NULL, .offloads = 0, .mss = 1460},
+		{.local = &pod_side, .conf = &pod_conf, .offloads = 0, .mss = 1460},
+	};
+	char err[256];
+	tcp = tcpl_create("tcpsnat", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,
+			  sizeof(err));
+	cr_assert_not_null(tcp, "%s", err);
+	tcpl_set_routes(tcp, routes);
+	tcpl_set_keys(tcp, &keys);
+	tcpl_set_seconds(tcp, 1000);
+
+	cr_assert_eq(request_from_port(40000), inet_addr(SNAT), "its own address first");
+	cr_assert_eq(request_from_port(40002), inet_addr("198.19.0.2"),
+		     "its address's port is taken: the next address");
+	cr_assert_eq(request_from_port(40004), 0, "every address taken: no pod connection");
+	bool got_503 = false;
+	for (uint16_t k = 0; k < nout; k++) {
+		struct net_pkt p;
+		const struct rte_tcp_hdr *th = out_tcp(k, &p);
+		const char *body = (const char *)th + p.l4_len;
+		got_503 |= out[k].port == 0 && p.payload_len > 12 &&
+			   strncmp(body, "HTTP/1.1 503", 12) == 0;
+	}
+	cr_assert(got_503, "the client gets a 503");
+	cr_assert_eq(stats_sum(STATS_pod_snat_busy), 1);
+}

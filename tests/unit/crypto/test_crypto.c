@@ -169,3 +169,27 @@ Test(crypto, mixed_key_burst_checks_every_cookie_and_rejects_forgeries)
 			cr_assert_eq(mss[i], crypto_mss_table[m[i]]);
 	}
 }
+
+Test(crypto, fixed_keys_give_every_process_the_same_cookies_and_random_keys_do_not)
+{
+	/* Benchmark replay: two gateways (two contexts) with bench.fixed_cookies hand out the same
+	 * cookie for a tuple, and each checks the other's; with random keys they differ. */
+	struct crypto_ctx *other = crypto_ctx_create();
+	cr_assert_not_null(other);
+	struct crypto_keys a, b, r;
+	crypto_keys_fixed(ctx, &a);
+	crypto_keys_fixed(other, &b);
+	struct crypto_cookie_in in = tuple();
+	uint8_t mi = 3;
+	uint32_t ca, cb, cr_;
+	crypto_cookie_make_burst(ctx, &a, &in, &mi, 1, 0, &ca);
+	crypto_cookie_make_burst(other, &b, &in, &mi, 1, 0, &cb);
+	cr_assert_eq(ca, cb);
+	uint16_t mss = 0;
+	cr_assert(check(&b, in, ca, 0, &mss));
+	cr_assert_eq(mss, crypto_mss_table[3]);
+	cr_assert_eq(crypto_keys_rotate(other, &r, NULL, 0), 0);
+	crypto_cookie_make_burst(other, &r, &in, &mi, 1, 0, &cr_);
+	cr_assert_neq(ca, cr_, "a random key signs differently (1 in 8 million to collide)");
+	crypto_ctx_free(other);
+}
