@@ -12,8 +12,10 @@
  * the next start with the same prefix deletes them. A gateway that failed to start, or
  * stopped, must not hold hugepages until then, so the daemon notes the files of the pages it
  * still maps just before rte_eal_cleanup() and removes them after. Only files this process
- * mapped are touched; a capture process attached at that moment keeps its mapping.
+ * mapped are touched; a capture process attached at that moment keeps its mapping. EAL's
+ * runtime directory goes too when it is empty (--in-memory).
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <rte_eal.h>
 #include <rte_memory.h>
 
 #include "daemon-int.h"
@@ -171,9 +174,12 @@ static int note_hugefile(const struct rte_memseg_list *msl, const struct rte_mem
 	return 0;
 }
 
+static char runtime_dir[PATH_MAX];
+
 void eal_note_hugepage_files(void)
 {
 	rte_memseg_walk(note_hugefile, NULL);
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 }
 
 void eal_remove_hugepage_files(void)
@@ -185,4 +191,8 @@ void eal_remove_hugepage_files(void)
 	free(hugefiles);
 	hugefiles = NULL;
 	n_hugefiles = cap_hugefiles = 0;
+	/* EAL's runtime directory (/var/run/dpdk/PREFIX) is left behind too; with --in-memory it
+	 * is empty and goes. With shared files in it (capture needs them), it stays. */
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
 }

@@ -39,7 +39,7 @@ gw_pid=
 cleanup() {
 	[ -n "$gw_pid" ] && kill -9 "$gw_pid" 2>/dev/null || true
 	topo_down "$P" >/dev/null 2>&1 || true
-	rm -rf "$work"
+	rm -rf "$work" "/var/run/dpdk/${P}sluice"
 }
 trap cleanup EXIT
 fail() {

@@ -66,9 +66,9 @@ void net_ipv4_tcp_cksum_finish(struct rte_mbuf *m, const struct net_pkt *p, unsi
 	} else {
 		uint16_t l4_len =
 			(uint16_t)(rte_be_to_cpu_16(ip->total_length) - (uint16_t)p->l3_len);
-		uint16_t ck = (uint16_t)~net_cksum_fold(net_cksum_add(
+		/* As rte_ipv4_udptcp_cksum writes it: a sum of 0 stays 0 for TCP. */
+		th->cksum = (uint16_t)~net_cksum_fold(net_cksum_add(
 			th, l4_len,
 			net_cksum_pseudo(ip->src_addr, ip->dst_addr, IPPROTO_TCP, l4_len)));
-		th->cksum = ck ? ck : 0xffff;
 	}
 }

@@ -239,8 +239,9 @@ static inline uint16_t net_cksum_adjust32(uint16_t cksum, uint32_t old, uint32_t
 }
 
 /*
- * The one's-complement sum (RFC 1071) of len bytes added to sum, unfolded. Four bytes a step
- * into four 64-bit lanes, so the per-byte cost stays a fraction of a cycle: ports without
+ * The one's-complement sum (RFC 1071) of len bytes added to sum, unfolded. Sixteen bytes a
+ * step, as four 32-bit words into four 64-bit lanes, so the per-byte cost stays a fraction of
+ * a cycle: ports without
  * checksum offload pay this twice per spliced packet (verify, then send). The result equals
  * rte_raw_cksum's after net_cksum_fold (RFC 1071's byte-order and word-size independence).
  */

@@ -104,7 +104,7 @@
 	X(idle_cycles, "TSC cycles spent in poll loop iterations that received nothing")           \
 	X(driver_cycles,                                                                           \
 	  "Busy cycles spent inside the NIC driver (receive bursts that returned packets, and "    \
-	  "transmit bursts): busy minus driver is the gateway's own work")
+	  "those iterations' transmit bursts): busy minus driver is the gateway's own work")
 
 enum stats_counter {
 #define STATS_ENUM(name, help) STATS_##name,

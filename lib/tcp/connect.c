@@ -144,13 +144,16 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	bool thash = tp->rss_key != NULL && tp->reta != NULL && tp->reta_size > 0;
 	/* The client's port picks the SNAT address; when its ports towards this pod are taken
 	 * (lingering closes at a high connection rate), up to three more addresses are tried
-	 * before the 503, which bounds the work a connection can cost when all are taken. With
+	 * before the 503. With
 	 * Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
 	 * (queues) candidates matches, so a bounded scan finds one; without it, any port. */
 	unsigned n_addr = RTE_MIN(l->n_snat, SNAT_ADDRESSES_TRIED);
 	for (unsigned a = 0; a < n_addr; a++) {
 		uint32_t snat = l->snat[(f->client_port + a) % l->n_snat];
-		for (unsigned tries = 0; tries < (thash ? 256u : 16u); tries++) {
+		/* The fallback addresses get a quarter of the tries: bounded work when an
+		 * attacker keeps every port lingering. */
+		unsigned max_tries = (thash ? 256u : 16u) >> (a ? 2 : 0);
+		for (unsigned tries = 0; tries < max_tries; tries++) {
 			/* Random within the partition: a port chosen in sequence would come back
 			 * with the same pod in step with round robin, into the pod's TIME-WAIT. */
 			uint16_t port = (uint16_t)(c->cfg.snat_port_first +

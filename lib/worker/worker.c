@@ -256,8 +256,9 @@ void worker_housekeeping(struct worker_ctx *ctx, uint64_t now)
 	}
 }
 
-void worker_flush(struct worker_ctx *ctx)
+uint64_t worker_flush(struct worker_ctx *ctx)
 {
+	uint64_t cycles = 0;
 	for (uint16_t pi = 0; pi < ctx->n_ports; pi++) {
 		struct worker_port *p = &ctx->ports[pi];
 		if (p->tx_n == 0)
@@ -267,7 +268,7 @@ void worker_flush(struct worker_ctx *ctx)
 			bytes += rte_pktmbuf_pkt_len(p->tx[i]);
 		uint64_t t = rte_rdtsc();
 		uint16_t sent = rte_eth_tx_burst(p->port_id, p->queue_id, p->tx, p->tx_n);
-		stats_add(ctx->stats, STATS_driver_cycles, rte_rdtsc() - t);
+		cycles += rte_rdtsc() - t;
 		for (uint16_t i = sent; i < p->tx_n; i++) {
 			bytes -= rte_pktmbuf_pkt_len(p->tx[i]);
 			rte_pktmbuf_free(p->tx[i]);
@@ -277,6 +278,7 @@ void worker_flush(struct worker_ctx *ctx)
 		stats_add(ctx->stats, STATS_tx_dropped, (uint64_t)(p->tx_n - sent));
 		p->tx_n = 0;
 	}
+	return cycles;
 }
 
 int worker_run(void *arg)
@@ -309,7 +311,11 @@ int worker_run(void *arg)
 			}
 		}
 		worker_housekeeping(ctx, now);
-		worker_flush(ctx);
+		uint64_t tx_cycles = worker_flush(ctx);
+		/* Driver time belongs to the busy share only: an idle iteration's timer or ARP
+		 * sends stay in its idle cycles. */
+		if (busy)
+			stats_add(ctx->stats, STATS_driver_cycles, tx_cycles);
 		/* Nothing from a published snapshot is held across iterations: the management
 		 * lcore may free what it retired before this point. */
 		if (ctx->qsbr)

@@ -93,8 +93,9 @@ void worker_housekeeping(struct worker_ctx *ctx, uint64_t now);
 uint16_t worker_process_handoff(struct worker_ctx *ctx, struct rte_mbuf **pkts, uint16_t n,
 				uint64_t now);
 
-/* Send what is queued on every port; what the NIC refuses is freed and counted. */
-void worker_flush(struct worker_ctx *ctx);
+/* Send what is queued on every port; what the NIC refuses is freed and counted. Returns the
+ * TSC cycles spent inside the transmit bursts. */
+uint64_t worker_flush(struct worker_ctx *ctx);
 
 /* Queue one packet for TX on port index pi (used by the burst function and by tests). */
 static inline bool worker_tx_enqueue(struct worker_ctx *ctx, uint16_t pi, struct rte_mbuf *m)

@@ -450,6 +450,7 @@ struct cconn {
 	uint32_t reqs_done;
 	uint16_t route;
 	bool need_ack, last;
+	bool fin_rcvd; /* the gateway's FIN is in: our FIN ends the connection here */
 	uint64_t t_req, deadline;
 	/* the response being read */
 	char hdr[512];
@@ -474,6 +475,8 @@ static bool stopping;
 static uint32_t n_handshakes; /* connections in SYN_SENT: opening is paced by it */
 static uint32_t n_live;	      /* connections not C_FREE */
 static uint32_t n_closing;    /* connections in C_CLOSING: closing when stopping is paced too */
+static uint64_t reqs_started; /* requests sent, for --max-requests */
+static bool hold_closes;      /* the window's end is being read: no closes yet */
 #define MAX_HANDSHAKES 128
 static uint64_t req_tokens, last_token_tsc;
 static uint64_t open_tokens, last_open_tsc;
@@ -485,6 +488,31 @@ static void mark(void)
 		if (f)
 			fclose(f);
 	}
+}
+
+/* Answer the gateway, starting nothing new, until the caller has read its counters for a
+ * mark (it creates the mark file with SUFFIX appended), or two seconds pass. */
+static void poll_side(int side, uint64_t now);
+static void wait_ack(const char *suffix)
+{
+	char path[sizeof(opt.mark_file) + 16];
+	if (!opt.mark_file[0])
+		return;
+	snprintf(path, sizeof(path), "%s%s", opt.mark_file, suffix);
+	hold_closes = true;
+	uint64_t t0 = rte_rdtsc(), next = t0;
+	for (uint64_t now = t0; now - t0 < 2 * hz; now = rte_rdtsc()) {
+		if (now >= next) {
+			if (access(path, F_OK) == 0)
+				break;
+			next = now + hz / 1000;
+		}
+		poll_side(0, now);
+		poll_side(1, now);
+		flush(0);
+		flush(1);
+	}
+	hold_closes = false;
 }
 
 /* The measured window is over (connections are closed after it). */
@@ -589,8 +617,8 @@ static void c_open(uint32_t s, uint64_t now)
 static void c_send_request(uint32_t s, uint64_t now)
 {
 	struct cconn *c = &cc[s];
-	if (opt.mix && c->reqs_done)
-		c->route = (uint16_t)(route_rr++ % opt.n_routes);
+	if (opt.mix && c->reqs_done) /* this connection's next route, so every request moves */
+		c->route = (uint16_t)((c->route + 1) % opt.n_routes);
 	const struct route *r = &opt.routes[c->route];
 	c->last = c->reqs_done + 1 >= opt.reqs || stopping;
 	c->req_len =
@@ -606,6 +634,7 @@ static void c_send_request(uint32_t s, uint64_t now)
 	c->t_req = now;
 	c->deadline = now + (uint64_t)opt.timeout_ms * hz / 1000;
 	c->state = C_WAIT_RESP;
+	reqs_started++;
 	struct rte_mbuf *m =
 		segment(0, client_ip(c->client), opt.vip, c->port, 80, c->snd_nxt, c->rcv_nxt,
 			RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, c->req_len, fill_req, c, 0);
@@ -692,7 +721,7 @@ static void c_request_done(uint32_t s, uint64_t now)
 			st.lat_max_us = us;
 	}
 	c->reqs_done++;
-	if (c->last || (stopping && n_closing < MAX_HANDSHAKES)) {
+	if (!hold_closes && (c->last || (stopping && n_closing < MAX_HANDSHAKES))) {
 		c_close(s, now);
 	} else if (may_start_request()) {
 		c_send_request(s, now);
@@ -716,6 +745,8 @@ static void c_close(uint32_t s, uint64_t now)
 	c->need_ack = false;
 	if (m)
 		emit(0, m);
+	if (c->fin_rcvd) /* the gateway closed first (held while the window's end was read) */
+		c_release(s);
 }
 
 static void client_packet(struct rte_mbuf *m, uint64_t now)
@@ -780,8 +811,10 @@ static void client_packet(struct rte_mbuf *m, uint64_t now)
 		return;
 	}
 	c->rcv_nxt += plen;
-	if (fl & RTE_TCP_FIN_FLAG)
+	if (fl & RTE_TCP_FIN_FLAG) {
 		c->rcv_nxt++;
+		c->fin_rcvd = true;
+	}
 	ack_later(s);
 	if (c->state == C_WAIT_RESP && plen) {
 		uint16_t used = 0;
@@ -1440,6 +1473,7 @@ int main(int argc, char **argv)
 			stopping = true;
 			stop_at = now;
 			mark_end();
+			wait_ack(".end.ack"); /* the caller reads the window's end before closes */
 		}
 		poll_side(0, now);
 		poll_side(1, now);
@@ -1450,7 +1484,11 @@ int main(int argc, char **argv)
 			struct cconn *c = &cc[scan];
 			if (c->state == C_FREE) {
 				/* Warming up, connections open as fast as handshakes allow. */
+				/* With --max-requests, no connection opens without a request
+				 * left for it (a capture holds no flow without one). */
 				if (!stopping && n_handshakes < MAX_HANDSHAKES &&
+				    (!opt.max_requests ||
+				     reqs_started + n_handshakes < opt.max_requests) &&
 				    (warming ? may_open_warming(now) : may_start_request()))
 					c_open(scan, now);
 			} else if (c->state == C_IDLE) {
@@ -1479,12 +1517,13 @@ int main(int argc, char **argv)
 			for (unsigned i = 0; i < opt.n_routes; i++)
 				opt.routes[i].requests = opt.routes[i].wrong_pod = 0;
 			mark();
-			start = now;
+			wait_ack(".ack"); /* the caller reads the window's start */
+			start = rte_rdtsc();
 			end = start + (uint64_t)opt.duration_s * hz;
 		}
 		if (stopping) {
 			if (!n_live ||
-			    now - stop_at > (uint64_t)(opt.timeout_ms + 1000) * hz / 1000)
+			    now - stop_at > (uint64_t)(opt.timeout_ms + 3000) * hz / 1000)
 				break;
 		}
 	}

@@ -70,23 +70,31 @@ metrics() { curl -sf --max-time 2 "http://127.0.0.1:$mport/metrics"; }
 for _ in $(seq 600); do metrics >/dev/null && break; sleep 0.1; done # large tables take a while
 metrics >"$work/before.txt" || { cat "$work/gw.log" >&2; echo "pair.sh: gateway did not start" >&2; exit 1; }
 touch "$work/go" # the generator starts its load now
-# With a --warmup, the measured window starts when the generator says so.
+# snapshot NAME: the gateway's counters now; a failed read fails the run, never a silent zero.
+snapshot() {
+	metrics >"$work/$1.tmp" && mv "$work/$1.tmp" "$work/$1.txt" ||
+		{ echo "pair.sh: could not read the gateway's counters ($1)" >&2; exit 1; }
+}
+# With a --warmup, the measured window starts when the generator says so; it waits for our
+# acknowledgement (mark.ack) before it starts the window's load.
 case " $* " in
 *" --warmup "*)
 	for _ in $(seq 1200); do
 		[ -e "$work/mark" ] || ! kill -0 "$lg_pid" 2>/dev/null && break
-		sleep 0.05
+		sleep 0.01
 	done
-	metrics >"$work/before.txt" || true
+	snapshot before
+	touch "$work/mark.ack"
 	;;
 esac
-# ... and ends when it says so, before it closes its connections.
-while [ ! -e "$work/mark.end" ] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.05; done
-metrics >"$work/after.txt" || true
+# ... and ends when it says so; it closes its connections only after mark.end.ack.
+while [ ! -e "$work/mark.end" ] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.01; done
+snapshot after
+touch "$work/mark.end.ack"
 rc=0
 wait "$lg_pid" || rc=$?
 lg_pid=
-metrics >"$work/final.txt" || true # the whole run, closing included: for the checks
+snapshot final # the whole run, closing included: for the checks
 [ -n "${PAIR_KEEP:-}" ] && cp "$work/before.txt" "$work/after.txt" "$PAIR_KEEP/" || true # debugging
 kill -TERM "$gw_pid"
 wait "$gw_pid" || { echo "pair.sh: the gateway did not stop cleanly" >&2; rc=1; }

@@ -91,6 +91,8 @@ topo_down() {
 			ip netns del "${P}$ns" 2>/dev/null || true
 		fi
 	done
+	# EAL's runtime directory of a gateway that was killed rather than stopped
+	rm -rf "/var/run/dpdk/${P}sluice"
 }
 
 # Poll CMD until it succeeds or SECONDS pass. Bounded: every wait in the tests uses this.
