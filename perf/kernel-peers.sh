@@ -137,6 +137,24 @@ print(json.dumps(r))
 PY
 }
 
+# kernel_peer NAME COMMAND...: run a kernel gateway on CPU 1 in the gateway namespace, both
+# loads through it, then stop it.
+kernel_peer() {
+	local name=$1
+	shift
+	taskset -c 1 ip netns exec "${P}gw" "$@" >"$work/gw.log" 2>&1 &
+	gw_pid=$!
+	wait_for 10 ip netns exec "${P}client" curl -sf --max-time 1 -H 'Host: bench.example' \
+		"http://$TOPO_VIP/" || fail "$name did not start"
+	local pids
+	pids=$(ip netns pids "${P}gw")
+	run "$name" keepalive $pids
+	run "$name" close $pids
+	kill "$gw_pid" 2>/dev/null || true
+	wait "$gw_pid" 2>/dev/null || true
+	gw_pid=
+}
+
 # ---- nginx ----------------------------------------------------------------------------------
 gw_addrs up
 cat >"$work/nginx-gw.conf" <<NGX
@@ -165,16 +183,7 @@ http {
     }
 }
 NGX
-taskset -c 1 ip netns exec "${P}gw" nginx -c "$work/nginx-gw.conf" >"$work/gw.log" 2>&1 &
-gw_pid=$!
-wait_for 10 ip netns exec "${P}client" curl -sf --max-time 1 -H 'Host: bench.example' \
-	"http://$TOPO_VIP/" || fail "nginx did not start"
-pids=$(ip netns pids "${P}gw")
-run nginx keepalive $pids
-run nginx close $pids
-kill "$gw_pid" 2>/dev/null || true
-wait "$gw_pid" 2>/dev/null || true
-gw_pid=
+kernel_peer nginx nginx -c "$work/nginx-gw.conf"
 
 # ---- HAProxy --------------------------------------------------------------------------------
 cat >"$work/haproxy.cfg" <<HAP
@@ -196,16 +205,7 @@ backend pods
     server pod1 $TOPO_POD1:8080
     server pod2 $TOPO_POD2:8080
 HAP
-taskset -c 1 ip netns exec "${P}gw" haproxy -db -f "$work/haproxy.cfg" >"$work/gw.log" 2>&1 &
-gw_pid=$!
-wait_for 10 ip netns exec "${P}client" curl -sf --max-time 1 -H 'Host: bench.example' \
-	"http://$TOPO_VIP/" || fail "haproxy did not start"
-pids=$(ip netns pids "${P}gw")
-run haproxy keepalive $pids
-run haproxy close $pids
-kill "$gw_pid" 2>/dev/null || true
-wait "$gw_pid" 2>/dev/null || true
-gw_pid=
+kernel_peer haproxy haproxy -db -f "$work/haproxy.cfg"
 gw_addrs down
 
 # ---- Sluice ---------------------------------------------------------------------------------
