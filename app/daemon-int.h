@@ -79,6 +79,7 @@ long eal_free_hugepages(void);
  * remove them (after it). */
 void eal_note_hugepage_files(void);
 void eal_remove_hugepage_files(void);
+void eal_remove_runtime_dir_at_exit(void); /* before rte_eal_init */
 
 /* ---- ports (ports.c) ---------------------------------------------------------------------- */
 

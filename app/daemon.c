@@ -158,6 +158,7 @@ static void start_eal(struct daemon *d, int extra_argc, char **extra)
 	if (d->eal_argv == NULL)
 		die("out of memory");
 	memcpy(d->eal_argv, d->eal.v, (size_t)d->eal.n * sizeof(char *));
+	eal_remove_runtime_dir_at_exit();
 	if (rte_eal_init(d->eal.n, d->eal_argv) < 0)
 		die("EAL initialisation failed: %s (arguments:%s%s ...); see the EAL messages "
 		    "above",

@@ -15,7 +15,6 @@
  * mapped are touched; a capture process attached at that moment keeps its mapping. EAL's
  * runtime directory goes too when it is empty (--in-memory).
  */
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,12 +173,9 @@ static int note_hugefile(const struct rte_memseg_list *msl, const struct rte_mem
 	return 0;
 }
 
-static char runtime_dir[PATH_MAX];
-
 void eal_note_hugepage_files(void)
 {
 	rte_memseg_walk(note_hugefile, NULL);
-	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 }
 
 void eal_remove_hugepage_files(void)
@@ -191,8 +187,20 @@ void eal_remove_hugepage_files(void)
 	free(hugefiles);
 	hugefiles = NULL;
 	n_hugefiles = cap_hugefiles = 0;
-	/* EAL's runtime directory (/var/run/dpdk/PREFIX) is left behind too; with --in-memory it
-	 * is empty and goes. With shared files in it (capture needs them), it stays. */
-	if (runtime_dir[0])
-		rmdir(runtime_dir);
+}
+
+/* EAL's runtime directory (/var/run/dpdk/PREFIX) is left behind too. Its telemetry socket goes
+ * in an exit handler EAL registers during rte_eal_init; this one, registered before, runs after
+ * it. With --in-memory the directory is then empty and goes, after a failed start too; with
+ * shared files in it (capture needs them, or another process uses the prefix), it stays. */
+static void remove_runtime_dir(void)
+{
+	const char *dir = rte_eal_get_runtime_dir();
+	if (dir && dir[0])
+		rmdir(dir);
+}
+
+void eal_remove_runtime_dir_at_exit(void)
+{
+	atexit(remove_runtime_dir);
 }

@@ -150,9 +150,11 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	unsigned n_addr = RTE_MIN(l->n_snat, SNAT_ADDRESSES_TRIED);
 	for (unsigned a = 0; a < n_addr; a++) {
 		uint32_t snat = l->snat[(f->client_port + a) % l->n_snat];
-		/* The fallback addresses get a quarter of the tries: bounded work when an
-		 * attacker keeps every port lingering. */
-		unsigned max_tries = (thash ? 256u : 16u) >> (a ? 2 : 0);
+		/* Without steering, the fallback addresses get a quarter of the tries: bounded
+		 * work when an attacker keeps every port lingering. With it, most candidates
+		 * are skipped before any table work (their reply would reach another queue),
+		 * and fewer would often miss a free address altogether. */
+		unsigned max_tries = thash ? 256u : (a ? 4u : 16u);
 		for (unsigned tries = 0; tries < max_tries; tries++) {
 			/* Random within the partition: a port chosen in sequence would come back
 			 * with the same pod in step with round robin, into the pod's TIME-WAIT. */

@@ -476,7 +476,7 @@ static uint32_t n_handshakes; /* connections in SYN_SENT: opening is paced by it
 static uint32_t n_live;	      /* connections not C_FREE */
 static uint32_t n_closing;    /* connections in C_CLOSING: closing when stopping is paced too */
 static uint64_t reqs_started; /* requests sent, for --max-requests */
-static bool hold_closes;      /* the window's end is being read: no closes yet */
+static bool holding;	      /* the caller is reading the gateway's counters: nothing new starts */
 #define MAX_HANDSHAKES 128
 static uint64_t req_tokens, last_token_tsc;
 static uint64_t open_tokens, last_open_tsc;
@@ -499,7 +499,7 @@ static void wait_ack(const char *suffix)
 	if (!opt.mark_file[0])
 		return;
 	snprintf(path, sizeof(path), "%s%s", opt.mark_file, suffix);
-	hold_closes = true;
+	holding = true;
 	uint64_t t0 = rte_rdtsc(), next = t0;
 	for (uint64_t now = t0; now - t0 < 2 * hz; now = rte_rdtsc()) {
 		if (now >= next) {
@@ -512,7 +512,7 @@ static void wait_ack(const char *suffix)
 		flush(0);
 		flush(1);
 	}
-	hold_closes = false;
+	holding = false;
 }
 
 /* The measured window is over (connections are closed after it). */
@@ -721,7 +721,10 @@ static void c_request_done(uint32_t s, uint64_t now)
 			st.lat_max_us = us;
 	}
 	c->reqs_done++;
-	if (!hold_closes && (c->last || (stopping && n_closing < MAX_HANDSHAKES))) {
+	if (holding) {
+		c->state = C_IDLE; /* closed or continued once the caller has read its counters */
+		c->deadline = now + 3600 * hz;
+	} else if (c->last || c->fin_rcvd || (stopping && n_closing < MAX_HANDSHAKES)) {
 		c_close(s, now);
 	} else if (may_start_request()) {
 		c_send_request(s, now);
@@ -797,7 +800,7 @@ static void client_packet(struct rte_mbuf *m, uint64_t now)
 		st.connections++;
 		/* The handshake's last ACK rides on the request, as a browser's does: the request
 		 * was counted against --rate when the connection opened. */
-		if (!stopping)
+		if (!stopping && !holding)
 			c_send_request(s, now);
 		else
 			ack_later(s);
@@ -1492,7 +1495,9 @@ int main(int argc, char **argv)
 				    (warming ? may_open_warming(now) : may_start_request()))
 					c_open(scan, now);
 			} else if (c->state == C_IDLE) {
-				if (stopping) {
+				/* Done with (a last request answered, or the gateway closed while
+				 * the caller read its counters), or stopping: closes are paced. */
+				if (stopping || c->last || c->fin_rcvd) {
 					if (n_closing < MAX_HANDSHAKES)
 						c_close(scan, now);
 				} else if (may_start_request()) {
@@ -1509,6 +1514,8 @@ int main(int argc, char **argv)
 		if (warming && now >= end) {
 			/* The measured window starts: counters from zero, the caller told. */
 			warming = false;
+			mark();
+			wait_ack(".ack"); /* the caller reads the window's start */
 			warmup_errors = st.err_timeout + st.err_connect + st.err_reset +
 					st.err_status + st.err_bad_response + st.err_wrong_pod +
 					st.err_no_mbuf + st.err_close;
@@ -1516,8 +1523,7 @@ int main(int argc, char **argv)
 			memset(hist, 0, sizeof(hist));
 			for (unsigned i = 0; i < opt.n_routes; i++)
 				opt.routes[i].requests = opt.routes[i].wrong_pod = 0;
-			mark();
-			wait_ack(".ack"); /* the caller reads the window's start */
+			reqs_started = 0;
 			start = rte_rdtsc();
 			end = start + (uint64_t)opt.duration_s * hz;
 		}

@@ -79,10 +79,7 @@ snapshot() {
 # acknowledgement (mark.ack) before it starts the window's load.
 case " $* " in
 *" --warmup "*)
-	for _ in $(seq 1200); do
-		[ -e "$work/mark" ] || ! kill -0 "$lg_pid" 2>/dev/null && break
-		sleep 0.01
-	done
+	while [ ! -e "$work/mark" ] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.01; done
 	snapshot before
 	touch "$work/mark.ack"
 	;;

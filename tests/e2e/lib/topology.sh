@@ -91,8 +91,10 @@ topo_down() {
 			ip netns del "${P}$ns" 2>/dev/null || true
 		fi
 	done
-	# EAL's runtime directory of a gateway that was killed rather than stopped
-	rm -rf "/var/run/dpdk/${P}sluice"
+	# EAL's runtime directory of a gateway that was killed rather than stopped (never the
+	# default prefix's: a gateway in service may use it)
+	[ -n "$P" ] && rm -rf "/var/run/dpdk/${P}sluice"
+	return 0
 }
 
 # Poll CMD until it succeeds or SECONDS pass. Bounded: every wait in the tests uses this.
