@@ -34,6 +34,8 @@
 
 #include <pcap/pcap.h>
 
+#include "tcp_frame.h"
+
 #include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -369,38 +371,25 @@ static struct rte_mbuf *segment(int side, uint32_t sip, uint32_t dip, uint16_t s
 		st.err_no_mbuf++;
 		return NULL;
 	}
-	uint16_t optlen = (flags & RTE_TCP_SYN_FLAG) ? 4 : 0;
-	uint16_t total = (uint16_t)(14 + 20 + 20 + optlen + len);
-	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, total);
-	struct rte_ether_hdr *eh = (void *)d;
-	eh->src_addr = side ? mac_p : mac_c;
-	eh->dst_addr = side ? gw_mac_p : gw_mac_c;
-	eh->ether_type = htons(RTE_ETHER_TYPE_IPV4);
-	struct rte_ipv4_hdr *ip = (void *)(eh + 1);
-	memset(ip, 0, 20);
-	ip->version_ihl = 0x45;
-	ip->total_length = htons((uint16_t)(total - 14));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = sip;
-	ip->dst_addr = dip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	struct rte_tcp_hdr *th = (void *)(ip + 1);
-	memset(th, 0, 20);
-	th->src_port = htons(sport);
-	th->dst_port = htons(dport);
-	th->sent_seq = htonl(seq);
-	th->recv_ack = htonl(ack);
-	th->data_off = (uint8_t)(((20 + optlen) / 4) << 4);
-	th->tcp_flags = flags;
-	th->rx_win = htons(WINDOW);
-	uint8_t *o = (uint8_t *)(th + 1);
-	if (optlen) {
-		o[0] = 2, o[1] = 4, o[2] = MSS >> 8, o[3] = MSS & 0xff;
-	}
+	const struct tcp_frame f = {
+		.src_mac = side ? &mac_p : &mac_c,
+		.dst_mac = side ? &gw_mac_p : &gw_mac_c,
+		.src_ip = sip,
+		.dst_ip = dip,
+		.src_port = sport,
+		.dst_port = dport,
+		.seq = seq,
+		.ack = ack,
+		.flags = flags,
+		.window = WINDOW,
+		.mss = (flags & RTE_TCP_SYN_FLAG) ? MSS : 0,
+		.payload_len = len,
+	};
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, tcp_frame_len(&f));
+	uint8_t *p = tcp_frame_headers(d, &f);
 	if (len)
-		fill(arg, off, o + optlen, len);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+		fill(arg, off, p, len);
+	tcp_frame_checksum(d);
 	return m;
 }
 

@@ -22,6 +22,7 @@
 #include "control/control.h"
 #include "stats/stats.h"
 #include "tcp/tcp.h"
+#include "tcp_frame.h"
 
 static struct rte_mempool *pool;
 static const struct rte_ether_addr gw_c = {{2, 0, 0, 0, 0, 1}}, gw_p = {{2, 0, 0, 0, 0, 2}};
@@ -31,41 +32,24 @@ static struct rte_mbuf *seg(int to_pod_side, uint32_t sip, uint32_t dip, uint16_
 			    uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 			    uint16_t plen, const char *payload)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	uint16_t opt = (flags & RTE_TCP_SYN_FLAG) ? 4 : 0;
-	uint16_t len = (uint16_t)(14 + 20 + 20 + opt + plen);
-	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
-	memset(d, 'x', len);
-	struct rte_ether_hdr *eh = (void *)d;
-	eh->src_addr = to_pod_side ? podmac : cli;
-	eh->dst_addr = to_pod_side ? gw_p : gw_c;
-	eh->ether_type = htons(RTE_ETHER_TYPE_IPV4);
-	struct rte_ipv4_hdr *ip = (void *)(eh + 1);
-	memset(ip, 0, 20);
-	ip->version_ihl = 0x45;
-	ip->total_length = htons((uint16_t)(len - 14));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = sip;
-	ip->dst_addr = dip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	struct rte_tcp_hdr *th = (void *)(ip + 1);
-	memset(th, 0, 20);
-	th->src_port = htons(sport);
-	th->dst_port = htons(dport);
-	th->sent_seq = htonl(seq);
-	th->recv_ack = htonl(ack);
-	th->data_off = (uint8_t)(((20 + opt) / 4) << 4);
-	th->tcp_flags = flags;
-	th->rx_win = htons(65535);
-	if (opt) {
-		uint8_t *o = (uint8_t *)(th + 1);
-		o[0] = 2, o[1] = 4, o[2] = 0x05, o[3] = 0xb4;
-	}
-	if (payload)
-		memcpy((uint8_t *)th + 20 + opt, payload, plen);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
-	return m;
+	static char filler[2048];
+	if (filler[0] == 0)
+		memset(filler, 'x', sizeof(filler));
+	const struct tcp_frame f = {
+		.src_mac = to_pod_side ? &podmac : &cli,
+		.dst_mac = to_pod_side ? &gw_p : &gw_c,
+		.src_ip = sip,
+		.dst_ip = dip,
+		.src_port = sport,
+		.dst_port = dport,
+		.seq = seq,
+		.ack = ack,
+		.flags = flags,
+		.window = 65535,
+		.mss = (flags & RTE_TCP_SYN_FLAG) ? 1460 : 0,
+		.payload_len = plen,
+	};
+	return tcp_frame_mbuf(pool, &f, payload ? payload : filler);
 }
 
 struct setup {

@@ -36,6 +36,7 @@
 #include "http/http.h"
 #include "route/route.h"
 #include "tcp/tcp.h"
+#include "tcp_frame.h"
 
 #define STREAM_MAX 6000
 #define MAX_PODS   16
@@ -328,48 +329,26 @@ static struct rte_mbuf *frame(const struct rte_ether_addr *smac, const struct rt
 			      uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *data,
 			      uint16_t len, bool ts, uint32_t tsval, uint32_t tsecr)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	const struct tcp_frame f = {
+		.src_mac = smac,
+		.dst_mac = dmac,
+		.src_ip = sip,
+		.dst_ip = dip,
+		.src_port = sport,
+		.dst_port = dport,
+		.seq = seq,
+		.ack = ack,
+		.flags = flags,
+		.window = 65535,
+		.mss = (flags & RTE_TCP_SYN_FLAG) ? 1460 : 0,
+		.ts = ts,
+		.tsval = tsval,
+		.tsecr = tsecr,
+		.payload_len = len,
+	};
+	struct rte_mbuf *m = tcp_frame_mbuf(pool, &f, data);
 	if (m == NULL)
 		die("mbufs ran out (a leak in the engine?)");
-	bool syn = flags & RTE_TCP_SYN_FLAG;
-	uint16_t opt = (uint16_t)((syn ? 4 : 0) + (ts ? 12 : 0));
-	uint16_t tot = (uint16_t)(14 + 20 + 20 + opt + len);
-	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, tot);
-	memset(d, 0, tot);
-	struct rte_ether_hdr *eh = (void *)d;
-	eh->src_addr = *smac;
-	eh->dst_addr = *dmac;
-	eh->ether_type = htons(RTE_ETHER_TYPE_IPV4);
-	struct rte_ipv4_hdr *ip = (void *)(eh + 1);
-	ip->version_ihl = 0x45;
-	ip->total_length = htons((uint16_t)(tot - 14));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = sip;
-	ip->dst_addr = dip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	struct rte_tcp_hdr *th = (void *)(ip + 1);
-	th->src_port = htons(sport);
-	th->dst_port = htons(dport);
-	th->sent_seq = htonl(seq);
-	th->recv_ack = htonl(ack);
-	th->data_off = (uint8_t)(((20 + opt) / 4) << 4);
-	th->tcp_flags = flags;
-	th->rx_win = htons(65535);
-	uint8_t *o = (uint8_t *)(th + 1);
-	if (syn) {
-		o[0] = 2, o[1] = 4, o[2] = 0x05, o[3] = 0xb4;
-		o += 4;
-	}
-	if (ts) {
-		o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
-		uint32_t v = htonl(tsval), e = htonl(tsecr);
-		memcpy(o + 4, &v, 4);
-		memcpy(o + 8, &e, 4);
-	}
-	if (len)
-		memcpy((uint8_t *)th + 20 + opt, data, len);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
 	return m;
 }
 

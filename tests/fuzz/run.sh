@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)"; exit 1; }
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-	-fno-sanitize-recover=undefined -I"$root/lib")
+	-fno-sanitize-recover=undefined -I"$root/lib" -I"$root/tests/common")
 
 # The stream harness drives the whole TCP-lite engine: it links the data-path modules and DPDK.
 dpdk_cflags=$(pkg-config --cflags libdpdk)

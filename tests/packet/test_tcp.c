@@ -19,6 +19,7 @@
 #include "control/control.h"
 #include "alog/alog.h"
 #include "tcp/tcp.h"
+#include "tcp_frame.h"
 
 static struct rte_mempool *pool;
 static struct tcpl_ctx *tcp;
@@ -164,40 +165,22 @@ static struct rte_mbuf *seg(const struct rte_ether_addr *src_mac,
 			    uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 			    uint8_t flags, const char *payload, uint16_t mss)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	const struct tcp_frame f = {
+		.src_mac = src_mac,
+		.dst_mac = dst_mac,
+		.src_ip = inet_addr(sip),
+		.dst_ip = inet_addr(dip),
+		.src_port = sport,
+		.dst_port = dport,
+		.seq = seq,
+		.ack = ack,
+		.flags = flags,
+		.window = 65535,
+		.mss = mss,
+		.payload_len = payload ? (uint16_t)strlen(payload) : 0,
+	};
+	struct rte_mbuf *m = tcp_frame_mbuf(pool, &f, payload);
 	cr_assert_not_null(m);
-	uint16_t plen = payload ? (uint16_t)strlen(payload) : 0;
-	uint16_t opt = mss ? 4 : 0;
-	uint16_t len = (uint16_t)(14 + 20 + 20 + opt + plen);
-	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
-	memset(d, 0, len);
-	struct rte_ether_hdr *eh = (void *)d;
-	eh->src_addr = *src_mac;
-	eh->dst_addr = *dst_mac;
-	eh->ether_type = htons(RTE_ETHER_TYPE_IPV4);
-	struct rte_ipv4_hdr *ip = (void *)(eh + 1);
-	ip->version_ihl = 0x45;
-	ip->total_length = htons((uint16_t)(len - 14));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_TCP;
-	ip->src_addr = inet_addr(sip);
-	ip->dst_addr = inet_addr(dip);
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	struct rte_tcp_hdr *th = (void *)(ip + 1);
-	th->src_port = htons(sport);
-	th->dst_port = htons(dport);
-	th->sent_seq = htonl(seq);
-	th->recv_ack = htonl(ack);
-	th->data_off = (uint8_t)(((20 + opt) / 4) << 4);
-	th->tcp_flags = flags;
-	th->rx_win = htons(65535);
-	if (mss) {
-		uint8_t *o = (uint8_t *)(th + 1);
-		o[0] = 2, o[1] = 4, o[2] = (uint8_t)(mss >> 8), o[3] = (uint8_t)mss;
-	}
-	if (plen)
-		memcpy((uint8_t *)th + 20 + opt, payload, plen);
-	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
 	return m;
 }
 
