@@ -17,7 +17,7 @@ packages=(
 	build-essential meson ninja-build pkg-config clang-format
 	# DPDK 22.11 and the libraries Sluice links
 	libdpdk-dev dpdk dpdk-dev libconfig-dev libipsec-mb-dev libyaml-dev libjansson-dev
-	libcurl4-openssl-dev libpcap-dev libbsd-dev
+	libcurl4-openssl-dev libssl-dev libpcap-dev libbsd-dev
 	# tests: Criterion, fuzzing (clang/libFuzzer + sanitizer runtime), real peers and tools
 	libcriterion-dev clang libclang-rt-14-dev iproute2 ethtool iputils-ping curl
 	nginx-light wrk python3 python3-yaml openssl util-linux procps psmisc

@@ -599,6 +599,63 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 	return (int)n;
 }
 
+/*
+ * sluice.dev/ssl-passthrough: "true": each host of the Ingress's rules is also routed by TLS
+ * server name on the TLS listeners, without termination, to the backend of its path "/"
+ * (Prefix or ImplementationSpecific), else to the Ingress's defaultBackend. Its HTTP rules
+ * still serve plain HTTP as usual.
+ */
+static void passthrough_hosts(struct compile *cc, const struct ing *in, const struct rule *rules,
+			      int nr, int64_t def)
+{
+	const char *v = annotation(in->j, "sluice.dev/ssl-passthrough");
+	if (v == NULL || strcmp(v, "false") == 0)
+		return;
+	if (strcmp(v, "true") != 0) {
+		control_errors_add(cc->errs,
+				   "Ingress %s/%s: annotation sluice.dev/ssl-passthrough: \"%s\": "
+				   "expected \"true\" or \"false\"; no passthrough",
+				   in->ns, in->name, v);
+		return;
+	}
+	json_t *r;
+	size_t ri;
+	json_array_foreach(json_object_get(json_object_get(in->j, "spec"), "rules"), ri, r)
+	{
+		const char *host = str_at(r, "host");
+		if (host == NULL || host[0] == '\0') {
+			control_errors_add(cc->errs,
+					   "Ingress %s/%s: spec.rules[%zu]: ssl-passthrough routes "
+					   "by TLS server name and needs a host; rule not passed "
+					   "through",
+					   in->ns, in->name, ri);
+			continue;
+		}
+		int64_t pool = def;
+		for (int k = 0; k < nr; k++)
+			if (strcmp(rules[k].host, host) == 0 && strcmp(rules[k].path, "/") == 0 &&
+			    rules[k].type != ROUTE_EXACT) {
+				pool = rules[k].pool;
+				break;
+			}
+		if (pool < 0) {
+			control_errors_add(cc->errs,
+					   "Ingress %s/%s: host \"%s\": ssl-passthrough needs a "
+					   "path \"/\" (Prefix) or a defaultBackend; not passed "
+					   "through",
+					   in->ns, in->name, host);
+			continue;
+		}
+		int rc = route_builder_add_passthrough(cc->b, host, (uint32_t)pool, in->ns,
+						       in->name);
+		if (rc == 0)
+			control_errors_add(cc->errs,
+					   "Ingress %s/%s: host \"%s\" is already passed through "
+					   "by an older Ingress; ignored here",
+					   in->ns, in->name, host);
+	}
+}
+
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs)
 {
@@ -697,6 +754,7 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 						   rules[k].path,
 						   route_path_type_name(rules[k].type));
 		}
+		passthrough_hosts(&cc, &ings[i], rules, nr, def);
 		if (def >= 0) {
 			if (nr == 0 && json_array_size(json_object_get(
 					       json_object_get(ings[i].j, "spec"), "rules")) == 0) {

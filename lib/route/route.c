@@ -189,6 +189,7 @@ struct target_rec {
 	uint32_t pool;
 	enum route_path_type type;
 	bool default_backend;
+	bool passthrough;
 	uint32_t ns, ingress, rule_host, rule_path; /* arena offsets */
 };
 
@@ -201,10 +202,13 @@ struct pool_rec {
 
 struct route_builder {
 	struct arena arena;
-	struct map hosts;  /* scope 0: exact host → entry */
-	struct map wild;   /* scope 0: wildcard suffix → entry */
-	struct map exact;  /* scope entry: path → target */
-	struct map prefix; /* scope entry: path without trailing '/' → target */
+	struct map hosts;    /* scope 0: exact host → entry */
+	struct map wild;     /* scope 0: wildcard suffix → entry */
+	struct map exact;    /* scope entry: path → target */
+	struct map prefix;   /* scope entry: path without trailing '/' → target */
+	struct map sni;	     /* scope 0: exact host → passthrough target */
+	struct map sni_wild; /* scope 0: wildcard suffix → passthrough target */
+	uint32_t n_passthrough;
 	int32_t any_host;  /* host-less entry or -1 */
 	int32_t catch_all; /* target or -1 */
 	int32_t class_default;
@@ -262,7 +266,7 @@ struct route_builder *route_builder_new(void)
 	if (b == NULL)
 		return NULL;
 	if (map_init(&b->hosts, 64) || map_init(&b->wild, 64) || map_init(&b->exact, 64) ||
-	    map_init(&b->prefix, 64)) {
+	    map_init(&b->prefix, 64) || map_init(&b->sni, 16) || map_init(&b->sni_wild, 16)) {
 		route_builder_free(b);
 		return NULL;
 	}
@@ -279,6 +283,8 @@ static void builder_release(struct route_builder *b)
 	free(b->wild.slots);
 	free(b->exact.slots);
 	free(b->prefix.slots);
+	free(b->sni.slots);
+	free(b->sni_wild.slots);
 	free(b->entries);
 	free(b->targets);
 	free(b->pools);
@@ -474,6 +480,7 @@ static int32_t add_target(struct route_builder *b, uint32_t pool, enum route_pat
 	t->pool = pool;
 	t->type = type;
 	t->default_backend = def;
+	t->passthrough = false;
 	t->ns = str_off(b, ns);
 	t->ingress = str_off(b, ingress);
 	t->rule_host = str_off(b, rule_host);
@@ -518,6 +525,32 @@ int route_builder_add_rule(struct route_builder *b, const char *host, const char
 			b->entries[e].max_prefix_segs = segs;
 	}
 	b->n_rules++;
+	return 1;
+}
+
+int route_builder_add_passthrough(struct route_builder *b, const char *host_in, uint32_t pool,
+				  const char *ns, const char *ingress)
+{
+	size_t n = strlen(host_in);
+	if (n == 0 || !route_host_valid(host_in) || pool >= b->n_pools)
+		return -1;
+	char host[256];
+	lower_copy(host, host_in, n);
+	bool wild = host[0] == '*';
+	const char *key = wild ? host + 2 : host;
+	size_t kl = wild ? n - 2 : n;
+	struct map *m = wild ? &b->sni_wild : &b->sni;
+	if (map_get(m, b->arena.buf, hash_str(key, kl, 0), 0, key, kl) >= 0)
+		return 0; /* an older Ingress has the name */
+	int32_t t = add_target(b, pool, ROUTE_PREFIX, false, ns, ingress, host, "");
+	int64_t k = arena_add(&b->arena, key, kl);
+	if (t < 0 || k < 0 ||
+	    map_put(m, b->arena.buf, hash_str(key, kl, 0), 0, (uint32_t)k, (uint32_t)kl, t) < 0) {
+		b->failed = true;
+		return -1;
+	}
+	b->targets[t].passthrough = true;
+	b->n_passthrough++;
 	return 1;
 }
 
@@ -578,6 +611,7 @@ struct route_table *route_builder_finish(struct route_builder *b)
 			.pool = r->pool,
 			.path_type = r->type,
 			.default_backend = r->default_backend,
+			.passthrough = r->passthrough,
 			.namespace_ = A + r->ns,
 			.ingress = A + r->ingress,
 			.rule_host = A + r->rule_host,
@@ -634,6 +668,11 @@ uint32_t route_pool_count(const struct route_table *t)
 uint32_t route_rule_count(const struct route_table *t)
 {
 	return t->b.n_rules;
+}
+
+uint32_t route_passthrough_count(const struct route_table *t)
+{
+	return t->b.n_passthrough;
 }
 
 /* ---- lookup ------------------------------------------------------------------------------- */
@@ -723,13 +762,34 @@ const struct route_target *route_lookup(const struct route_table *t, const char 
 	return NULL;
 }
 
+const struct route_target *route_lookup_sni(const struct route_table *t, const char *name,
+					    size_t len)
+{
+	const struct route_builder *b = &t->b;
+	if (b->n_passthrough == 0 || len == 0 || len > 253)
+		return NULL;
+	char h[256];
+	lower_copy(h, name, len);
+	int32_t x = map_get(&b->sni, b->arena.buf, hash_str(h, len, 0), 0, h, len);
+	if (x < 0) {
+		const char *dot = memchr(h, '.', len);
+		if (dot && dot > h) {
+			size_t sl = len - (size_t)(dot + 1 - h);
+			x = map_get(&b->sni_wild, b->arena.buf, hash_str(dot + 1, sl, 0), 0,
+				    dot + 1, sl);
+		}
+	}
+	return x >= 0 ? &t->targets[x] : NULL;
+}
+
 /* ---- dump --------------------------------------------------------------------------------- */
 
 void route_table_dump(const struct route_table *t, FILE *out)
 {
 	const struct route_builder *b = &t->b;
 	const char *A = b->arena.buf;
-	fprintf(out, "# %u rules, %u hosts, %u pools\n", b->n_rules, b->n_entries, b->n_pools);
+	fprintf(out, "# %u rules, %u hosts, %u pools, %u passthrough hosts\n", b->n_rules,
+		b->n_entries, b->n_pools, b->n_passthrough);
 	for (uint32_t e = 0; e < b->n_entries; e++) {
 		const char *name = A + b->entries[e].name;
 		fprintf(out, "host %s\n", name[0] ? name : "*");
@@ -753,6 +813,15 @@ void route_table_dump(const struct route_table *t, FILE *out)
 			fprintf(out, "  (default)                       -> %s/%s:%s  [%s/%s]\n",
 				p->namespace_, p->service, p->port, tg->namespace_, tg->ingress);
 		}
+	}
+	for (uint32_t i = 0; i < b->n_targets; i++) {
+		const struct route_target *tg = &t->targets[i];
+		if (!tg->passthrough)
+			continue;
+		const struct route_pool *p = &t->pools[tg->pool];
+		fprintf(out, "passthrough %s -> %s/%s:%s (%u endpoints)  [%s/%s]\n", tg->rule_host,
+			p->namespace_, p->service, p->port, p->lb.n_endpoints, tg->namespace_,
+			tg->ingress);
 	}
 	const int32_t extra[2] = {b->catch_all, b->class_default};
 	const char *label[2] = {"catch-all", "class default"};

@@ -57,6 +57,7 @@ struct route_target {
 	uint32_t pool; /* index into the table's pools */
 	enum route_path_type path_type;
 	bool default_backend; /* chosen because no path matched */
+	bool passthrough;     /* a TLS name routed without termination (route_lookup_sni) */
 	const char *namespace_;
 	const char *ingress;
 	const char *rule_host; /* "" for host-less rules and default backends */
@@ -73,6 +74,13 @@ struct route_table;
 const struct route_target *route_lookup(const struct route_table *t, const char *host,
 					size_t host_len, const char *path, size_t path_len);
 
+/*
+ * SNI passthrough: the target for a TLS server name (exact, then a "*." wildcard of one label;
+ * any case; no port, no trailing dot). NULL when no passthrough Ingress names it.
+ */
+const struct route_target *route_lookup_sni(const struct route_table *t, const char *name,
+					    size_t len);
+
 const struct route_pool *route_pool(const struct route_table *t, uint32_t index);
 
 /* Number every target's metrics series: series(target, its pool, arg). Called once by whoever
@@ -82,6 +90,7 @@ typedef uint32_t (*route_series_fn)(const struct route_target *t, const struct r
 void route_table_set_series(struct route_table *t, route_series_fn series, void *arg);
 uint32_t route_pool_count(const struct route_table *t);
 uint32_t route_rule_count(const struct route_table *t);
+uint32_t route_passthrough_count(const struct route_table *t);
 
 /* ---- building ----------------------------------------------------------------------------- */
 
@@ -115,6 +124,11 @@ bool route_builder_pool_names(const struct route_builder *b, uint32_t pool, char
 int route_builder_add_rule(struct route_builder *b, const char *host, const char *path,
 			   enum route_path_type type, uint32_t pool, const char *ns,
 			   const char *ingress);
+
+/* A TLS name routed by SNI to pool without termination (host non-empty: exact or "*."). In
+ * precedence order like rules: 1 added, 0 when an earlier call has the name, -1 invalid. */
+int route_builder_add_passthrough(struct route_builder *b, const char *host, uint32_t pool,
+				  const char *ns, const char *ingress);
 
 /* Default backend for a host's unmatched paths (host "" = the host-less entry). The first
  * call for a host wins; returns 0 if one was already set. */

@@ -741,3 +741,86 @@ Test(route, proxy_protocol_annotation_marks_the_pool)
 	cr_assert(has_error("Ingress default/q: annotation sluice.dev/proxy-protocol: \"v1\": "
 			    "expected \"v2\"; no PROXY header sent"));
 }
+
+/* ---- SNI passthrough ---------------------------------------------------------------------- */
+
+/* Which service a TLS server name is passed through to ("-" for none). */
+static const char *sni_where(const char *name)
+{
+	const struct route_target *t = route_lookup_sni(table, name, strlen(name));
+	if (t == NULL)
+		return "-";
+	cr_assert(t->passthrough);
+	return route_pool(table, t->pool)->service;
+}
+
+Test(route, ssl_passthrough_routes_hosts_by_server_name)
+{
+	service("default", "a", "198.19.0.11");
+	service("default", "b", "198.19.0.12");
+	service("default", "c", "198.19.0.13");
+	const char *on = "'sluice.dev/ssl-passthrough':'true'";
+	ingress_ann("p", "tls.example", "a", on, "2026-01-01T00:00:00Z");
+	ingress_ann("w", "*.wild.example", "b", on, "2026-01-01T00:00:00Z");
+	ingress_ann("plain", "plain.example", "c", "'x':'y'", "2026-01-01T00:00:00Z");
+	ingress_ann("off", "off.example", "c", "'sluice.dev/ssl-passthrough':'false'",
+		    "2026-01-01T00:00:00Z");
+	compile();
+	dump_errors();
+	cr_assert_eq(errs.n, 0);
+	cr_assert_str_eq(sni_where("tls.example"), "a");
+	cr_assert_str_eq(sni_where("TLS.Example"), "a", "names are matched in any case");
+	cr_assert_str_eq(sni_where("x.wild.example"), "b");
+	cr_assert_str_eq(sni_where("y.x.wild.example"), "-", "a wildcard is one label");
+	cr_assert_str_eq(sni_where("wild.example"), "-");
+	cr_assert_str_eq(sni_where("plain.example"), "-", "HTTP rules are not passed through");
+	cr_assert_str_eq(sni_where("off.example"), "-");
+	cr_assert_str_eq(where("tls.example", "/"), "a", "plain HTTP still routes the rules");
+	cr_assert_eq(route_passthrough_count(table), 2);
+}
+
+Test(route, ssl_passthrough_takes_the_root_path_or_the_default_backend)
+{
+	service("default", "a", "198.19.0.11");
+	service("default", "b", "198.19.0.12");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'m',"
+	    "'namespace':'default','annotations':{'sluice.dev/ssl-passthrough':'true'}},"
+	    "'spec':{'ingressClassName':'sluice','defaultBackend':{'service':{'name':'b','port':"
+	    "{'number':80}}},'rules':["
+	    "{'host':'root.example','http':{'paths':[" P("/api", "Prefix", "b") "," P(
+		    "/", "Prefix", "a") "]}},"
+					"{'host':'noroot.example','http':{'paths':[" P(
+						"/api", "Prefix", "a") "]}}]}}");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'n',"
+	    "'namespace':'default','annotations':{'sluice.dev/ssl-passthrough':'true'}},"
+	    "'spec':{'ingressClassName':'sluice','rules':["
+	    "{'host':'none.example','http':{'paths':[" P(
+		    "/api", "Prefix", "a") "]}},"
+					   "{'http':{'paths':[" P("/", "Prefix", "a") "]}}]}}");
+	ingress_ann("bad", "bad.example", "a", "'sluice.dev/ssl-passthrough':'yes'",
+		    "2026-01-01T00:00:00Z");
+	compile();
+	cr_assert_str_eq(sni_where("root.example"), "a");
+	cr_assert_str_eq(sni_where("noroot.example"), "b", "the Ingress's defaultBackend");
+	cr_assert_str_eq(sni_where("none.example"), "-");
+	cr_assert(has_error("Ingress default/n: host \"none.example\": ssl-passthrough needs a "
+			    "path \"/\" (Prefix) or a defaultBackend; not passed through"));
+	cr_assert(has_error("Ingress default/n: spec.rules[1]: ssl-passthrough routes by TLS "
+			    "server name and needs a host"));
+	cr_assert(has_error("Ingress default/bad: annotation sluice.dev/ssl-passthrough: "
+			    "\"yes\": expected \"true\" or \"false\"; no passthrough"));
+	cr_assert_str_eq(sni_where("bad.example"), "-");
+}
+
+Test(route, ssl_passthrough_conflicts_go_to_the_oldest_ingress)
+{
+	service("default", "a", "198.19.0.11");
+	service("default", "b", "198.19.0.12");
+	const char *on = "'sluice.dev/ssl-passthrough':'true'";
+	ingress_ann("new", "dup.example", "b", on, "2026-02-01T00:00:00Z");
+	ingress_ann("old", "dup.example", "a", on, "2026-01-01T00:00:00Z");
+	compile();
+	cr_assert_str_eq(sni_where("dup.example"), "a");
+	cr_assert(has_error("Ingress default/new: host \"dup.example\" is already passed through "
+			    "by an older Ingress; ignored here"));
+}
