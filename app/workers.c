@@ -80,6 +80,12 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 		for (unsigned l = 0; l < c->ports[p].n_listen && tc.n_listen < TCPL_MAX_LISTEN; l++)
 			if (c->ports[p].n_vips)
 				tc.listen_ports[tc.n_listen++] = c->ports[p].listen[l];
+	for (unsigned p = 0; p < c->n_ports; p++)
+		for (unsigned k = 0; k < c->ports[p].n_tls && tc.n_tls < TCPL_MAX_LISTEN; k++)
+			for (unsigned l = 0; l < c->ports[p].n_listen; l++)
+				if (c->ports[p].n_vips &&
+				    c->ports[p].listen[l] == c->ports[p].tls[k])
+					tc.tls_ports[tc.n_tls++] = c->ports[p].tls[k];
 	struct tcpl_port tp[TCPL_MAX_PORTS];
 	for (unsigned p = 0; p < c->n_ports && p < TCPL_MAX_PORTS; p++)
 		tp[p] = (struct tcpl_port){.local = &d->ports[p].local,

@@ -291,6 +291,18 @@ static void check_port(struct conf_reader *r, const config_t *cfg, const struct 
 			conf_report(r, config_lookup(cfg, p), p, "port name \"%s\" is used twice",
 				    pt->name);
 
+	/* A TLS port named other than the default must be one the port listens on. */
+	snprintf(p, sizeof(p), "ports.[%u].tls", i);
+	for (unsigned k = 0; k < pt->n_tls; k++) {
+		bool listed = pt->tls[k] == 443;
+		for (unsigned j = 0; j < pt->n_listen; j++)
+			listed |= pt->listen[j] == pt->tls[k];
+		if (!listed)
+			conf_report(r, config_lookup(cfg, p), p,
+				    "TLS port %u is not in this port's listen list; add it there",
+				    pt->tls[k]);
+	}
+
 	snprintf(p, sizeof(p), "ports.[%u].profile.rss", i);
 	if (pt->profile.rss && pt->profile.rss_fields == 0)
 		conf_report(r, config_lookup(cfg, p), p,

@@ -93,6 +93,8 @@ struct conf_port {
 	uint16_t n_routes;
 	uint16_t listen[8]; /* TCP ports served on the VIPs (host order); default 80 */
 	uint16_t n_listen;
+	uint16_t tls[8]; /* which of them speak TLS (a ClientHello first); default 443 */
+	uint16_t n_tls;
 	char file[CONF_STR_LEN]; /* where the port was defined, for run-time messages */
 	int line;
 };

@@ -72,6 +72,14 @@
 	X(http_fail_closed,                                                                        \
 	  "Connections the gateway closed after the last routed request because it could not "     \
 	  "route the next (no buffer, broken framing, a head cut off by the client's FIN)")        \
+	X(tls_passthrough,                                                                         \
+	  "TLS connections routed by server name and passed through to a pod (SNI passthrough)")   \
+	X(tls_hello_refused,                                                                       \
+	  "ClientHellos refused as malformed or too big for the request buffer (decode_error)")    \
+	X(tls_no_server_name,                                                                      \
+	  "ClientHellos without a server name on a TLS listener (unrecognized_name)")              \
+	X(tls_no_route,                                                                            \
+	  "ClientHellos for a server name no passthrough Ingress names (unrecognized_name)")       \
 	X(tcp_resend_refused,                                                                      \
 	  "Resent client bytes not passed to the pod (a head or chunk line it had not "            \
 	  "acknowledged, or bytes the gateway delivers itself)")                                   \

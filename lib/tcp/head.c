@@ -73,6 +73,8 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			   struct tcpl_tx *tx)
 {
+	if (conn_tls(c, f))
+		return sni_route(c, idx, f, now, tx);
 	struct http_request r;
 	int rc = http_request_parse(&f->hp, &c->cfg.limits, buf_of(c, f), f->req_len, &r);
 	if (rc > 0)
@@ -97,8 +99,9 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 	const struct rte_tcp_hdr *th = tcp_hdr_of(m, p);
 	uint8_t flags = p->tcp_flags;
 	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
-	uint32_t our_end =
-		seq_add(f->cookie_isn, 2 + c->resp_len[f->resp_status_idx]); /* after our FIN */
+	uint16_t said;
+	local_response_bytes(c, f, &said);
+	uint32_t our_end = seq_add(f->cookie_isn, 2 + said); /* after our FIN */
 	enum conn_state next = CONN_LOCAL_RESP;
 	if (flags & RTE_TCP_RST_FLAG) {
 		rte_pktmbuf_free(m);

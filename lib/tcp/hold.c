@@ -89,6 +89,8 @@ enum conn_state hold_decide(struct tcpl_ctx *c, uint32_t idx, struct conn *f, ui
 {
 	uint32_t f0 = f->frame, end = client_next(f);
 	enum frame_verdict v = FV_OK;
+	if (!(f->opts & CONN_OPT_TRACK))
+		f->frame = end; /* an opaque stream (SNI passthrough): every byte goes through */
 	if (seq_lt(f->frame, end)) {
 		uint32_t at = f->frame - buf_start(f);
 		v = frame_walk(c, f, buf_of(c, f) + at, end - f->frame);

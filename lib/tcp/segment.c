@@ -175,8 +175,34 @@ void reset_for(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct
 
 /* ---- the gateway's own responses ------------------------------------------------------------ */
 
+/* A TLS client is answered in TLS: a fatal alert (RFC 8446 §6.2) in place of the HTTP
+ * answer — unrecognized_name for no route, internal_error when no pod could be reached,
+ * decode_error for a ClientHello refused; a timeout just closes. */
+static uint8_t alert_for(enum local_status s)
+{
+	switch (s) {
+	case RESP_404:
+		return TLS_ALERT_UNRECOGNIZED_NAME;
+	case RESP_502:
+	case RESP_503:
+	case RESP_504:
+		return TLS_ALERT_INTERNAL_ERROR;
+	case RESP_408:
+	case RESP_CLOSE:
+		return 0;
+	default:
+		return TLS_ALERT_DECODE_ERROR;
+	}
+}
+
 void responses_init(struct tcpl_ctx *c)
 {
+	for (int s = 0; s < RESP__COUNT; s++) {
+		uint8_t a = alert_for((enum local_status)s);
+		c->alert_len[s] = a ? TLS_ALERT_LEN : 0;
+		if (a)
+			tls_alert_record(c->alert[s], a);
+	}
 	for (int s = 0; s < RESP__COUNT; s++) {
 		char body[64];
 		if (responses[s].code == 0) {
@@ -193,14 +219,23 @@ void responses_init(struct tcpl_ctx *c)
 	}
 }
 
+const uint8_t *local_response_bytes(const struct tcpl_ctx *c, const struct conn *f, uint16_t *len)
+{
+	if (conn_tls(c, f)) {
+		*len = c->alert_len[f->resp_status_idx];
+		return c->alert[f->resp_status_idx];
+	}
+	*len = c->resp_len[f->resp_status_idx];
+	return (const uint8_t *)c->resp[f->resp_status_idx];
+}
+
 /* Response and FIN together; the client's data beyond this point is not read. */
 static void send_local_response(struct tcpl_ctx *c, const struct conn *f, struct tcpl_tx *tx)
 {
-	uint16_t len = c->resp_len[f->resp_status_idx];
+	uint16_t len;
+	const uint8_t *bytes = local_response_bytes(c, f, &len);
 	uint8_t flags = RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG | (len ? RTE_TCP_PSH_FLAG : 0);
-	emit(tx,
-	     to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), flags, 0,
-		       (const uint8_t *)c->resp[f->resp_status_idx], len),
+	emit(tx, to_client(c, f, seq_add(f->cookie_isn, 1), client_next(f), flags, 0, bytes, len),
 	     f->client_pi, c->st);
 }
 

@@ -127,6 +127,16 @@ static inline bool far_from(uint32_t seq, uint32_t ref)
 	return seq - ref + FAR_WINDOW > 2 * FAR_WINDOW;
 }
 
+/* Whether the connection came to a TLS listener (its first bytes are a ClientHello). */
+static inline bool conn_tls(const struct tcpl_ctx *c, const struct conn *f)
+{
+	uint16_t port = rte_be_to_cpu_16(f->vip_port);
+	for (unsigned i = 0; i < c->cfg.n_tls; i++)
+		if (c->cfg.tls_ports[i] == port)
+			return true;
+	return false;
+}
+
 /* Buffer space left, in bytes (to_client scales it). */
 static inline uint32_t head_window(const struct tcpl_ctx *c, const struct conn *f)
 {
@@ -176,6 +186,9 @@ void reset_for(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf *m, const struct
 /* Build the gateway's canned responses once. */
 void responses_init(struct tcpl_ctx *c);
 /* Answer the client ourselves (response, FIN, retransmitted until acknowledged). */
+/* The bytes of the connection's local answer (an HTTP response, or a TLS alert on a TLS
+ * listener) and their length. */
+const uint8_t *local_response_bytes(const struct tcpl_ctx *c, const struct conn *f, uint16_t *len);
 enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 			       enum local_status s, uint64_t now, struct tcpl_tx *tx);
 enum conn_state local_response_resend(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
@@ -218,6 +231,9 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 				       struct rte_mbuf *m, const struct net_pkt *p,
 				       struct tcpl_tx *tx);
 /* Parse what the buffer holds; route a complete head, answer a bad one. */
+/* sni.c: a TLS listener's ClientHello read, routed by server name and passed through. */
+enum conn_state sni_route(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+			  struct tcpl_tx *tx);
 enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			   struct tcpl_tx *tx);
 /* Look a parsed head up in the current table; NULL for no route, *bad when the path cannot be

@@ -20,6 +20,10 @@
 #include "http/http.h"
 #include "lb/lb.h"
 #include "tcp/tcp.h"
+#include "tls/tls.h"
+
+_Static_assert(sizeof(struct http_request_parser) == sizeof(struct tls_hello_scan),
+	       "both start zeroed: a new connection's parser state serves either listener");
 
 enum conn_state {
 	CONN_FREE,	 /* not a connection (the record is free, or being dropped) */
@@ -86,7 +90,10 @@ struct conn {
 	uint8_t syn_tx;	    /* SYN retransmissions to the current pod / neighbour polls */
 	uint8_t tries;	    /* pod attempts, or retransmissions of our own segments */
 	uint32_t ts_client; /* the client's latest TSval, echoed by our own segments */
-	struct http_request_parser hp;
+	union {
+		struct http_request_parser hp; /* an HTTP listener's heads */
+		struct tls_hello_scan th;      /* a TLS listener's ClientHello (sni.c) */
+	};
 	uint32_t syn_isn; /* the ISN of the SYN that opened the connection */
 	/* --- line 3: the client's stream, request by request; timers --- */
 	uint32_t ts_ours0;     /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
@@ -231,6 +238,8 @@ struct tcpl_ctx {
 	void *explain_arg;
 	char resp[RESP__COUNT][160];
 	uint16_t resp_len[RESP__COUNT];
+	uint8_t alert[RESP__COUNT][TLS_ALERT_LEN]; /* the same answers to a TLS client */
+	uint16_t alert_len[RESP__COUNT];
 	/* Access log (access.c): NULL ring when off. A request waiting for its pod keeps its
 	 * record beside its request buffer, alog_pend[buf], in state alog_state[buf]. */
 	struct rte_ring *alog;

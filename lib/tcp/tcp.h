@@ -52,6 +52,8 @@ struct tcpl_port {
 struct tcpl_config {
 	uint16_t listen_ports[TCPL_MAX_LISTEN]; /* host order */
 	uint8_t n_listen;
+	uint16_t tls_ports[TCPL_MAX_LISTEN]; /* which of them are TLS listeners (SNI routing) */
+	uint8_t n_tls;
 	struct http_limits limits;
 	uint32_t request_buffer; /* bytes per connection while the head arrives */
 	uint32_t buffers;	 /* request buffers per worker */

@@ -56,17 +56,35 @@ static int refuse(enum tls_hello_error *err, enum tls_hello_error e)
 	return TLS_HELLO_ERROR;
 }
 
-/* The first four handshake bytes, gathered from the records at the start of buf (each record
- * carries at least one, so at most four are walked). */
-static void handshake_header(const uint8_t *buf, uint32_t end, uint8_t out[4])
+/* The first four handshake bytes, gathered from the records at the start of buf[0, len) (each
+ * record carries at least one, so at most four are walked; the last may be partial). Returns
+ * how many were there. */
+static uint32_t handshake_header(const uint8_t *buf, uint32_t len, uint8_t out[4])
 {
 	uint32_t got = 0;
-	for (uint32_t at = 0; at + REC_HEADER <= end && got < 4;) {
+	for (uint32_t at = 0; at + REC_HEADER <= len && got < 4;) {
 		uint32_t rl = be16(buf + at + 3);
-		for (uint32_t i = 0; i < rl && got < 4; i++)
+		for (uint32_t i = 0; i < rl && at + REC_HEADER + i < len && got < 4; i++)
 			out[got++] = buf[at + REC_HEADER + i];
 		at += REC_HEADER + rl;
 	}
+	return got;
+}
+
+/* Learn the message's type and length as soon as its first four bytes are in. */
+static int learn_length(struct tls_hello_scan *s, const uint8_t *buf, uint32_t len, uint32_t max,
+			enum tls_hello_error *err)
+{
+	uint8_t h[4];
+	if (handshake_header(buf, len, h) < 4)
+		return TLS_HELLO_MORE;
+	if (h[0] != HS_CLIENT_HELLO)
+		return refuse(err, TLS_HELLO_E_NOT_CLIENT_HELLO);
+	uint32_t body = (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if (body > max - 4)
+		return refuse(err, TLS_HELLO_E_TOO_BIG);
+	s->hs_len = 4 + body;
+	return TLS_HELLO_MORE;
 }
 
 int tls_hello_scan(struct tls_hello_scan *s, const uint8_t *buf, uint32_t len, uint32_t max,
@@ -84,20 +102,14 @@ int tls_hello_scan(struct tls_hello_scan *s, const uint8_t *buf, uint32_t len, u
 		uint32_t rl = be16(r + 3);
 		if (rl == 0 || rl > REC_MAX)
 			return refuse(err, TLS_HELLO_E_BAD_RECORD);
-		if (len - s->rec_at - REC_HEADER < rl)
+		uint32_t avail = len - s->rec_at - REC_HEADER;
+		if (s->hs_len == 0 && s->hs_have + (avail < rl ? avail : rl) >= 4 &&
+		    learn_length(s, buf, len, max, err) < 0)
+			return TLS_HELLO_ERROR; /* refused before the record is even whole */
+		if (avail < rl)
 			break; /* the record is still arriving */
 		s->hs_have += rl;
 		s->rec_at += REC_HEADER + rl;
-		if (s->hs_len == 0 && s->hs_have >= 4) {
-			uint8_t h[4];
-			handshake_header(buf, s->rec_at, h);
-			if (h[0] != HS_CLIENT_HELLO)
-				return refuse(err, TLS_HELLO_E_NOT_CLIENT_HELLO);
-			uint32_t body = (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-			if (body > max - 4)
-				return refuse(err, TLS_HELLO_E_TOO_BIG);
-			s->hs_len = 4 + body;
-		}
 		if (s->hs_len != 0 && s->hs_have >= s->hs_len) {
 			if (s->hs_have > s->hs_len)
 				return refuse(err, TLS_HELLO_E_TRAILING_DATA);

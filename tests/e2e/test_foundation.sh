@@ -67,7 +67,7 @@ PY
 
 page=$(metrics metrics) || fail "metrics endpoint did not answer"
 value() { # metric line prefix → summed value
-	printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'
+	printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'
 }
 wait_for 5 sh -c "ip netns exec ${P}gw curl -sf http://127.0.0.1:$mport/metrics | grep -q 'reason=\"ipv4_bad_checksum\"} [1-9]'" ||
 	fail "bad-checksum frames were not counted"

@@ -220,7 +220,7 @@ wait "$flood_pid" || true
 echo "ok: 20 of 20 requests served during a SYN flood"
 
 page=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics")
-val() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
+val() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'; }
 [ "$(val sluice_pod_refused_total)" -ge 1 ] || fail "no refused pod counted"
 [ "$(val 'sluice_gateway_answers_total{code="404"')" -ge 1 ] || fail "404 not counted"
 [ "$(val sluice_spliced_to_client_total)" -gt 1000 ] || fail "spliced packets not counted"

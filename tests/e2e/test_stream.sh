@@ -64,7 +64,7 @@ topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" "$work/manifests"
 gw_start "$work/sluice.conf" "$mport"
 metric() {
 	ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" |
-		awk -v m="$1" '$1 ~ "^"m"(\\{|$)" { s += $2 } END { print s + 0 }'
+		awk -v m="$1" '$1 ~ "^"m"(\\{|$)" { s += $2 } END { printf "%.0f\n", s }'
 }
 
 # 1. Pipelining across two Services.

@@ -34,7 +34,7 @@ done
 echo "ok: 40 of 40 requests with two workers"
 
 page=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics")
-sum() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
+sum() { printf '%s\n' "$page" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'; }
 [ "$(sum 'sluice_tcp_cookie_ok_total{lcore="1"}')" -gt 0 ] || fail "worker 1 took no connection"
 [ "$(sum 'sluice_tcp_cookie_ok_total{lcore="2"}')" -gt 0 ] || fail "worker 2 took no connection"
 [ "$(sum sluice_handoff_out_total)" -gt 0 ] || fail "no packet was handed off"

@@ -16,6 +16,8 @@
 #include <rte_ring_elem.h>
 #include <rte_tcp.h>
 
+#include <openssl/ssl.h>
+
 #include "control/control.h"
 #include "alog/alog.h"
 #include "tcp/tcp.h"
@@ -75,6 +77,9 @@ static struct tcpl_config test_config(void)
 {
 	struct tcpl_config cfg = tcpl_config_default(rte_get_tsc_hz());
 	cfg.buffers = 64;
+	cfg.listen_ports[cfg.n_listen++] = 443; /* a TLS listener beside port 80 */
+	cfg.tls_ports[0] = 443;
+	cfg.n_tls = 1;
 	cfg.snat_port_first = 20000;
 	cfg.snat_port_count = 1000;
 	return cfg;
@@ -121,8 +126,15 @@ static void setup(void)
 		"\"host\":\"shop.example\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":"
 		"\"Prefix\",\"backend\":{\"service\":{\"name\":\"web\",\"port\":{\"number\":80}}}}]"
 		"}}]}}",
+		/* tls.example is passed through by server name on 443 */
+		"{\"apiVersion\":\"networking.k8s.io/"
+		"v1\",\"kind\":\"Ingress\",\"metadata\":{\"name\":\"p\",\"namespace\":\"t\","
+		"\"annotations\":{\"sluice.dev/ssl-passthrough\":\"true\"}},\"spec\":{"
+		"\"ingressClassName\":\"sluice\",\"rules\":[{\"host\":\"tls.example\",\"http\":{"
+		"\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{"
+		"\"name\":\"web\",\"port\":{\"number\":80}}}}]}}]}}",
 	};
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		model_add(m, objs[i]);
 	routes = model_compile(m);
 	cr_assert_eq(stats_series_init(64), 0);
@@ -2526,4 +2538,235 @@ Test(tcp, snat_ports_taken_on_one_address_move_to_the_next_then_503)
 	}
 	cr_assert(got_503, "the client gets a 503");
 	cr_assert_eq(stats_sum(STATS_pod_snat_busy), 1);
+}
+
+/* ---- a TLS listener: SNI passthrough ------------------------------------------------------ */
+
+/* A segment from the client to port 443 carrying n bytes of data. */
+static struct rte_mbuf *tls_seg(uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *data,
+				uint16_t n)
+{
+	const struct tcp_frame f = {
+		.src_mac = &cli,
+		.dst_mac = &gw_c,
+		.src_ip = inet_addr(CLIENT),
+		.dst_ip = inet_addr(VIP),
+		.src_port = 40443,
+		.dst_port = 443,
+		.seq = seq,
+		.ack = ack,
+		.flags = flags,
+		.window = 65535,
+		.mss = (flags & RTE_TCP_SYN_FLAG) ? 1460 : 0,
+		.payload_len = n,
+	};
+	struct rte_mbuf *m = tcp_frame_mbuf(pool, &f, (const char *)data);
+	cr_assert_not_null(m);
+	return m;
+}
+
+static uint32_t tls_handshake(uint32_t isn)
+{
+	feed(0, tls_seg(isn, 0, RTE_TCP_SYN_FLAG, NULL, 0));
+	cr_assert_eq(nout, 1);
+	struct net_pkt p;
+	uint32_t cookie = ntohl(out_tcp(0, &p)->sent_seq);
+	feed(0, tls_seg(isn + 1, cookie + 1, RTE_TCP_ACK_FLAG, NULL, 0));
+	cr_assert_eq(tcpl_flow_count(tcp), 1);
+	return cookie;
+}
+
+/* A real ClientHello from OpenSSL's client: SNI name (NULL: none), grown past one segment with
+ * an ffdhe8192 key share and a long ALPN list when big. */
+static size_t client_hello(const char *name, bool big, uint8_t *out, size_t cap)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = SSL_new(ctx);
+	if (name)
+		SSL_set_tlsext_host_name(ssl, name);
+	if (big) {
+		cr_assert_eq(SSL_set1_groups_list(ssl, "ffdhe8192:x25519"), 1);
+		uint8_t alpn[1200];
+		for (size_t i = 0; i < sizeof(alpn); i += 12) {
+			alpn[i] = 11;
+			memcpy(alpn + i + 1, "protocol-xx", 11);
+		}
+		cr_assert_eq(SSL_set_alpn_protos(ssl, alpn, sizeof(alpn)), 0);
+	}
+	BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+	SSL_set_bio(ssl, rb, wb);
+	SSL_connect(ssl);
+	char *p;
+	long n = BIO_get_mem_data(wb, &p);
+	cr_assert(n > 0 && (size_t)n <= cap);
+	memcpy(out, p, (size_t)n);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	return (size_t)n;
+}
+
+/* The same message re-cut into two records, the first carrying `first` bytes of it. */
+static size_t two_records(const uint8_t *in, size_t n, size_t first, uint8_t *out)
+{
+	size_t body = n - 5, second = body - first;
+	memcpy(out, in, 5);
+	out[3] = (uint8_t)(first >> 8), out[4] = (uint8_t)first;
+	memcpy(out + 5, in + 5, first);
+	memcpy(out + 5 + first, in, 5);
+	out[5 + first + 3] = (uint8_t)(second >> 8), out[5 + first + 4] = (uint8_t)second;
+	memcpy(out + 10 + first, in + 5 + first, second);
+	return n + 5;
+}
+
+/* Send bytes in the given cuts; returns the client's next sequence number. Every segment is
+ * acknowledged; the SYN to the pod goes out only with the last one. */
+static uint32_t send_cut(uint32_t isn, uint32_t cookie, const uint8_t *b, size_t n,
+			 const size_t *cuts, int n_cuts)
+{
+	size_t at = 0;
+	for (int i = 0; i <= n_cuts; i++) {
+		size_t end = i < n_cuts ? cuts[i] : n;
+		feed(0, tls_seg(isn + 1 + (uint32_t)at, cookie + 1,
+				RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, b + at, (uint16_t)(end - at)));
+		struct net_pkt p;
+		cr_assert_eq(ntohl(out_tcp(0, &p)->recv_ack), isn + 1 + end, "cut %d acked", i);
+		if (i < n_cuts)
+			cr_assert_eq(nout, 1, "no pod before the hello is whole (cut %d)", i);
+		at = end;
+	}
+	return isn + 1 + (uint32_t)n;
+}
+
+/* The pod accepts; returns the bytes delivered to it, concatenated. */
+static size_t pod_accepts(uint32_t isn, uint8_t *got, size_t cap)
+{
+	cr_assert_eq(nout, 2, "ACK to the client and SYN to the pod");
+	struct net_pkt p;
+	const struct rte_tcp_hdr *syn = out_tcp(1, &p);
+	cr_assert_eq(syn->tcp_flags, RTE_TCP_SYN_FLAG);
+	cr_assert_eq(p.dst_ip, inet_addr(POD));
+	uint16_t sport = ntohs(p.src_port);
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sport, 777000, isn + 1,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	size_t n = 0;
+	for (uint16_t k = 0; k < nout; k++) {
+		const struct rte_tcp_hdr *th = out_tcp(k, &p);
+		cr_assert_eq(out[k].port, 1);
+		if (p.payload_len == 0)
+			continue;
+		cr_assert_eq(ntohl(th->sent_seq), isn + 1 + n, "in order from the first byte");
+		cr_assert_leq(n + p.payload_len, cap);
+		memcpy(got + n,
+		       rte_pktmbuf_mtod_offset(out[k].m, const uint8_t *,
+					       p.l2_len + p.l3_len + p.l4_len),
+		       p.payload_len);
+		n += p.payload_len;
+	}
+	return n;
+}
+
+Test(tcp, tls_hello_over_two_segments_is_passed_through_byte_exact)
+{
+	uint8_t hello[8192], got[8192];
+	size_t n = client_hello("tls.example", true, hello, sizeof(hello));
+	cr_assert_gt(n, 1460, "a hello that needs two segments");
+	uint32_t cookie = tls_handshake(5000);
+	size_t cut = 1400;
+	send_cut(5000, cookie, hello, n, &cut, 1);
+	size_t m = pod_accepts(5000, got, sizeof(got));
+	cr_assert_eq(m, n);
+	cr_assert_arr_eq(got, hello, n, "the pod gets the client's bytes unchanged");
+	cr_assert_eq(stats_sum(STATS_tls_passthrough), 1);
+	cr_assert_eq(stats_sum(STATS_http_requests), 0, "no HTTP read on a TLS listener");
+}
+
+Test(tcp, tls_hello_over_two_records_cut_inside_the_second_header)
+{
+	uint8_t hello[8192], rec[8192], got[8192];
+	size_t n = client_hello("TLS.example", false, hello, sizeof(hello));
+	size_t m = two_records(hello, n, 40, rec); /* the SNI lies in the second record */
+	uint32_t cookie = tls_handshake(6000);
+	size_t cuts[] = {20, 45 + 2}; /* inside the first record; inside the second's header */
+	send_cut(6000, cookie, rec, m, cuts, 2);
+	cr_assert_eq(pod_accepts(6000, got, sizeof(got)), m);
+	cr_assert_arr_eq(got, rec, m);
+}
+
+Test(tcp, bytes_after_the_hello_sent_while_connecting_follow_it)
+{
+	uint8_t hello[8192], got[8192];
+	size_t n = client_hello("tls.example", false, hello, sizeof(hello));
+	const uint8_t ccs[] = {20, 3, 3, 0, 1, 1};
+	uint32_t cookie = tls_handshake(7000);
+	uint32_t next = send_cut(7000, cookie, hello, n, NULL, 0);
+	struct net_pkt p;
+	uint16_t sport = ntohs((out_tcp(1, &p), p.src_port));
+	feed(0, tls_seg(next, cookie + 1, RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG, ccs, sizeof(ccs)));
+	feed(1, seg(&pod, &gw_p, POD, SNAT, 8080, sport, 888000, 7001,
+		    RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, 1460));
+	size_t m = 0;
+	for (uint16_t k = 0; k < nout; k++) {
+		out_tcp(k, &p);
+		memcpy(got + m,
+		       rte_pktmbuf_mtod_offset(out[k].m, const uint8_t *,
+					       p.l2_len + p.l3_len + p.l4_len),
+		       p.payload_len);
+		m += p.payload_len;
+	}
+	cr_assert_eq(m, n + sizeof(ccs), "the hello and the record after it, not framed as HTTP");
+	cr_assert_arr_eq(got + n, ccs, sizeof(ccs));
+}
+
+/* The gateway's answer to a hello it does not pass through: an alert with FIN, no pod. */
+static void expect_alert(uint8_t description)
+{
+	cr_assert_eq(nout, 2, "ACK, then the alert with FIN (and no SYN to a pod)");
+	struct net_pkt p;
+	const struct rte_tcp_hdr *th = out_tcp(1, &p);
+	cr_assert_eq(out[1].port, 0);
+	cr_assert(th->tcp_flags & RTE_TCP_FIN_FLAG);
+	cr_assert_eq(p.payload_len, 7);
+	const uint8_t *a =
+		rte_pktmbuf_mtod_offset(out[1].m, const uint8_t *, p.l2_len + p.l3_len + p.l4_len);
+	const uint8_t want[] = {21, 3, 3, 0, 2, 2, description};
+	cr_assert_arr_eq(a, want, 7);
+}
+
+Test(tcp, unknown_server_name_gets_unrecognized_name)
+{
+	uint8_t hello[8192];
+	size_t n = client_hello("shop.example", false, hello, sizeof(hello));
+	uint32_t cookie = tls_handshake(8000);
+	send_cut(8000, cookie, hello, n, NULL, 0);
+	expect_alert(112);
+	cr_assert_eq(stats_sum(STATS_tls_no_route), 1, "an HTTP host is not passed through");
+}
+
+Test(tcp, hello_without_a_server_name_gets_unrecognized_name)
+{
+	uint8_t hello[8192];
+	size_t n = client_hello(NULL, false, hello, sizeof(hello));
+	uint32_t cookie = tls_handshake(8100);
+	send_cut(8100, cookie, hello, n, NULL, 0);
+	expect_alert(112);
+	cr_assert_eq(stats_sum(STATS_tls_no_server_name), 1);
+}
+
+Test(tcp, http_on_the_tls_port_gets_decode_error)
+{
+	const char *req = "GET / HTTP/1.1\r\nHost: tls.example\r\n\r\n";
+	uint32_t cookie = tls_handshake(8200);
+	send_cut(8200, cookie, (const uint8_t *)req, strlen(req), NULL, 0);
+	expect_alert(50);
+	cr_assert_eq(stats_sum(STATS_tls_hello_refused), 1);
+}
+
+Test(tcp, a_hello_that_outgrows_the_buffer_is_refused)
+{
+	/* A record header announcing more than the request buffer holds: refused at once. */
+	uint8_t b[64] = {22, 3, 1, 0x40, 0x00, 1, 0x00, 0x7f, 0xfc};
+	uint32_t cookie = tls_handshake(8300);
+	send_cut(8300, cookie, b, 9, NULL, 0);
+	expect_alert(50);
+	cr_assert_eq(stats_sum(STATS_tls_hello_refused), 1);
 }

@@ -109,6 +109,7 @@ wait_for() {
 }
 
 # Write a gateway config for this topology. Args: FILE PREFIX METRICS_PORT [WORKERS] [MANIFESTS]
+# TOPO_LISTEN, when set, is the client port's listen list (e.g. "[80, 443]").
 topo_write_config() {
 	local file=$1 P=$2 mport=$3 workers=${4:-"[1]"} manifests=${5:-}
 	local root
@@ -128,7 +129,8 @@ ports = (
     devargs = "net_af_packet0,iface=gw-c";
     @include "drivers-config/af_packet.conf"
     vips = ["$TOPO_VIP"];
-    subnets = ["198.18.0.0/24"];
+    subnets = ["198.18.0.0/24"];${TOPO_LISTEN:+
+    listen = $TOPO_LISTEN;}
   },
   {
     name = "pods";

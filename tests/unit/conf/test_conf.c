@@ -486,11 +486,36 @@ Test(conf, record_defaults_come_from_the_schema)
 	cr_assert_eq(pt->profile.steering, CONF_STEER_SOFTWARE);
 	cr_assert_eq(pt->n_listen, 1);
 	cr_assert_eq(pt->listen[0], 80);
+	cr_assert_eq(pt->n_tls, 1);
+	cr_assert_eq(pt->tls[0], 443);
 	cr_assert_str_eq(c.static_routes[0].path, "/");
 	cr_assert_str_eq(c.log_level, "info");
 	cr_assert_str_eq(c.routing.load_balance, "round-robin");
 	cr_assert(c.limits.reject_bare_lf);
 	cr_assert_not(c.kubernetes.enabled);
+}
+
+Test(conf, tls_ports_mark_listen_ports_and_must_be_listened_on)
+{
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [80, 443, 8443]; tls = [443, 8443]; "
+			  "} );\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.ports[0].n_tls, 2);
+	cr_assert_eq(c.ports[0].tls[1], 8443);
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [80, 443]; tls = []; } );\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.ports[0].n_tls, 0, "an empty list: plain HTTP on 443");
+	cr_assert_eq(load(GOOD_LCORES
+			  "ports = ( { name = \"c\"; devargs = \"net_null0\";\n" GOOD_PROFILE
+			  "vips = [\"198.18.0.10\"]; listen = [80]; tls = [8443]; } );\n"),
+		     1);
+	cr_assert(strstr(err, "ports.[0].tls: TLS port 8443 is not in this port's listen list; "
+			      "add it there") != NULL,
+		  "%s", err);
 }
 
 Test(conf, listen_ports_replace_the_default)
