@@ -29,6 +29,7 @@
 #include "kube/kube.h"
 #include "net/net.h"
 #include "stats/stats.h"
+#include "tls/tls.h"
 #include "worker/worker.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.conf"
@@ -137,6 +138,12 @@ struct daemon {
 	uint64_t kube_compiled_gen;
 	uint64_t publish_failures;
 	json_t *last_errors; /* compile messages already logged */
+	/* Certificates (compiled with the routes; served once a listener terminates TLS). */
+	struct tls_cert *default_cert; /* configured, or self-signed at start */
+	struct control_cert_cache *cert_cache;
+	struct tls_certs *certs;
+	struct control_cert_stats cert_stats;
+	double last_cert_compile_s;
 	char status_addrs[CONF_MAX_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
 	const char *status_ptrs[CONF_MAX_ADDRS * CONF_MAX_PORTS];
 	unsigned n_status;
@@ -167,6 +174,9 @@ void workers_rotate_keys(struct daemon *d, bool first);
 /* Set up the rule sources (class, static routes, manifests or Kubernetes); before the first
  * routing_load. */
 void routing_init(struct daemon *d);
+/* The default certificate (configured files, or a fresh self-signed one): dies with the reason
+ * when configured files do not make a certificate. */
+void routing_tls_init(struct daemon *d);
 struct route_table *routing_load(struct daemon *d);
 void routing_reload(struct daemon *d, uint64_t now);
 void routing_reap(struct daemon *d, uint64_t now);

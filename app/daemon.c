@@ -96,6 +96,9 @@ static void teardown(struct daemon *d)
 	kube_sync_free(d->kube);
 	kube_config_release(&d->kc);
 	control_model_free(d->model);
+	tls_certs_free(d->certs);
+	control_cert_cache_free(d->cert_cache);
+	tls_cert_unref(d->default_cert);
 	json_decref(d->last_errors);
 	control_publisher_free(d->publisher);
 	rte_free(d->qsbr);
@@ -236,6 +239,7 @@ static void start_ports(struct daemon *d)
 /* Rule sources, the first table and its publisher. */
 static void start_routing(struct daemon *d)
 {
+	routing_tls_init(d);
 	routing_init(d);
 	routing_register_metrics(d);
 	struct route_table *first = routing_load(d);

@@ -5,7 +5,7 @@
  *   sluice route (--manifests DIR | --kubeconfig FILE [--context NAME] | --in-cluster)
  *                [--watch] [--timeout SECONDS] [--class NAME] [--controller C]
  *                [--default-backend NS/SVC:PORT] [--load-balance ALG] [--dump]
- *                [--config FILE] [--raw FILE...]
+ *                [--config FILE] [--raw FILE...] [--certs]
  *
  * Line mode reads "HOST PATH" lines on stdin and writes one JSON object per line. Raw mode
  * reads each FILE as the whole byte stream a client sent on one connection and runs the data
@@ -15,6 +15,10 @@
  * configuration file) or the defaults. Problems in the manifests go to stderr and do not
  * change the exit status; only unusable input does (no readable manifest directory, bad
  * arguments, an unreadable raw file, an API server that cannot be listed).
+ *
+ * --certs adds to each line's answer the certificate a TLS listener would serve the host: the
+ * Secret (from spec.tls), whether the name matched exactly, by wildcard or fell to the default
+ * (a self-signed one here), its key type and expiry. Broken Secrets are reported on stderr.
  *
  * With a live source the objects are listed from the API server with the gateway's own client
  * (lib/kube). --watch keeps watching while answering: every line is answered from the objects
@@ -41,6 +45,7 @@
 #include "conf/conf.h"
 #include "route/route.h"
 #include "tcp/tcp.h"
+#include "tls/tls.h"
 
 #define PATH_MAX_NORM 8192
 
@@ -50,7 +55,7 @@ static void usage(FILE *f)
 		   "                     --in-cluster) [--watch] [--timeout S] [--class NAME]\n"
 		   "                    [--controller NAME]\n"
 		   "                    [--default-backend NS/SVC:PORT] [--load-balance ALG]\n"
-		   "                    [--dump] [--config FILE] [--raw FILE...]\n"
+		   "                    [--dump] [--config FILE] [--raw FILE...] [--certs]\n"
 		   "Reads \"HOST PATH\" lines on stdin; writes one JSON object per line.\n");
 }
 
@@ -109,6 +114,29 @@ static void add_route_fields(json_t *o, const struct route_table *t, const char 
 	json_object_set_new(o, "endpoints", eps);
 }
 
+/* --certs: the certificates compiled beside the routes. */
+static struct {
+	bool on;
+	struct control_cert_cache *cache;
+	struct tls_certs *store;
+	struct tls_cert *fallback;
+} certs;
+
+static void add_cert_fields(json_t *o, const char *host)
+{
+	if (!certs.on || certs.store == NULL)
+		return;
+	size_t n = strcspn(host, ":");
+	enum tls_match how;
+	const struct tls_cert *c = tls_certs_select(certs.store, host, n, TLS_KINDS_ANY, &how);
+	static const char *const match[] = {"exact", "wildcard", "default"};
+	json_object_set_new(o, "certificate",
+			    json_pack("{s:s,s:s,s:s,s:I}", "source", c ? tls_cert_source(c) : "",
+				      "match", match[how], "key",
+				      c && tls_cert_kind(c) == TLS_KEY_RSA ? "RSA" : "ECDSA",
+				      "not_after", (json_int_t)(c ? tls_cert_not_after(c) : 0)));
+}
+
 static void emit(json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -140,6 +168,7 @@ static void answer_line(const struct route_table *t, char *line, ssize_t n)
 	json_object_set_new(o, "path", json_string(path));
 	size_t plen = strcspn(path, "?"); /* the query does not route */
 	add_route_fields(o, t, host, strlen(host), path, plen);
+	add_cert_fields(o, host);
 	emit(o);
 }
 
@@ -241,6 +270,15 @@ static struct route_table *compile_model(const struct control_model *m,
 {
 	struct control_errors errs = {0};
 	struct route_table *t = control_compile(m, c, &errs);
+	if (certs.on) {
+		struct control_tls_defaults d = {NULL, certs.fallback};
+		struct control_cert_stats st;
+		struct tls_certs *s = control_compile_certs(m, c, certs.cache, &d, &errs, &st);
+		if (s) {
+			tls_certs_free(certs.store);
+			certs.store = s;
+		}
+	}
 	control_errors_print(&errs, stderr, "sluice route: ");
 	control_errors_free(&errs);
 	if (t == NULL)
@@ -329,6 +367,7 @@ int sluice_route_main(int argc, char **argv)
 		{"dump", no_argument, NULL, 'D'},
 		{"raw", no_argument, NULL, 'r'},
 		{"config", required_argument, NULL, 'f'},
+		{"certs", no_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -379,6 +418,9 @@ int sluice_route_main(int argc, char **argv)
 		case 'f':
 			config = optarg;
 			break;
+		case 'T':
+			certs.on = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -391,6 +433,16 @@ int sluice_route_main(int argc, char **argv)
 	    (watch && (dump || raw))) {
 		usage(stderr);
 		return 2;
+	}
+	if (certs.on) {
+		char why[256];
+		certs.cache = control_cert_cache_new();
+		certs.fallback =
+			tls_cert_self_signed("Sluice default certificate", why, sizeof(why));
+		if (certs.cache == NULL || certs.fallback == NULL) {
+			fprintf(stderr, "sluice route: --certs: %s\n", why);
+			return 1;
+		}
 	}
 	struct control_class c = control_class_of(cls, controller, default_backend, load_balance);
 	struct control_model *m = control_model_new();
@@ -467,6 +519,9 @@ int sluice_route_main(int argc, char **argv)
 	else if (t)
 		line_mode(t);
 	route_table_free(t);
+	tls_certs_free(certs.store);
+	control_cert_cache_free(certs.cache);
+	tls_cert_unref(certs.fallback);
 	kube_sync_free(ks);
 	kube_config_release(&kc);
 	control_model_free(m);

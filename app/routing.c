@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -114,6 +115,92 @@ static void files_ready(struct daemon *d)
 		stats_http_set_ready(d->http, ready);
 }
 
+/* Read a whole file into a NUL-terminated buffer; NULL with errno set. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			char *nb = realloc(buf, cap);
+			if (nb == NULL || cap > (64u << 20)) {
+				free(nb ? nb : buf);
+				fclose(f);
+				errno = nb ? EFBIG : ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+void routing_tls_init(struct daemon *d)
+{
+	const struct conf_tls *t = &d->conf.tls;
+	char why[256];
+	d->cert_cache = control_cert_cache_new();
+	if (d->cert_cache == NULL)
+		die("tls: out of memory");
+	if (t->default_certificate[0]) {
+		size_t cl = 0, kl = 0;
+		char *crt = slurp(t->default_certificate, &cl);
+		if (crt == NULL)
+			die("tls.default_certificate: %s: %s", t->default_certificate,
+			    strerror(errno));
+		char *key = slurp(t->default_key, &kl);
+		if (key == NULL) {
+			free(crt);
+			die("tls.default_key: %s: %s", t->default_key, strerror(errno));
+		}
+		d->default_cert = tls_cert_from_pem(crt, cl, key, kl, why, sizeof(why));
+		memset(key, 0, kl);
+		free(key);
+		free(crt);
+		if (d->default_cert == NULL)
+			die("tls.default_certificate %s with tls.default_key %s: %s",
+			    t->default_certificate, t->default_key, why);
+		tls_cert_set_source(d->default_cert, t->default_certificate);
+		log_info("tls: default certificate from %s", t->default_certificate);
+		return;
+	}
+	d->default_cert = tls_cert_self_signed("Sluice default certificate", why, sizeof(why));
+	if (d->default_cert == NULL)
+		die("tls: %s", why);
+	log_notice("tls: no default certificate configured (tls.default_certificate); names "
+		   "without one of their own would be served a self-signed certificate");
+}
+
+/* The certificates for the Ingresses' spec.tls, from the same model as the routes. Unchanged
+ * Secrets come from the cache; the store is replaced whole. */
+static void compile_certs(struct daemon *d, const struct control_model *m,
+			  struct control_errors *errs)
+{
+	uint64_t t0 = rte_rdtsc();
+	struct control_tls_defaults defs = {d->conf.tls.default_secret, d->default_cert};
+	struct control_cert_stats st;
+	struct tls_certs *s = control_compile_certs(m, &d->cls, d->cert_cache, &defs, errs, &st);
+	if (s == NULL) {
+		log_warning("tls: out of memory compiling certificates; keeping the current ones");
+		return;
+	}
+	tls_certs_free(d->certs);
+	d->certs = s;
+	d->cert_stats = st;
+	d->last_cert_compile_s = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+}
+
 /* Compile the routes (management lcore): from the Kubernetes model when the cluster is the
  * source, else from the manifest directory (re-read) and the static routes. */
 struct route_table *routing_load(struct daemon *d)
@@ -142,6 +229,7 @@ struct route_table *routing_load(struct daemon *d)
 	struct route_table *t = control_compile(m, &d->cls, &errs);
 	if (t)
 		route_table_set_series(t, tcpl_series_of, NULL);
+	compile_certs(d, m, &errs);
 	report_errors(d, &errs);
 	control_errors_free(&errs);
 	if (m != d->model)
@@ -383,9 +471,47 @@ static void route_section(struct stats_text *t, void *arg)
 		ms->present, ms->files, ms->files_failing, (unsigned long)ms->errors);
 }
 
+static void tls_section(struct stats_text *t, void *arg)
+{
+	struct daemon *d = arg;
+	const struct control_cert_stats *s = &d->cert_stats;
+	stats_text_printf(
+		t,
+		"# HELP sluice_tls_certificates Certificates in use (distinct Secrets named by "
+		"spec.tls that parse).\n"
+		"# TYPE sluice_tls_certificates gauge\nsluice_tls_certificates %u\n"
+		"# HELP sluice_tls_certificate_names Host names (exact and wildcard) with a "
+		"certificate of their own.\n"
+		"# TYPE sluice_tls_certificate_names gauge\nsluice_tls_certificate_names %u\n"
+		"# HELP sluice_tls_secret_errors Secrets named by spec.tls that cannot serve "
+		"(missing, not decodable, key mismatch): their hosts get the default certificate.\n"
+		"# TYPE sluice_tls_secret_errors gauge\nsluice_tls_secret_errors %u\n"
+		"# HELP sluice_tls_default_certificate_self_signed 1 when the default "
+		"certificate is the self-signed one generated at start.\n"
+		"# TYPE sluice_tls_default_certificate_self_signed gauge\n"
+		"sluice_tls_default_certificate_self_signed %d\n"
+		"# HELP sluice_tls_certificate_earliest_expiry_timestamp_seconds When the first "
+		"certificate in use expires (0: none in use).\n"
+		"# TYPE sluice_tls_certificate_earliest_expiry_timestamp_seconds gauge\n"
+		"sluice_tls_certificate_earliest_expiry_timestamp_seconds %lld\n"
+		"# HELP sluice_tls_secret_parses_total Secrets parsed (unchanged Secrets are not "
+		"parsed again).\n"
+		"# TYPE sluice_tls_secret_parses_total counter\nsluice_tls_secret_parses_total "
+		"%lu\n"
+		"# HELP sluice_tls_certificate_compile_seconds Time the last certificate compile "
+		"took.\n"
+		"# TYPE sluice_tls_certificate_compile_seconds gauge\n"
+		"sluice_tls_certificate_compile_seconds %.6f\n",
+		s->certificates, s->names, s->secret_errors, s->default_self_signed ? 1 : 0,
+		(long long)s->earliest_not_after,
+		(unsigned long)(d->cert_cache ? control_cert_cache_parses(d->cert_cache) : 0),
+		d->last_cert_compile_s);
+}
+
 void routing_register_metrics(struct daemon *d)
 {
 	stats_register_section(route_section, d);
+	stats_register_section(tls_section, d);
 	if (d->kube)
 		stats_register_section(kube_section, d);
 }

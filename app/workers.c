@@ -80,12 +80,6 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 		for (unsigned l = 0; l < c->ports[p].n_listen && tc.n_listen < TCPL_MAX_LISTEN; l++)
 			if (c->ports[p].n_vips)
 				tc.listen_ports[tc.n_listen++] = c->ports[p].listen[l];
-	for (unsigned p = 0; p < c->n_ports; p++)
-		for (unsigned k = 0; k < c->ports[p].n_tls && tc.n_tls < TCPL_MAX_LISTEN; k++)
-			for (unsigned l = 0; l < c->ports[p].n_listen; l++)
-				if (c->ports[p].n_vips &&
-				    c->ports[p].listen[l] == c->ports[p].tls[k])
-					tc.tls_ports[tc.n_tls++] = c->ports[p].tls[k];
 	struct tcpl_port tp[TCPL_MAX_PORTS];
 	for (unsigned p = 0; p < c->n_ports && p < TCPL_MAX_PORTS; p++)
 		tp[p] = (struct tcpl_port){.local = &d->ports[p].local,
@@ -97,6 +91,20 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 					   .reta = d->ports[p].thash ? d->ports[p].reta : NULL,
 					   .reta_size = d->ports[p].reta_size,
 					   .queue = (uint16_t)wi};
+	/* Each port's TLS listeners: its `tls` ports that it listens on, once each. */
+	for (unsigned p = 0; p < c->n_ports && p < TCPL_MAX_PORTS; p++) {
+		const struct conf_port *cp = &c->ports[p];
+		tp[p].n_tls = 0;
+		for (unsigned k = 0; k < cp->n_tls && tp[p].n_tls < TCPL_MAX_LISTEN; k++) {
+			bool listened = false, dup = false;
+			for (unsigned l = 0; l < cp->n_listen; l++)
+				listened |= cp->listen[l] == cp->tls[k];
+			for (unsigned j = 0; j < tp[p].n_tls; j++)
+				dup |= tp[p].tls_ports[j] == cp->tls[k];
+			if (listened && !dup)
+				tp[p].tls_ports[tp[p].n_tls++] = cp->tls[k];
+		}
+	}
 	/* Hand-off: this worker's place among its peers and its SNAT partition. */
 	w->worker_index = (uint16_t)wi;
 	w->n_workers = c->n_workers;

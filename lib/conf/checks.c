@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <unistd.h>
 
 /* ---- eal ---------------------------------------------------------------------------------- */
 
@@ -267,7 +269,34 @@ bool conf_check_backend(struct conf_reader *r, const config_setting_t *s, const 
 	return false;
 }
 
+/* namespace/name */
+bool conf_check_secret_ref(struct conf_reader *r, const config_setting_t *s, const char *path,
+			   const void *rec)
+{
+	(void)rec;
+	const char *v = config_setting_get_string(s);
+	const char *slash = strchr(v, '/');
+	if (v[0] == '\0' || (slash && slash != v && slash[1] && strchr(slash + 1, '/') == NULL))
+		return true;
+	conf_report(r, s, path, "\"%s\": expected \"NAMESPACE/NAME\" of a Secret", v);
+	return false;
+}
+
 /* ---- relations ---------------------------------------------------------------------------- */
+
+/* The default certificate's two files come together (read at start: conf_missing_paths). */
+static void check_tls(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c)
+{
+	const struct conf_tls *t = &c->tls;
+	if (!t->default_certificate[0] && !t->default_key[0])
+		return;
+	const config_setting_t *g = config_lookup(cfg, "tls");
+	if (!t->default_certificate[0] || !t->default_key[0]) {
+		conf_report(r, g, t->default_key[0] ? "tls.default_certificate" : "tls.default_key",
+			    "missing: tls.default_certificate and tls.default_key come together");
+		return;
+	}
+}
 
 static void check_limits(struct conf_reader *r, const config_t *cfg, const struct sluice_conf *c)
 {
@@ -400,11 +429,22 @@ void conf_check_relations(struct conf_reader *r, const config_t *cfg, const stru
 		check_port(r, cfg, c, i);
 	check_addresses(r, cfg, c);
 	check_rule_source(r, cfg, c);
+	check_tls(r, cfg, c);
 }
 
 int conf_missing_paths(const struct sluice_conf *c, char *buf, size_t len)
 {
 	struct stat st;
+	const char *files[2][2] = {{"tls.default_certificate", c->tls.default_certificate},
+				   {"tls.default_key", c->tls.default_key}};
+	for (int i = 0; i < 2; i++)
+		if (files[i][1][0] && access(files[i][1], R_OK) != 0) {
+			snprintf(buf, len,
+				 "%s: %s: %s: %s; the gateway would not start (a relative path "
+				 "starts at the configuration file's directory)\n",
+				 c->path, files[i][0], files[i][1], strerror(errno));
+			return 1;
+		}
 	if (c->kubernetes.enabled || c->routing.manifests[0] == '\0' ||
 	    stat(c->routing.manifests, &st) == 0)
 		return 0;

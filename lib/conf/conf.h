@@ -135,6 +135,12 @@ struct conf_access_log {
 	uint32_t ring;		 /* records between a worker and the writer */
 };
 
+struct conf_tls {
+	char default_certificate[CONF_STR_LEN]; /* PEM chain file, "" = none */
+	char default_key[CONF_STR_LEN];		/* its PEM key file */
+	char default_secret[CONF_STR_LEN];	/* "namespace/name" of a kubernetes.io/tls Secret */
+};
+
 struct conf_routing {
 	char manifests[CONF_STR_LEN]; /* directory of Kubernetes manifests, "" = none */
 	char ingress_class[CONF_NAME_LEN * 2];
@@ -190,6 +196,7 @@ struct sluice_conf {
 	struct conf_metrics metrics;
 	struct conf_access_log access_log;
 	struct conf_routing routing;
+	struct conf_tls tls;
 	struct conf_kubernetes kubernetes;
 	struct conf_bench bench;
 	struct conf_static_route static_routes[CONF_MAX_STATIC_ROUTES];
@@ -210,7 +217,8 @@ int conf_load_string(const char *text, const char *include_dir, struct sluice_co
 		     char *errbuf, size_t errlen);
 
 /* Paths a loaded configuration names that do not exist (yet): the manifest directory, which
- * the gateway waits for. One line per path into buf; returns how many. `--check-config`
+ * the gateway waits for, and default certificate files it cannot read (it would not start).
+ * One line per path into buf; returns how many. `--check-config`
  * reports them; the daemon starts anyway, not ready until they appear. */
 int conf_missing_paths(const struct sluice_conf *c, char *buf, size_t len);
 

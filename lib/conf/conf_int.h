@@ -141,6 +141,8 @@ bool conf_check_url_path(struct conf_reader *r, const config_setting_t *s, const
 			 const void *rec);
 bool conf_check_backend(struct conf_reader *r, const config_setting_t *s, const char *path,
 			const void *rec);
+bool conf_check_secret_ref(struct conf_reader *r, const config_setting_t *s, const char *path,
+			   const void *rec);
 
 /* The word lists the table and the checks share. */
 extern const struct conf_name conf_rx_offload_names[];

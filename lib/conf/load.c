@@ -663,6 +663,8 @@ static int load_common(config_t *cfg, int read_ok, const char *label, const char
 	read_group(&r, NULL, config_root_setting(cfg), "", out);
 	resolve_one(out->routing.manifests, dir);
 	resolve_one(out->kubernetes.kubeconfig, dir);
+	resolve_one(out->tls.default_certificate, dir);
+	resolve_one(out->tls.default_key, dir);
 	conf_check_relations(&r, cfg, out);
 	return r.problems;
 }

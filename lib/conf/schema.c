@@ -411,6 +411,22 @@ const struct conf_field conf_fields[] = {
 	 .names = load_balance_names,
 	 .def = "round-robin"},
 
+	/* tls */
+	{.path = "tls", GROUP(CONF_REC_TOP)},
+	{.path = "tls.default_certificate",
+	 .type = CONF_T_STRING,
+	 AT(TOP, tls.default_certificate),
+	 .example = "/etc/sluice/tls/default.crt"},
+	{.path = "tls.default_key",
+	 .type = CONF_T_STRING,
+	 AT(TOP, tls.default_key),
+	 .example = "/etc/sluice/tls/default.key"},
+	{.path = "tls.default_secret",
+	 .type = CONF_T_STRING,
+	 AT(TOP, tls.default_secret),
+	 .check = conf_check_secret_ref,
+	 .example = "ingress/default-tls"},
+
 	/* kubernetes: present = enabled */
 	{.path = "kubernetes",
 	 GROUP(CONF_REC_TOP),

@@ -1,7 +1,8 @@
 /*
  * control: desired state from every source, compiled into route tables.
  *
- * The model holds Kubernetes objects — Ingress, IngressClass, Service, EndpointSlice — as parsed
+ * The model holds Kubernetes objects — Ingress, IngressClass, Service, EndpointSlice, and
+ * Secrets of type kubernetes.io/tls (only their certificate and key) — as parsed
  * JSON (jansson), keyed by kind, namespace and name. Every source fills the same model: the
  * manifest directory (YAML or JSON files, converted to JSON first), and later the Kubernetes API
  * watch. Compiling reads the model and produces an immutable struct route_table plus its pools,
@@ -110,6 +111,42 @@ struct control_class {
  */
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs);
+
+/* ---- certificates (certs.c) ------------------------------------------------------------- */
+
+struct tls_cert;
+struct tls_certs;
+
+/* Parsed Secrets kept across compiles (only what the last compile used). */
+struct control_cert_cache;
+struct control_cert_cache *control_cert_cache_new(void);
+void control_cert_cache_free(struct control_cert_cache *c);
+uint64_t control_cert_cache_parses(const struct control_cert_cache *c); /* Secrets parsed */
+
+struct control_tls_defaults {
+	const char *secret;	   /* "ns/name" of a Secret for the default certificate, or NULL */
+	struct tls_cert *fallback; /* the configured or self-signed default (borrowed) */
+};
+
+struct control_cert_stats {
+	uint32_t certificates;	    /* distinct certificates in use */
+	uint32_t names;		    /* host names (exact and wildcard) with a certificate */
+	uint32_t secret_errors;	    /* Secrets that could not serve (each reported) */
+	bool default_self_signed;   /* the default certificate is the generated one */
+	int64_t earliest_not_after; /* of the certificates in use; 0 when none */
+};
+
+/*
+ * The certificate store for the Ingresses of class cls: each spec.tls entry's Secret (same
+ * namespace, type kubernetes.io/tls) serves its hosts (or the Ingress's rule hosts when it lists
+ * none); the oldest Ingress wins a host, per key kind. Broken or missing Secrets are reported in
+ * errs and their hosts get the default. Never NULL unless memory runs out.
+ */
+struct tls_certs *control_compile_certs(const struct control_model *m,
+					const struct control_class *cls,
+					struct control_cert_cache *cache,
+					const struct control_tls_defaults *defs,
+					struct control_errors *errs, struct control_cert_stats *st);
 
 /* Whether an Ingress (its JSON) belongs to class c given the model's IngressClasses. */
 bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,

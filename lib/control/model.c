@@ -133,7 +133,40 @@ static const char *const kinds[][2] = {
 	{"IngressClass", "networking.k8s.io/v1"},
 	{"Service", "v1"},
 	{"EndpointSlice", "discovery.k8s.io/v1"},
+	{"Secret", "v1"},
 };
+
+/* A Secret is kept only if it is of type kubernetes.io/tls, and only its name, type and the
+ * two fields a certificate needs: other Secrets (tokens, passwords) never enter the model. */
+static json_t *tls_secret_only(json_t *obj)
+{
+	const char *type = json_string_value(json_object_get(obj, "type"));
+	if (type == NULL || strcmp(type, "kubernetes.io/tls") != 0)
+		return NULL;
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *out =
+		json_pack("{s:s,s:s,s:s,s:{s:O*,s:O*,s:O*,s:O*}}", "apiVersion", "v1", "kind",
+			  "Secret", "type", type, "metadata", "name", json_object_get(meta, "name"),
+			  "namespace", json_object_get(meta, "namespace"), "resourceVersion",
+			  json_object_get(meta, "resourceVersion"), "creationTimestamp",
+			  json_object_get(meta, "creationTimestamp"));
+	if (out == NULL)
+		return NULL;
+	const char *fields[2] = {"data", "stringData"};
+	for (int f = 0; f < 2; f++) {
+		json_t *d = json_object_get(obj, fields[f]);
+		if (!json_is_object(d))
+			continue;
+		json_t *keep = json_object();
+		json_t *crt = json_object_get(d, "tls.crt"), *key = json_object_get(d, "tls.key");
+		if (crt)
+			json_object_set(keep, "tls.crt", crt);
+		if (key)
+			json_object_set(keep, "tls.key", key);
+		json_object_set_new(out, fields[f], keep);
+	}
+	return out;
+}
 
 int control_add_object(struct control_model *m, json_t *obj, const char *where,
 		       struct control_errors *errs)
@@ -157,6 +190,22 @@ int control_add_object(struct control_model *m, json_t *obj, const char *where,
 			known = (int)i;
 	if (known < 0)
 		return 0; /* other kinds (Deployment, ConfigMap...) live in the same files */
+	json_t *slim = NULL;
+	if (strcmp(kind, "Secret") == 0 && (api == NULL || strcmp(api, "v1") == 0)) {
+		slim = tls_secret_only(obj);
+		if (slim == NULL) {
+			/* Not a TLS Secret (any more): not kept. */
+			const char *sn = json_string_value(
+				json_object_get(json_object_get(obj, "metadata"), "name"));
+			const char *sns = json_string_value(
+				json_object_get(json_object_get(obj, "metadata"), "namespace"));
+			if (sn)
+				control_delete_object(m, "Secret", sns && sns[0] ? sns : "default",
+						      sn);
+			return 0;
+		}
+		obj = slim;
+	}
 	if (api == NULL || strcmp(api, kinds[known][1]) != 0) {
 		control_errors_add(errs,
 				   "%s: %s: apiVersion \"%s\" is not supported; use %s; skipped",
@@ -167,6 +216,7 @@ int control_add_object(struct control_model *m, json_t *obj, const char *where,
 	const char *name = json_string_value(json_object_get(meta, "name"));
 	if (!json_is_object(meta) || name == NULL || name[0] == '\0') {
 		control_errors_add(errs, "%s: %s: metadata.name: missing; skipped", where, kind);
+		json_decref(slim);
 		return -1;
 	}
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
@@ -181,13 +231,16 @@ int control_add_object(struct control_model *m, json_t *obj, const char *where,
 		json_incref(obj);
 		json_decref(o->json);
 		o->json = obj;
+		json_decref(slim);
 		return 1;
 	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;
 		struct object *no = realloc(m->objs, cap * sizeof(*no));
-		if (no == NULL)
+		if (no == NULL) {
+			json_decref(slim);
 			return -1;
+		}
 		m->objs = no;
 		m->cap = cap;
 	}
@@ -198,6 +251,7 @@ int control_add_object(struct control_model *m, json_t *obj, const char *where,
 	json_incref(obj);
 	o->json = obj;
 	json_object_set_new(m->by_key, key, json_integer((json_int_t)(m->n - 1)));
+	json_decref(slim);
 	return 1;
 }
 

@@ -5,8 +5,9 @@
  *   - where the API server is and how to authenticate: a kubeconfig file (server, CA, bearer
  *     token or token file, client certificate) or the in-cluster service account (token and CA
  *     at their standard paths, KUBERNETES_SERVICE_HOST and _PORT);
- *   - the sync: for Ingress, IngressClass, Service and EndpointSlice, list (in pages), then watch
- *     from the list's resourceVersion with bookmarks; resume a dropped watch from the last
+ *   - the sync: for Ingress, IngressClass, Service, EndpointSlice and Secrets of type
+ *     kubernetes.io/tls (by field selector: no other Secret is ever read), list (in pages), then
+ * watch from the list's resourceVersion with bookmarks; resume a dropped watch from the last
  *     resourceVersion seen; relist on 410 Gone; back off exponentially with jitter on errors.
  *     Objects go into a struct control_model; a generation counter tells the caller to
  *     recompile. The sync also writes the gateway's addresses into status.loadBalancer of the
@@ -64,6 +65,7 @@ enum kube_kind {
 	KUBE_INGRESSCLASS,
 	KUBE_SERVICE,
 	KUBE_ENDPOINTSLICE,
+	KUBE_SECRET, /* only type kubernetes.io/tls (a field selector): certificates */
 	KUBE_KIND__COUNT,
 };
 

@@ -32,6 +32,7 @@
 
 static const struct {
 	const char *kind, *api_version, *path;
+	const char *select; /* a selector the list and the watch carry, or "" */
 } kinds[KUBE_KIND__COUNT] = {
 	[KUBE_INGRESS] = {"Ingress", "networking.k8s.io/v1",
 			  "/apis/networking.k8s.io/v1/ingresses"},
@@ -40,6 +41,8 @@ static const struct {
 	[KUBE_SERVICE] = {"Service", "v1", "/api/v1/services"},
 	[KUBE_ENDPOINTSLICE] = {"EndpointSlice", "discovery.k8s.io/v1",
 				"/apis/discovery.k8s.io/v1/endpointslices"},
+	[KUBE_SECRET] = {"Secret", "v1", "/api/v1/secrets",
+			 "&fieldSelector=type%3Dkubernetes.io%2Ftls"},
 };
 
 const char *kube_kind_name(enum kube_kind k)
@@ -235,8 +238,8 @@ static void start_list(struct kube_sync *s, enum kube_kind k)
 		ks->seen = json_object();
 	}
 	char url[4096];
-	snprintf(url, sizeof(url), "%s%s?limit=%u", s->o.client->server, kinds[k].path,
-		 s->o.page_size);
+	snprintf(url, sizeof(url), "%s%s?limit=%u%s", s->o.client->server, kinds[k].path,
+		 s->o.page_size, kinds[k].select ? kinds[k].select : "");
 	if (ks->cont) {
 		strncat(url, "&continue=", sizeof(url) - strlen(url) - 1);
 		kube__url_escape_append(url, sizeof(url), ks->cont);
@@ -253,8 +256,9 @@ static void start_watch(struct kube_sync *s, enum kube_kind k)
 	t += rnd(s) % (t / 4 + 1);
 	char url[4096];
 	snprintf(url, sizeof(url),
-		 "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
-		 s->o.client->server, kinds[k].path, ks->st.resource_version, t);
+		 "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u%s",
+		 s->o.client->server, kinds[k].path, ks->st.resource_version, t,
+		 kinds[k].select ? kinds[k].select : "");
 	ks->x = kube__xfer_new(s, X_WATCH, k, url, (long)t + 30);
 	ks->st.watches++;
 	if (ks->x) {

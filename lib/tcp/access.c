@@ -104,6 +104,10 @@ void access_forwarded(struct tcpl_ctx *c, struct conn *f, uint64_t now)
 	r->pod_port = f->pod_port;
 	r->connect_us = alog_us(c, conn_elapsed(f, now));
 	r->total_us = total_us(c, r, now);
+	/* The connect phase's start is kept at a coarser clock (CONN_T0_SHIFT) than the record's:
+	 * a fast connect can read a microsecond longer than the whole. The whole includes it. */
+	if (r->total_us < r->connect_us)
+		r->total_us = r->connect_us;
 	push(c, r);
 	c->alog_state[f->buf] = ALOG_IDLE;
 }

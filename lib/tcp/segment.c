@@ -249,8 +249,11 @@ enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				 responses[s].kind);
 	f->resp_status_idx = (uint8_t)s;
 	f->tries = 0;
-	if (unlikely(c->alog != NULL))
-		access_answer(c, f, responses[s].code, c->resp_len[s], now);
+	if (unlikely(c->alog != NULL)) {
+		uint16_t said;
+		local_response_bytes(c, f, &said); /* an HTTP answer, or a TLS alert */
+		access_answer(c, f, responses[s].code, said, now);
+	}
 	buf_release(c, f);
 	send_local_response(c, f, tx);
 	timer_arm(c, idx, f, now + c->cfg.rto_tsc);

@@ -127,12 +127,14 @@ static inline bool far_from(uint32_t seq, uint32_t ref)
 	return seq - ref + FAR_WINDOW > 2 * FAR_WINDOW;
 }
 
-/* Whether the connection came to a TLS listener (its first bytes are a ClientHello). */
+/* Whether the connection came to a TLS listener (its first bytes are a ClientHello): its
+ * port is one the client's NIC port names in `tls`. */
 static inline bool conn_tls(const struct tcpl_ctx *c, const struct conn *f)
 {
+	const struct tcpl_port *tp = &c->ports[f->client_pi];
 	uint16_t port = rte_be_to_cpu_16(f->vip_port);
-	for (unsigned i = 0; i < c->cfg.n_tls; i++)
-		if (c->cfg.tls_ports[i] == port)
+	for (unsigned i = 0; i < tp->n_tls; i++)
+		if (tp->tls_ports[i] == port)
 			return true;
 	return false;
 }

@@ -47,13 +47,14 @@ struct tcpl_port {
 	const uint16_t *reta;	/* redirection table: hash % reta_size → queue */
 	uint16_t reta_size;
 	uint16_t queue; /* this worker's RX queue on the port */
+	/* Which of the listen ports are TLS listeners on this port (sni.c), host order. */
+	uint16_t tls_ports[TCPL_MAX_LISTEN];
+	uint8_t n_tls;
 };
 
 struct tcpl_config {
 	uint16_t listen_ports[TCPL_MAX_LISTEN]; /* host order */
 	uint8_t n_listen;
-	uint16_t tls_ports[TCPL_MAX_LISTEN]; /* which of them are TLS listeners (SNI routing) */
-	uint8_t n_tls;
 	struct http_limits limits;
 	uint32_t request_buffer; /* bytes per connection while the head arrives */
 	uint32_t buffers;	 /* request buffers per worker */

@@ -81,7 +81,7 @@ static int learn_length(struct tls_hello_scan *s, const uint8_t *buf, uint32_t l
 	if (h[0] != HS_CLIENT_HELLO)
 		return refuse(err, TLS_HELLO_E_NOT_CLIENT_HELLO);
 	uint32_t body = (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-	if (body > max - 4)
+	if (body + 4 > max) /* body < 2^24: no overflow */
 		return refuse(err, TLS_HELLO_E_TOO_BIG);
 	s->hs_len = 4 + body;
 	return TLS_HELLO_MORE;
@@ -255,7 +255,8 @@ int tls_hello_parse(const struct tls_hello_scan *s, const uint8_t *buf, uint32_t
 	struct rd msg = {scratch, s->hs_len, false};
 	if (rd_int(&msg, 1) != HS_CLIENT_HELLO)
 		return refuse(err, TLS_HELLO_E_NOT_CLIENT_HELLO);
-	struct rd body = {msg.p + 3, rd_int(&msg, 3), false};
+	uint32_t body_len = rd_int(&msg, 3);
+	struct rd body = {msg.p, body_len, false};
 	if (msg.bad || body.n != msg.n)
 		return refuse(err, TLS_HELLO_E_BAD_LENGTH);
 	h->version = (uint16_t)rd_int(&body, 2);

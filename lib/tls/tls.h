@@ -20,6 +20,10 @@
  *
  * Nothing here allocates or keeps pointers; parsing needs one scratch buffer of the message's
  * size (the caller's, usually on the stack).
+ *
+ * The second part (certs.c) holds what a terminating listener will serve: certificates parsed
+ * from Secrets, chosen by server name (exact, wildcard, default). It uses OpenSSL and runs on
+ * the management lcore; the ClientHello reader does not.
  */
 #ifndef SLUICE_TLS_H
 #define SLUICE_TLS_H
@@ -114,5 +118,71 @@ int tls_hello_parse(const struct tls_hello_scan *s, const uint8_t *buf, uint32_t
 #define TLS_ALERT_HANDSHAKE_FAILURE 40
 #define TLS_ALERT_LEN		    7
 void tls_alert_record(uint8_t out[TLS_ALERT_LEN], uint8_t description);
+
+/* ---- certificates (certs.c; the management lcore builds, handshakes read) ---------------- */
+
+enum tls_key_kind {
+	TLS_KEY_ECDSA,
+	TLS_KEY_RSA,
+	TLS_KEY__COUNT
+};
+#define TLS_KINDS_ANY 0x3u
+
+/* A leaf certificate, its chain and its private key, checked and immutable; reference-counted
+ * (refs are taken and dropped on the management lcore only). */
+struct tls_cert;
+
+/*
+ * Parse a PEM chain (leaf first, then intermediates) and a PEM private key. Checks: a
+ * certificate is there, the key is ECDSA on P-256 or P-384 or RSA of 2048 bits or more, and it
+ * matches the leaf. NULL with a one-line reason in why. The result holds one reference.
+ */
+struct tls_cert *tls_cert_from_pem(const char *crt, size_t crt_len, const char *key, size_t key_len,
+				   char *why, size_t why_len);
+/* A fresh self-signed ECDSA P-256 certificate for cn, valid a year (the default certificate
+ * when none is configured). */
+struct tls_cert *tls_cert_self_signed(const char *cn, char *why, size_t why_len);
+void tls_cert_ref(struct tls_cert *c);
+void tls_cert_unref(struct tls_cert *c);
+enum tls_key_kind tls_cert_kind(const struct tls_cert *c);
+int64_t tls_cert_not_after(const struct tls_cert *c); /* Unix seconds */
+bool tls_cert_is_self_signed_default(const struct tls_cert *c);
+/* Whether the certificate's names cover host (exact or "*." wildcard host). */
+bool tls_cert_covers(const struct tls_cert *c, const char *host);
+void tls_cert_subject(const struct tls_cert *c, char *out, size_t len);
+void *tls_cert_x509(const struct tls_cert *c); /* the leaf, an X509 * */
+/* Where the certificate came from, for messages: "ns/name" of its Secret, a file name,
+ * "self-signed" for the generated default. */
+void tls_cert_set_source(struct tls_cert *c, const char *source);
+const char *tls_cert_source(const struct tls_cert *c);
+
+/* The certificates by server name: exact names, "*." wildcards of one label, a default. Built
+ * by adding, then only read (replace a store whole to change it). */
+struct tls_certs;
+
+enum tls_match {
+	TLS_MATCH_EXACT,
+	TLS_MATCH_WILDCARD,
+	TLS_MATCH_DEFAULT
+};
+
+struct tls_certs *tls_certs_new(void);
+void tls_certs_free(struct tls_certs *s); /* drops its references */
+/* Give host ("foo.com" or "*.foo.com", any case) certificate c (a reference is taken). Each
+ * name holds one certificate per key kind; a second of the same kind is refused (0), so the
+ * caller adds in precedence order. 1 added, -1 invalid or out of memory. */
+int tls_certs_add(struct tls_certs *s, const char *host, struct tls_cert *c);
+void tls_certs_set_default(struct tls_certs *s, struct tls_cert *c);
+/*
+ * The certificate for a server name (a trailing dot is ignored; any case): the exact name,
+ * else the wildcard of its first label, else the default (*how says which). Of a name's two
+ * certificates, the first kind in `kinds` (1 << enum tls_key_kind) wins, else the other. NULL
+ * only when nothing matches and there is no default.
+ */
+const struct tls_cert *tls_certs_select(const struct tls_certs *s, const char *name, size_t len,
+					unsigned kinds, enum tls_match *how);
+const struct tls_cert *tls_certs_default(const struct tls_certs *s);
+uint32_t tls_certs_names(const struct tls_certs *s);
+int64_t tls_certs_earliest_not_after(const struct tls_certs *s); /* 0 when empty */
 
 #endif

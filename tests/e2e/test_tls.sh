@@ -114,14 +114,45 @@ spec:
           - {path: /, pathType: Prefix, backend: {service: {name: tls-b, port: {name: https}}}}
 YAML
 
+# Certificates from spec.tls (compiled beside the routes; served once a listener terminates):
+# a good Secret, one whose key does not match, one that is missing.
+secret_yaml() { # name crt key
+	printf 'apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: %s, namespace: e2e}\ndata:\n  tls.crt: %s\n  tls.key: %s\n' \
+		"$1" "$(base64 -w0 "$2")" "$(base64 -w0 "$3")"
+}
+leaf site DNS:site.example
+{
+	secret_yaml site-tls site.pem site.key
+	echo ---
+	secret_yaml broken-tls tls.pem wild.key
+	echo ---
+	cat <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: terminate, namespace: e2e}
+spec:
+  ingressClassName: sluice
+  tls:
+    - {hosts: [site.example], secretName: site-tls}
+    - {hosts: [broken.example], secretName: broken-tls}
+    - {hosts: [missing.example], secretName: no-such-secret}
+  rules:
+    - host: site.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+YAML
+} >"$work/manifests/60-certs.yaml"
+
 mport=$((20000 + $$ % 20000))
 TOPO_LISTEN="[80, 443]" topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" \
 	"$work/manifests"
 gw_start "$work/sluice.conf" "$mport"
-metric() {
+gauge() { # full metric name → summed value
 	ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" |
-		awk -v m="sluice_$1_total" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%.0f\n", s}'
+		awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%.0f\n", s}'
 }
+metric() { gauge "sluice_$1_total"; }
 V=$TOPO_VIP
 in_client() { ip netns exec "${P}client" "$@"; }
 https() { # name [curl args...]: the body of https://name/
@@ -207,5 +238,30 @@ reqs=$(echo "$res" | awk '/requests in/ {print $1}')
 after=$(metric tls_passthrough)
 [ $((after - before)) -ge 16 ] || fail "wrk's connections were not passed through ($before → $after)"
 echo "ok: wrk over https: $reqs requests on $((after - before)) connections, no errors"
+
+# The certificates: one in use, two Secrets reported by name with the reason, the generated
+# default in place; rotating the good Secret re-parses that one Secret only.
+[ "$(gauge sluice_tls_certificates)" = 1 ] || fail "tls_certificates is $(gauge sluice_tls_certificates), want 1"
+[ "$(gauge sluice_tls_secret_errors)" = 2 ] || fail "tls_secret_errors is $(gauge sluice_tls_secret_errors), want 2"
+[ "$(gauge sluice_tls_default_certificate_self_signed)" = 1 ] || fail "no self-signed default reported"
+grep -q "Secret e2e/broken-tls (spec.tls\[1\] of Ingress e2e/terminate): tls.key does not match the certificate in tls.crt; hosts broken.example get the default certificate" "$work/gw.log" ||
+	fail "the broken Secret was not logged with its reason"
+grep -q "Secret e2e/no-such-secret (spec.tls\[2\] of Ingress e2e/terminate): not found" "$work/gw.log" ||
+	fail "the missing Secret was not logged"
+parses=$(metric tls_secret_parses)
+leaf site DNS:site.example # a new certificate for the same Secret
+{
+	secret_yaml site-tls site.pem site.key
+	echo ---
+	secret_yaml broken-tls tls.pem wild.key
+	sed -n '/^apiVersion: networking/,$p' "$work/manifests/60-certs.yaml" | sed '1i ---'
+} >"$work/manifests/60-certs.yaml.new"
+mv "$work/manifests/60-certs.yaml.new" "$work/manifests/60-certs.yaml"
+wait_for 10 sh -c "[ \$(ip netns exec ${P}gw curl -s http://127.0.0.1:$mport/metrics | awk '/^sluice_tls_secret_parses_total/ {print \$2}') -gt $parses ]" ||
+	fail "the rotated Secret was not parsed again"
+[ "$(metric tls_secret_parses)" = $((parses + 1)) ] ||
+	fail "rotation parsed $(( $(metric tls_secret_parses) - parses )) Secrets, not just the rotated one"
+[ "$(gauge sluice_tls_certificates)" = 1 ] || fail "certificates after rotation: $(gauge sluice_tls_certificates)"
+echo "ok: certificates from Secrets: one in use, a broken and a missing Secret reported by name; a rotation re-parses one Secret"
 
 gw_stop

@@ -51,7 +51,19 @@ KINDS = {
     "IngressClass": ("networking.k8s.io/v1", "/apis/networking.k8s.io/v1/ingressclasses", False),
     "Service": ("v1", "/api/v1/services", True),
     "EndpointSlice": ("discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices", True),
+    "Secret": ("v1", "/api/v1/secrets", True),
 }
+
+
+def selected(obj, q):
+    """The fieldSelector the gateway uses on Secrets: type=VALUE (others are refused)."""
+    sel = q.get("fieldSelector", "")
+    if not sel:
+        return True
+    field, _, value = sel.partition("=")
+    if field != "type":
+        raise ValueError("unsupported field selector " + sel)
+    return obj.get("type") == value
 PATH_KIND = {v[1]: k for k, v in KINDS.items()}
 
 
@@ -241,7 +253,8 @@ class Api(JsonHandler):
             else:
                 rv = st.rv
                 offset = 0
-                snapshot = [copy.deepcopy(o) for _, o in sorted(st.objects[kind].items())]
+                snapshot = [copy.deepcopy(o) for _, o in sorted(st.objects[kind].items())
+                            if selected(o, q)]
             items = snapshot[offset:offset + limit] if limit else snapshot[offset:]
             meta = {"resourceVersion": str(rv)}
             nxt = offset + len(items)
@@ -279,7 +292,7 @@ class Api(JsonHandler):
                 if rv_q in ("", "0"):
                     cursor = st.rv
                     initial = [{"type": "ADDED", "object": copy.deepcopy(o)}
-                               for o in st.objects[kind].values()]
+                               for o in st.objects[kind].values() if selected(o, q)]
                 else:
                     cursor = int(rv_q)
                     initial = []
@@ -300,7 +313,7 @@ class Api(JsonHandler):
                     if st.drop_gen != gen or self.server.stopping or time.time() < st.down_until:
                         raise ConnectionAbortedError
                     i = bisect.bisect_right(st.events, cursor, key=lambda e: e[0])
-                    evs = [e for e in st.events[i:] if e[1] == kind]
+                    evs = [e for e in st.events[i:] if e[1] == kind and selected(e[3], q)]
                     if st.events:
                         cursor = max(cursor, st.events[-1][0])
                 for e in evs:

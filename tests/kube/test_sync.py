@@ -123,6 +123,22 @@ def ingress(name, host, path, svc, ns="default", cls="sluice", path_type="Prefix
     return {"kind": "Ingress", "metadata": {"name": name, "namespace": ns}, "spec": spec}
 
 
+def tls_secret(name, d, cert, ns="default", type_="kubernetes.io/tls"):
+    """A Secret with the PEM files d/cert.crt and d/cert.key."""
+    return {"kind": "Secret", "type": type_, "metadata": {"name": name, "namespace": ns},
+            "data": {"tls.crt": b64(os.path.join(d, cert + ".crt")),
+                     "tls.key": b64(os.path.join(d, cert + ".key"))}}
+
+
+def site_cert(d, name, host):
+    """A self-signed ECDSA certificate for host: d/name.crt and d/name.key."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", name + ".key", "-out",
+                    name + ".crt", "-days", "2", "-subj", "/CN=" + host, "-addext",
+                    "subjectAltName=DNS:" + host], cwd=d, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 # ---- the harness ---------------------------------------------------------------------------
 
 class Env:
@@ -465,6 +481,7 @@ def t_rbac_covers_the_client(env):
         [("networking.k8s.io", "ingressclasses", v) for v in ("list", "watch")] + \
         [("", "services", v) for v in ("list", "watch")] + \
         [("discovery.k8s.io", "endpointslices", v) for v in ("list", "watch")] + \
+        [("", "secrets", v) for v in ("list", "watch")] + \
         [("networking.k8s.io", "ingresses/status", "patch")]
     missing = [n for n in need if n not in granted]
     if missing:
@@ -479,7 +496,47 @@ def t_rbac_covers_the_client(env):
         fail("the client read %s, expected %s" % (sorted(paths), sorted(want)))
 
 
+def t_tls_secrets(env):
+    """spec.tls Secrets through the API: only kubernetes.io/tls Secrets are read (a field
+    selector), a Secret that appears, rotates or breaks reaches the certificates without a
+    restart, and the other hosts keep theirs."""
+    base(env)
+    site_cert(env.dir, "shop", "shop.example")
+    site_cert(env.dir, "api", "api.example")
+    ing = ingress("shop", "shop.example", "/", "web")
+    ing["spec"]["tls"] = [{"hosts": ["shop.example"], "secretName": "shop-tls"},
+                          {"hosts": ["api.example"], "secretName": "api-tls"}]
+    env.apply(ing, tls_secret("api-tls", env.dir, "api"),
+              tls_secret("opaque", env.dir, "api", type_="Opaque"))
+    env.start_watch(["--certs"])
+    cert = lambda want: lambda a: a.get("certificate", {}).get("source") == want
+    env.eventually("shop.example", "/", cert("self-signed"), "a missing Secret: the default")
+    env.eventually("api.example", "/", cert("default/api-tls"), "api.example's Secret")
+    env.apply(tls_secret("shop-tls", env.dir, "shop"))
+    env.eventually("shop.example", "/", cert("default/shop-tls"), "a Secret that appears")
+    before = env.ask("shop.example", "/")["certificate"]["not_after"]
+    time.sleep(1.1)
+    site_cert(env.dir, "shop", "shop.example")  # rotated: a later expiry
+    env.apply(tls_secret("shop-tls", env.dir, "shop"))
+    env.eventually("shop.example", "/", lambda a: a["certificate"]["not_after"] > before,
+                   "a rotated Secret")
+    broken = tls_secret("shop-tls", env.dir, "shop")
+    broken["data"]["tls.key"] = b64(os.path.join(env.dir, "api.key"))
+    env.apply(broken)
+    env.eventually("shop.example", "/", cert("self-signed"), "a broken Secret: the default")
+    a = env.ask("api.example", "/")
+    if not cert("default/api-tls")(a):
+        fail("api.example lost its certificate when shop-tls broke: " + json.dumps(a))
+    if "Secret default/shop-tls (spec.tls[0] of Ingress default/shop): tls.key does not " \
+            "match the certificate in tls.crt" not in env.stderr():
+        fail("the broken Secret was not reported:\n" + env.stderr())
+    reads = env.requests("GET /api/v1/secrets")
+    if not reads or any("fieldSelector=type%3Dkubernetes.io%2Ftls" not in r for r in reads):
+        fail("Secrets read without the type selector: %s" % reads)
+
+
 SCENARIOS = {
+    "tls_secrets": ("token", t_tls_secrets),
     "list_and_route": ("token", t_list_and_route),
     "ingress_add_change_delete": ("token", t_ingress_add_change_delete),
     "endpointslice_scale": ("token", t_endpointslice_scale),

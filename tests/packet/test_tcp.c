@@ -78,8 +78,6 @@ static struct tcpl_config test_config(void)
 	struct tcpl_config cfg = tcpl_config_default(rte_get_tsc_hz());
 	cfg.buffers = 64;
 	cfg.listen_ports[cfg.n_listen++] = 443; /* a TLS listener beside port 80 */
-	cfg.tls_ports[0] = 443;
-	cfg.n_tls = 1;
 	cfg.snat_port_first = 20000;
 	cfg.snat_port_count = 1000;
 	return cfg;
@@ -145,7 +143,12 @@ static void setup(void)
 
 	struct tcpl_config cfg = test_config();
 	struct tcpl_port ports[2] = {
-		{.local = &client_side, .conf = NULL, .offloads = 0, .mss = 1460},
+		{.local = &client_side,
+		 .conf = NULL,
+		 .offloads = 0,
+		 .mss = 1460,
+		 .tls_ports = {443},
+		 .n_tls = 1},
 		{.local = &pod_side, .conf = &pod_conf, .offloads = 0, .mss = 1460},
 	};
 	char err[256];

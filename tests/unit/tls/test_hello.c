@@ -381,6 +381,12 @@ Test(hello, size_limit_and_trailing_bytes)
 	enum tls_hello_error e;
 	cr_assert_eq(tls_hello_scan(&s, b, (uint32_t)n, 64, &e), TLS_HELLO_ERROR);
 	cr_assert_eq(e, TLS_HELLO_E_TOO_BIG);
+	for (uint32_t tiny = 1; tiny < 5; tiny++) { /* no wrap-around below the header's size */
+		tls_hello_scan_init(&s);
+		cr_assert_eq(tls_hello_scan(&s, b, (uint32_t)n, tiny, &e), TLS_HELLO_ERROR, "%u",
+			     tiny);
+		cr_assert_eq(e, TLS_HELLO_E_TOO_BIG);
+	}
 	/* a byte of something else inside the record that ends the hello */
 	b[n] = 0x42;
 	size_t rl = ((size_t)b[3] << 8 | b[4]) + 1;
