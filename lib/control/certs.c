@@ -199,18 +199,8 @@ static struct tls_cert *secret_cert(struct control_cert_cache *cache, const stru
 
 struct tls_ing {
 	json_t *j;
-	const char *ts, *ns, *name;
+	const char *ns, *name;
 };
-
-static int cmp_tls_ing(const void *a, const void *b)
-{
-	const struct tls_ing *x = a, *y = b;
-	int c = strcmp(x->ts, y->ts);
-	if (c)
-		return c;
-	c = strcmp(x->ns, y->ns);
-	return c ? c : strcmp(x->name, y->name);
-}
 
 static const char *meta(json_t *o, const char *k)
 {
@@ -287,20 +277,18 @@ struct tls_certs *control_compile_certs(const struct control_model *m,
 		tls_certs_set_default(s, def);
 	st->default_self_signed = def && tls_cert_is_self_signed_default(def);
 
-	struct tls_ing *ings = calloc(control_object_count(m) + 1, sizeof(*ings));
-	size_t n = 0;
-	for (size_t i = 0; ings && i < control_object_count(m); i++) {
-		json_t *j = control_object_at(m, i);
-		if (strcmp(json_string_value(json_object_get(j, "kind")) ?: "", "Ingress") != 0 ||
-		    json_object_get(json_object_get(j, "spec"), "tls") == NULL ||
-		    !control_ingress_is_ours(m, cls, j))
+	size_t n_all = 0, n = 0;
+	json_t **all = control_ingresses_of_class(m, cls, &n_all);
+	struct tls_ing *ings = calloc(n_all + 1, sizeof(*ings));
+	for (size_t i = 0; ings && i < n_all; i++) {
+		json_t *j = all[i];
+		if (json_object_get(json_object_get(j, "spec"), "tls") == NULL)
 			continue;
-		const char *ts = meta(j, "creationTimestamp");
 		const char *ns = meta(j, "namespace");
-		ings[n++] = (struct tls_ing){j, ts ? ts : "", ns && ns[0] ? ns : "default",
-					     meta(j, "name") ?: ""};
+		ings[n++] =
+			(struct tls_ing){j, ns && ns[0] ? ns : "default", meta(j, "name") ?: ""};
 	}
-	qsort(ings, n, sizeof(*ings), cmp_tls_ing);
+	free(all);
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *tls = json_object_get(json_object_get(ings[i].j, "spec"), "tls");

@@ -656,6 +656,34 @@ static void passthrough_hosts(struct compile *cc, const struct ing *in, const st
 	}
 }
 
+json_t **control_ingresses_of_class(const struct control_model *m, const struct control_class *c,
+				    size_t *n_out)
+{
+	struct classes cl;
+	classes_collect(m, &cl);
+	struct ing *ings = calloc(control_object_count(m) + 1, sizeof(*ings));
+	json_t **out = NULL;
+	size_t n = 0;
+	for (size_t i = 0; ings && i < control_object_count(m); i++) {
+		if (strcmp(control__kind(m, i), "Ingress") != 0)
+			continue;
+		json_t *j = control_object_at(m, i);
+		if (!is_ours(&cl, c, j))
+			continue;
+		const char *ts = meta_str(j, "creationTimestamp");
+		ings[n++] = (struct ing){j, ts ? ts : "", obj_ns(j), meta_str(j, "name")};
+	}
+	if (ings)
+		qsort(ings, n, sizeof(*ings), cmp_ing);
+	out = calloc(n + 1, sizeof(*out));
+	for (size_t i = 0; out && i < n; i++)
+		out[i] = ings[i].j;
+	*n_out = out ? n : 0;
+	free(ings);
+	free(cl.v);
+	return out;
+}
+
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs)
 {

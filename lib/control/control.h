@@ -148,6 +148,11 @@ struct tls_certs *control_compile_certs(const struct control_model *m,
 					const struct control_tls_defaults *defs,
 					struct control_errors *errs, struct control_cert_stats *st);
 
+/* The Ingresses of class c in precedence order (oldest creationTimestamp, then namespace/name):
+ * a malloc'd array of borrowed objects, *n of them; NULL only when memory runs out. */
+json_t **control_ingresses_of_class(const struct control_model *m, const struct control_class *c,
+				    size_t *n);
+
 /* Whether an Ingress (its JSON) belongs to class c given the model's IngressClasses. */
 bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,
 			     json_t *ingress);

@@ -72,6 +72,41 @@ Test(certs, each_refusal_says_why)
 	cr_assert(strncmp(why, "tls.key holds no PEM private key", 32) == 0, "%s", why);
 }
 
+/* The key in the forms issuers write: PKCS#8, PKCS#1 / SEC1 ("traditional", cert-manager's
+ * default), and SEC1 after an EC PARAMETERS block (openssl ecparam -genkey). */
+Test(certs, every_common_key_encoding_loads)
+{
+	const char *algs[] = {"P-256", "RSA:2048"};
+	for (int a = 0; a < 2; a++) {
+		struct pem p;
+		make(algs[a], "DNS:a.example", &p);
+		BIO *in = BIO_new_mem_buf(p.key, (int)p.key_len);
+		EVP_PKEY *k = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+		BIO_free(in);
+		BIO *out = BIO_new(BIO_s_mem());
+		if (a == 0)
+			BIO_puts(out, "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
+				      "-----END EC PARAMETERS-----\n");
+		PEM_write_bio_PrivateKey_traditional(out, k, NULL, NULL, 0, NULL, NULL);
+		char *d;
+		long n = BIO_get_mem_data(out, &d);
+		struct pem t = p;
+		memcpy(t.key, d, (size_t)n);
+		t.key[n] = '\0';
+		t.key_len = (size_t)n;
+		BIO_free(out);
+		EVP_PKEY_free(k);
+		cr_assert(strstr(t.key, a == 0 ? "BEGIN EC PRIVATE KEY" : "BEGIN RSA PRIVATE KEY"));
+		char why[256];
+		struct tls_cert *c = load(&t, why);
+		cr_assert_not_null(c, "%s: %s", algs[a], why);
+		tls_cert_unref(c);
+		c = load(&p, why); /* and PKCS#8 again after it: the shared decoder is reusable */
+		cr_assert_not_null(c, "%s", why);
+		tls_cert_unref(c);
+	}
+}
+
 Test(certs, a_chain_keeps_its_intermediates)
 {
 	struct pem leaf, inter;
