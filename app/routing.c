@@ -17,6 +17,29 @@
 #include "control/sources.h"
 #include "daemon-int.h"
 
+/* With the cluster as the source, a message about one object ("Ingress ns/name: ...",
+ * "Secret ns/name ...", control.h's convention) also becomes a Warning Event on that object. */
+static void post_event(struct daemon *d, const char *msg)
+{
+	if (d->kube == NULL)
+		return;
+	const char *at = msg;
+	if (strncmp(at, "default certificate ", 20) == 0)
+		at += 20;
+	char kind[16], ns[254], name[254];
+	if (sscanf(at, "%15s %253[^/ ]/%253[^ :(;]", kind, ns, name) != 3)
+		return;
+	const char *of = strstr(msg, " of Ingress ");
+	if (strcmp(kind, "Secret") == 0 && strstr(msg, ": not found") && of &&
+	    sscanf(of + 12, "%253[^/ ]/%253[^ :();]", ns, name) == 2)
+		/* A missing Secret is no object to describe: the Ingress naming it is. */
+		kube_sync_event(d->kube, "Ingress", ns, name, "CertificateProblem", msg);
+	else if (strcmp(kind, "Ingress") == 0)
+		kube_sync_event(d->kube, kind, ns, name, "IngressProblem", msg);
+	else if (strcmp(kind, "Secret") == 0)
+		kube_sync_event(d->kube, kind, ns, name, "CertificateProblem", msg);
+}
+
 /* Print the compile's messages that were not in the previous compile's: a missing Service is
  * reported when it starts being missing, not at every recompile. */
 static void report_errors(struct daemon *d, const struct control_errors *errs)
@@ -24,8 +47,10 @@ static void report_errors(struct daemon *d, const struct control_errors *errs)
 	json_t *now = json_object();
 	for (size_t i = 0; i < errs->n; i++) {
 		if (d->last_errors == NULL ||
-		    json_object_get(d->last_errors, errs->msgs[i]) == NULL)
+		    json_object_get(d->last_errors, errs->msgs[i]) == NULL) {
 			log_warning("routing: %s", errs->msgs[i]);
+			post_event(d, errs->msgs[i]);
+		}
 		json_object_set_new(now, errs->msgs[i], json_true());
 	}
 	json_decref(d->last_errors);
@@ -421,6 +446,22 @@ static void kube_section(struct stats_text *t, void *arg)
 		kube_sync_synced(d->kube), (unsigned long)(ss->written - ss->cleared),
 		(unsigned long)ss->cleared, (unsigned long)ss->failed,
 		control_publisher_stats(d->publisher)->change_to_workers_s);
+	const struct kube_event_stats *es = kube_sync_event_stats(d->kube);
+	stats_text_printf(t,
+			  "# HELP sluice_kube_events_posted_total Warning Events posted about "
+			  "Ingresses and Secrets with a problem.\n"
+			  "# TYPE sluice_kube_events_posted_total counter\n"
+			  "sluice_kube_events_posted_total %lu\n"
+			  "# HELP sluice_kube_events_failed_total Events the API server refused or "
+			  "that were not delivered.\n"
+			  "# TYPE sluice_kube_events_failed_total counter\n"
+			  "sluice_kube_events_failed_total %lu\n"
+			  "# HELP sluice_kube_events_dropped_total Events dropped because too many "
+			  "were queued.\n"
+			  "# TYPE sluice_kube_events_dropped_total counter\n"
+			  "sluice_kube_events_dropped_total %lu\n",
+			  (unsigned long)es->posted, (unsigned long)es->failed,
+			  (unsigned long)es->dropped);
 }
 
 static void route_section(struct stats_text *t, void *arg)

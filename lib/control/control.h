@@ -23,6 +23,8 @@
 
 #include "route/route.h"
 
+/* Messages about one object start with its kind and namespace/name ("Ingress ns/name: ...",
+ * "Secret ns/name (...)"); the gateway turns those into Kubernetes Events on the object. */
 struct control_errors {
 	char **msgs;
 	size_t n, cap;

@@ -93,6 +93,12 @@ struct kube_kind_stats {
 	char resource_version[64]; /* the last one seen */
 };
 
+struct kube_event_stats {
+	uint64_t posted;  /* Events the API server accepted */
+	uint64_t failed;  /* refused or not delivered (the first one is logged) */
+	uint64_t dropped; /* queued beyond MAX_EVENTS_QUEUED: the oldest dropped */
+};
+
 struct kube_status_stats {
 	uint64_t written; /* status PATCHes that succeeded (set or cleared) */
 	uint64_t cleared; /* of which clears */
@@ -149,5 +155,14 @@ const struct kube_status_stats *kube_sync_status_stats(const struct kube_sync *s
 
 /* Monotonic clock in nanoseconds (the clock pending_since uses). */
 uint64_t kube_now_ns(void);
+
+/*
+ * Post a Warning Event about an object (kind "Ingress" or "Secret") — reason a CamelCase word,
+ * message what the log says. Queued and sent as the sync runs; bounded, never retried, counted
+ * (kube_sync_event_stats).
+ */
+void kube_sync_event(struct kube_sync *s, const char *kind, const char *ns, const char *name,
+		     const char *reason, const char *message);
+const struct kube_event_stats *kube_sync_event_stats(const struct kube_sync *s);
 
 #endif

@@ -21,11 +21,14 @@
 
 #define MAX_BODY	     (512u << 20) /* a list page or one watch event larger than this is refused */
 #define MAX_STATUS_IN_FLIGHT 8
+#define MAX_EVENTS_QUEUED    256
+#define MAX_EVENTS_IN_FLIGHT 4
 
 enum xfer_type {
 	X_LIST,
 	X_WATCH,
-	X_STATUS
+	X_STATUS,
+	X_EVENT,
 };
 
 struct kube_sync;
@@ -81,6 +84,11 @@ struct kube_sync {
 	uint64_t status_retry_at;
 	bool status_waiting; /* what is queued waits for writes in flight: no timer needed */
 	struct kube_status_stats sst;
+	/* Events (events.c) */
+	json_t *event_queue; /* [{ns, body}], oldest first */
+	struct xfer *event_x[MAX_EVENTS_IN_FLIGHT];
+	unsigned events_in_flight;
+	struct kube_event_stats est;
 };
 
 /* config.c: the bearer token for the next request (NULL = none). */
@@ -105,6 +113,10 @@ void kube__xfer_free(struct xfer *x);
 long kube__response_code(const struct xfer *x);
 void kube__url_escape_append(char *out, size_t len, const char *v);
 void kube__status_message(const struct xfer *x, char *out, size_t len);
+
+/* events.c */
+void kube__events_start(struct kube_sync *s);
+void kube__events_done(struct kube_sync *s, struct xfer *x, CURLcode rc);
 
 /* status.c */
 json_t *kube__lb_entries(const char *const *addrs, unsigned n);

@@ -490,7 +490,7 @@ static void drain_done(struct kube_sync *s)
 		struct xfer *x = NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		CURLcode rc = m->data.result;
-		if (x->type != X_STATUS)
+		if (x->type != X_STATUS && x->type != X_EVENT)
 			s->k[x->kind].x = NULL;
 		/* A watch we ended ourselves (410 or a bad event) reports a write error. */
 		if (rc == CURLE_WRITE_ERROR && (x->gone || x->bad))
@@ -504,6 +504,9 @@ static void drain_done(struct kube_sync *s)
 			break;
 		case X_STATUS:
 			kube__status_done(s, x, rc);
+			break;
+		case X_EVENT:
+			kube__events_done(s, x, rc);
 			break;
 		}
 		kube__xfer_free(x);
@@ -544,6 +547,7 @@ void kube_sync_run(struct kube_sync *s)
 			start_list(s, (enum kube_kind)k);
 	}
 	kube__status_start(s);
+	kube__events_start(s);
 	/* Transfers added above asked for an immediate timeout: start them now. */
 	if (s->curl_deadline && kube_now_ns() >= s->curl_deadline) {
 		s->curl_deadline = 0;
@@ -560,6 +564,8 @@ long kube_sync_timeout_ms(const struct kube_sync *s)
 	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++)
 		if (s->k[k].st.state == KUBE_STATE_BACKOFF && s->k[k].retry_at < next)
 			next = s->k[k].retry_at;
+	if (json_array_size(s->event_queue) && s->events_in_flight < MAX_EVENTS_IN_FLIGHT)
+		next = now;
 	if (json_object_size(s->status_queue) && s->status_in_flight < MAX_STATUS_IN_FLIGHT &&
 	    !s->status_waiting) {
 		uint64_t at = s->status_retry_at ? s->status_retry_at : now;
@@ -650,6 +656,7 @@ struct kube_sync *kube_sync_new(const struct kube_sync_opts *o, char *err, size_
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
 	s->status_queue = json_object();
 	s->status_busy = json_object();
+	s->event_queue = json_array();
 	if (o->n_status_addrs)
 		s->desired_lb = kube__lb_entries(o->status_addrs, o->n_status_addrs);
 	for (unsigned k = 0; k < KUBE_KIND__COUNT; k++) {
@@ -673,6 +680,9 @@ void kube_sync_free(struct kube_sync *s)
 		kube__xfer_free(s->status_x[i]);
 	json_decref(s->status_queue);
 	json_decref(s->status_busy);
+	for (unsigned i = 0; i < MAX_EVENTS_IN_FLIGHT; i++)
+		kube__xfer_free(s->event_x[i]);
+	json_decref(s->event_queue);
 	json_decref(s->desired_lb);
 	free(s->token);
 	if (s->multi)

@@ -146,4 +146,57 @@ lat=$(metric sluice_kube_change_to_workers_seconds)
 python3 -c "import sys; sys.exit(0 if 0 < float('$lat') < 1.0 else 1)" ||
 	fail "change to workers took ${lat}s"
 echo "ok: metrics: $ev EndpointSlice events, $set_n status sets, $clr_n clears, last change→workers ${lat}s"
+
+# Problems become Warning Events on the object: a Secret that does not decode (spec.tls), an
+# Ingress whose Service is missing; an Opaque Secret never reaches the gateway.
+apply_text <<'YAML' || fail "apply the broken objects"
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/tls
+metadata: {name: bad-tls, namespace: e2e}
+data: {tls.crt: "!!not base64!!", tls.key: "AAAA"}
+---
+apiVersion: v1
+kind: Secret
+type: Opaque
+metadata: {name: app-password, namespace: e2e}
+data: {password: aHVudGVyMg==}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: broken, namespace: e2e}
+spec:
+  ingressClassName: sluice
+  tls: [{hosts: [secure.example], secretName: bad-tls}, {hosts: [gone.example], secretName: gone-tls}]
+  rules:
+    - host: secure.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: no-such-svc, port: {number: 80}}}}
+YAML
+events() { ctl http://127.0.0.1:6080/_test/events; }
+wait_for 10 sh -c "ip netns exec ${P}gw curl -sf http://127.0.0.1:6080/_test/events | grep -q CertificateProblem" ||
+	fail "no Event for the broken Secret: $(events)"
+events | python3 -c '
+import json, sys
+evs = json.load(sys.stdin)
+def one(kind, name, reason, text):
+    m = [e for e in evs if e["involvedObject"] == {"apiVersion": "networking.k8s.io/v1" if kind == "Ingress" else "v1",
+         "kind": kind, "namespace": "e2e", "name": name} and e["reason"] == reason and text in e["message"]]
+    assert m, (kind, name, reason, evs)
+    e = m[0]
+    assert e["type"] == "Warning" and e["metadata"]["namespace"] == "e2e" and e["count"] == 1, e
+    assert e["reportingComponent"] == "sluice.dev/ingress-controller", e
+one("Secret", "bad-tls", "CertificateProblem", "data.tls.crt is not base64; hosts secure.example get the default certificate")
+one("Ingress", "broken", "IngressProblem", "Service e2e/no-such-svc does not exist")
+one("Ingress", "broken", "CertificateProblem", "Secret e2e/gone-tls (spec.tls[1] of Ingress e2e/broken): not found")
+assert not [e for e in evs if e["involvedObject"]["name"] in ("gone-tls", "app-password")], evs
+' || fail "the Events are not right: $(events)"
+ctl http://127.0.0.1:6080/_test/requests | grep -q 'GET /api/v1/secrets?.*fieldSelector=type%3Dkubernetes.io%2Ftls' ||
+	fail "Secrets were not read with the type selector"
+ctl "http://127.0.0.1:6080/_test/requests" | grep -o '"GET /api/v1/secrets[^"]*"' | grep -vq fieldSelector &&
+	fail "Secrets were read without the type selector"
+posted=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" | awk '$1 == "sluice_kube_events_posted_total" {print $2}')
+[ "${posted:-0}" -ge 3 ] || fail "sluice_kube_events_posted_total is ${posted:-0}"
+echo "ok: Warning Events on the broken Secret and the Ingress ($posted posted); Secrets read by type only"
 gw_stop

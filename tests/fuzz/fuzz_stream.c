@@ -18,6 +18,14 @@
  *   - no client byte reaches two pod connections.
  * Any violation aborts (a crash for libFuzzer), and ASan/UBSan watch the engine throughout.
  *
+ * One input in eight drives a TLS listener instead (SNI passthrough, docs/tls.md): the stream is
+ * a generated ClientHello — a server name that is passed through, one that is not, or none;
+ * padding extensions; cut into records of random sizes; sometimes one byte flipped — followed by
+ * opaque bytes. The oracle reads the whole stream with the same ClientHello reader and route
+ * table: if it routes, the only pod connection with bytes is the routed Service's and starts at
+ * the stream's first byte; if not, no client byte reaches any pod. Whatever the client sent, a
+ * pod's own bytes must open with a whole, valid ClientHello routed to that pod.
+ *
  * Run: tests/fuzz/run.sh (bounded, in the suite); for an hour:
  *   FUZZ_SECONDS=3600 FUZZ_ONLY=stream tests/fuzz/run.sh
  */
@@ -37,6 +45,7 @@
 #include "route/route.h"
 #include "tcp/tcp.h"
 #include "tcp_frame.h"
+#include "tls/tls.h"
 
 #define STREAM_MAX 6000
 #define MAX_PODS   16
@@ -53,6 +62,8 @@ static const struct http_limits limits = {1024, 2048, 32, true};
 static const struct rte_ether_addr gw_c = {{2, 0, 0, 0, 0, 1}}, gw_p = {{2, 0, 0, 0, 0, 2}};
 static const struct rte_ether_addr cli = {{2, 0, 0, 0, 0, 3}}, podmac = {{2, 0, 0, 0, 0, 4}};
 static const char *const pod_ips[3] = {"198.19.0.11", "198.19.0.12", "198.19.0.13"};
+static bool tls_mode; /* this input drives the TLS listener on 443 */
+#define REQUEST_BUFFER 4096
 
 static void die(const char *why)
 {
@@ -93,6 +104,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	route_builder_add_rule(b, "a.example", "/", ROUTE_PREFIX, 0, "fz", "i");
 	route_builder_add_rule(b, "a.example", "/b", ROUTE_PREFIX, 1, "fz", "i");
 	route_builder_add_rule(b, "c.example", "/", ROUTE_PREFIX, 2, "fz", "i");
+	/* TLS names passed through: a.example → A, *.w.example → C. */
+	route_builder_add_passthrough(b, "a.example", 0, "fz", "p");
+	route_builder_add_passthrough(b, "*.w.example", 2, "fz", "p");
 	routes = route_builder_finish(b);
 	crypto = crypto_ctx_create();
 	crypto_keys_rotate(crypto, &keys, NULL, crypto_cookie_count(1000));
@@ -206,6 +220,79 @@ static void gen_request(struct stream *s, struct rd *r)
 	} else {
 		put(s, "\r\n");
 	}
+}
+
+/* A ClientHello (RFC 8446 §4.1.2) with a name from a small set, padding extensions and a
+ * random cut into records, then opaque bytes; sometimes one byte flipped. */
+static void gen_hello(struct stream *s, struct rd *r)
+{
+	static const char *names[] = {"a.example", "A.EXAMPLE",	    "x.w.example", "x.example",
+				      "c.example", "y.x.w.example", NULL};
+	const char *name = names[take(r, 7)];
+	uint8_t m[3000];
+	size_t n = 4;
+	m[n++] = 3, m[n++] = 3;
+	for (int i = 0; i < 32; i++)
+		m[n++] = (uint8_t)take(r, 256);
+	m[n++] = 0;
+	m[n++] = 0, m[n++] = 2, m[n++] = 0x13, m[n++] = 0x01;
+	m[n++] = 1, m[n++] = 0;
+	size_t ext_at = n;
+	n += 2;
+	uint32_t n_pad = take(r, 4);
+	for (uint32_t k = 0; k <= n_pad; k++) {
+		if (k == n_pad / 2 && name) {
+			size_t l = strlen(name);
+			m[n++] = 0, m[n++] = 0;
+			m[n++] = (uint8_t)((l + 5) >> 8), m[n++] = (uint8_t)(l + 5);
+			m[n++] = (uint8_t)((l + 3) >> 8), m[n++] = (uint8_t)(l + 3);
+			m[n++] = 0, m[n++] = (uint8_t)(l >> 8), m[n++] = (uint8_t)l;
+			memcpy(m + n, name, l);
+			n += l;
+		}
+		uint32_t pl = take(r, 2) ? take(r, 40) : take(r, 700);
+		uint16_t type = (uint16_t)(1000 + k);
+		m[n++] = (uint8_t)(type >> 8), m[n++] = (uint8_t)type;
+		m[n++] = (uint8_t)(pl >> 8), m[n++] = (uint8_t)pl;
+		memset(m + n, 0, pl);
+		n += pl;
+	}
+	size_t el = n - ext_at - 2;
+	m[ext_at] = (uint8_t)(el >> 8), m[ext_at + 1] = (uint8_t)el;
+	m[0] = 1, m[1] = 0, m[2] = (uint8_t)((n - 4) >> 8), m[3] = (uint8_t)(n - 4);
+	/* records */
+	uint32_t frag = take(r, 3) == 0 ? 1 + take(r, 16) : 1 + take(r, 2000);
+	for (size_t at = 0; at < n && s->n < STREAM_MAX - 2600;) {
+		size_t t = n - at < frag ? n - at : frag;
+		s->b[s->n++] = 22, s->b[s->n++] = 3, s->b[s->n++] = 1;
+		s->b[s->n++] = (char)(t >> 8), s->b[s->n++] = (char)t;
+		memcpy(s->b + s->n, m + at, t);
+		s->n += t, at += t;
+	}
+	if (take(r, 6) == 0 && s->n) /* one byte off */
+		s->b[take(r, (uint32_t)s->n)] ^= (char)(1 + take(r, 255));
+	uint32_t tail = take(r, 600);
+	for (uint32_t i = 0; i < tail && s->n < STREAM_MAX - 1; i++)
+		s->b[s->n++] = (char)take(r, 256);
+}
+
+/* What the whole stream routes to on the TLS listener: a pool, or -1 (no byte to any pod). */
+static int tls_oracle(const struct stream *s)
+{
+	struct tls_hello_scan sc;
+	tls_hello_scan_init(&sc);
+	enum tls_hello_error e;
+	int wire = tls_hello_scan(&sc, (const uint8_t *)s->b, (uint32_t)s->n, REQUEST_BUFFER, &e);
+	if (wire <= 0)
+		return -1;
+	static uint8_t scratch[TLS_HELLO_MAX];
+	struct tls_hello h;
+	if (tls_hello_parse(&sc, (const uint8_t *)s->b, (uint32_t)wire, scratch, sizeof(scratch),
+			    &h, &e) != 1 ||
+	    h.sni_len == 0)
+		return -1;
+	const struct route_target *t = route_lookup_sni(routes, h.sni, h.sni_len);
+	return t ? (int)t->pool : -1;
 }
 
 /* ---- the oracle ----------------------------------------------------------------------------- */
@@ -397,8 +484,9 @@ static void client_send(struct sim *s, uint32_t seq, uint8_t flags, const uint8_
 		fprintf(stderr, "  client sends seq %u len %u flags %02x\n", seq - s->c_isn - 1,
 			len, flags);
 	inject(s, 0,
-	       frame(&cli, &gw_c, inet_addr("198.18.0.2"), inet_addr("198.18.0.10"), s->cport, 80,
-		     seq, s->c_rcv, flags, d, len, s->ts, clock_ms(s) + 7, s->ts_echo));
+	       frame(&cli, &gw_c, inet_addr("198.18.0.2"), inet_addr("198.18.0.10"), s->cport,
+		     tls_mode ? 443 : 80, seq, s->c_rcv, flags, d, len, s->ts, clock_ms(s) + 7,
+		     s->ts_echo));
 }
 
 /* Send stream bytes [off, off + len). */
@@ -433,7 +521,7 @@ static void pod_send(struct sim *s, struct podconn *pc, uint8_t flags, const uin
 static void pod_answer(struct sim *s, struct podconn *pc)
 {
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-	while (!pc->bad && !pc->fin_out && pc->answered < pc->n_got) {
+	while (!tls_mode && !pc->bad && !pc->fin_out && pc->answered < pc->n_got) {
 		struct http_request_parser ps;
 		http_request_parser_init(&ps);
 		struct http_request hr;
@@ -692,10 +780,51 @@ static void check_pod_view(const struct podconn *pc)
 	}
 }
 
+/* A pod's own bytes on the TLS listener open with a whole, valid ClientHello routed to it. */
+static void check_tls_pod_view(const struct podconn *pc)
+{
+	if (pc->n_got == 0)
+		return;
+	struct stream view;
+	memcpy(view.b, pc->got, pc->n_got < STREAM_MAX ? pc->n_got : STREAM_MAX);
+	view.n = pc->n_got < STREAM_MAX ? pc->n_got : STREAM_MAX;
+	if (tls_oracle(&view) != pc->pod)
+		die("tls: a pod's bytes do not open with a ClientHello routed to it");
+}
+
+static void check_tls(const struct sim *s)
+{
+	int want = tls_oracle(s->s);
+	int with_bytes = 0;
+	for (int i = 0; i < s->n_pods; i++) {
+		const struct podconn *pc = &s->pods[i];
+		check_tls_pod_view(pc);
+		if (pc->n_got == 0)
+			continue;
+		with_bytes++;
+		if (s->mutated)
+			continue; /* the gateway may have kept another copy: the view is checked */
+		if (want < 0)
+			die("tls: a client byte reached a pod although the hello does not route");
+		if (pc->pod != want)
+			die("tls: the hello reached a pod of another Service");
+		if (pc->isn != s->c_isn)
+			die("tls: a pod stream does not start at the client's first byte");
+		if (pc->n_got > s->s->n || memcmp(pc->got, s->s->b, pc->n_got) != 0)
+			die("tls: a pod received bytes the client did not send at that place");
+	}
+	if (with_bytes > 1)
+		die("tls: bytes reached two pod connections");
+}
+
 static void check(const struct sim *s, const struct oracle *o)
 {
 	if (getenv("FUZZ_TRACE"))
 		trace(s, o);
+	if (tls_mode) {
+		check_tls(s);
+		return;
+	}
 	for (int i = 0; i < s->n_pods; i++)
 		check_pod_view(&s->pods[i]);
 	if (s->mutated) {
@@ -785,7 +914,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct stream st;
 	st.n = 0;
 	uint32_t mode = take(&r, 8);
-	if (mode == 0) {
+	tls_mode = mode == 7;
+	if (tls_mode) {
+		gen_hello(&st, &r);
+	} else if (mode == 0) {
 		/* Raw bytes as the client's stream. */
 		size_t n = take(&r, 2000);
 		for (size_t i = 0; i < n && st.n < STREAM_MAX - 1; i++)
@@ -802,13 +934,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&s, 0, sizeof(s));
 	struct tcpl_config cfg = tcpl_config_default(rte_get_tsc_hz());
 	cfg.limits = limits;
-	cfg.request_buffer = 4096;
+	cfg.request_buffer = REQUEST_BUFFER;
+	cfg.listen_ports[cfg.n_listen++] = 443;
 	cfg.buffers = 8;
 	cfg.max_flows = 64;
 	cfg.snat_port_first = 20000;
 	cfg.snat_port_count = 64;
 	cfg.seed = 12345; /* the same input runs the same way */
-	struct tcpl_port ports[2] = {{.local = &cside, .mss = 1460},
+	struct tcpl_port ports[2] = {{.local = &cside, .mss = 1460, .tls_ports = {443}, .n_tls = 1},
 				     {.local = &pside, .conf = &pconf, .mss = 1460}};
 	char err[256];
 	s.tcp = tcpl_create("fzs", &cfg, ports, 2, pool, neigh, stats_self(), SOCKET_ID_ANY, err,

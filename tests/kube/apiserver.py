@@ -99,6 +99,7 @@ class Store:
         self.fail_count = 0
         self.fail_code = 500
         self.patches = []
+        self.posted_events = []
         self.requests = []
         self.continues = {}  # token -> (kind, rv, offset)
 
@@ -338,6 +339,30 @@ class Api(JsonHandler):
             except OSError:
                 pass
 
+    def do_POST(self):
+        """Events: POST /api/v1/namespaces/NS/events, kept for /_test/events."""
+        if not self.gate():
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
+        if parts[:3] != ["api", "v1", "namespaces"] or len(parts) != 5 or parts[4] != "events":
+            self.send_json(404, status(404, "NotFound", "not found"))
+            return
+        try:
+            ev = json.loads(body)
+        except ValueError as e:
+            self.send_json(400, status(400, "BadRequest", str(e)))
+            return
+        if ev.get("kind") != "Event" or ev.get("metadata", {}).get("namespace") != parts[3] \
+                or ev.get("involvedObject", {}).get("namespace") != parts[3]:
+            self.send_json(422, status(422, "Invalid", "namespace mismatch"))
+            return
+        st = self.server.store
+        with st.cv:
+            ev["metadata"]["name"] = ev["metadata"].get("generateName", "") + uuid.uuid4().hex[:5]
+            st.posted_events.append(ev)
+        self.send_json(201, ev)
+
     def do_PATCH(self):
         if not self.gate():
             return
@@ -380,6 +405,8 @@ class Control(JsonHandler):
                 return self.reply(200, st.patches)
             if u.path == "/_test/requests":
                 return self.reply(200, st.requests)
+            if u.path == "/_test/events":
+                return self.reply(200, st.posted_events)
             if u.path == "/_test/object":
                 ns = q.get("namespace", "default" if KINDS[q["kind"]][2] else "")
                 o = st.objects[q["kind"]].get((ns, q["name"]))

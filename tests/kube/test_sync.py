@@ -482,6 +482,7 @@ def t_rbac_covers_the_client(env):
         [("", "services", v) for v in ("list", "watch")] + \
         [("discovery.k8s.io", "endpointslices", v) for v in ("list", "watch")] + \
         [("", "secrets", v) for v in ("list", "watch")] + \
+        [("", "events", "create")] + \
         [("networking.k8s.io", "ingresses/status", "patch")]
     missing = [n for n in need if n not in granted]
     if missing:
