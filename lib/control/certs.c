@@ -16,7 +16,7 @@
  * parse, a key that does not match — those hosts get the default certificate, and the message
  * names the Secret, why, and the hosts.
  */
-#include "control/control.h"
+#include "control/control-int.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -202,11 +202,6 @@ struct tls_ing {
 	const char *ns, *name;
 };
 
-static const char *meta(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(json_object_get(o, "metadata"), k));
-}
-
 /* Append host to a comma-separated list for messages (bounded). */
 static void list_add(char *list, size_t len, const char *host)
 {
@@ -284,9 +279,7 @@ struct tls_certs *control_compile_certs(const struct control_model *m,
 		json_t *j = all[i];
 		if (json_object_get(json_object_get(j, "spec"), "tls") == NULL)
 			continue;
-		const char *ns = meta(j, "namespace");
-		ings[n++] =
-			(struct tls_ing){j, ns && ns[0] ? ns : "default", meta(j, "name") ?: ""};
+		ings[n++] = (struct tls_ing){j, control__ns(j), control__meta(j, "name") ?: ""};
 	}
 	free(all);
 

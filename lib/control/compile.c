@@ -1,18 +1,13 @@
 /*
  * compile.c: model → route table, with the Ingress controller's rules.
  *
- * Order of work: pick our Ingresses (class selection below), sort them oldest first (then by
+ * Order of work: pick our Ingresses (classes.c), sort them oldest first (then by
  * namespace/name) so that adding rules in that order makes the oldest win every conflict,
  * validate each Ingress whole — hosts, paths, path types, every backend resolvable to a Service
  * port — and only then add its rules. An Ingress with any problem is skipped whole and
  * reported: half an Ingress routing is harder to reason about than none.
  *
- * Class selection (networking.k8s.io/v1, plus what controllers still honour):
- *   1. spec.ingressClassName names an IngressClass: ours if that class's spec.controller is
- *      ours; if no such IngressClass object exists, ours if the name is our class name.
- *   2. else the legacy annotation kubernetes.io/ingress.class: ours if it is our class name.
- *   3. else ours if one of our IngressClasses carries
- *      ingressclass.kubernetes.io/is-default-class: "true".
+ * Class selection and precedence order: classes.c.
  *
  * Pools: each distinct (namespace, Service, port) referenced becomes one pool. Its endpoints
  * come from the EndpointSlices labelled kubernetes.io/service-name, merged and de-duplicated by
@@ -31,80 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *control__kind(const struct control_model *m, size_t i);
-
-static const char *str_at(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static const char *meta_str(json_t *obj, const char *key)
-{
-	return str_at(json_object_get(obj, "metadata"), key);
-}
-
-static const char *obj_ns(json_t *obj)
-{
-	const char *ns = meta_str(obj, "namespace");
-	return ns && ns[0] ? ns : "default";
-}
-
-static const char *annotation(json_t *obj, const char *key)
-{
-	return str_at(json_object_get(json_object_get(obj, "metadata"), "annotations"), key);
-}
-
-/* The model's IngressClasses, gathered once per compile. */
-struct classes {
-	json_t **v;
-	size_t n;
-};
-
-static void classes_collect(const struct control_model *m, struct classes *c)
-{
-	c->n = 0;
-	c->v = calloc(control_object_count(m) + 1, sizeof(*c->v));
-	for (size_t i = 0; c->v && i < control_object_count(m); i++)
-		if (strcmp(control__kind(m, i), "IngressClass") == 0)
-			c->v[c->n++] = control_object_at(m, i);
-}
-
-static bool is_ours(const struct classes *cl, const struct control_class *c, json_t *ing)
-{
-	const char *cls = str_at(json_object_get(ing, "spec"), "ingressClassName");
-	if (cls) {
-		for (size_t i = 0; i < cl->n; i++) {
-			const char *n = meta_str(cl->v[i], "name");
-			if (n && strcmp(n, cls) == 0) {
-				const char *ctl =
-					str_at(json_object_get(cl->v[i], "spec"), "controller");
-				return ctl && strcmp(ctl, c->controller) == 0;
-			}
-		}
-		return strcmp(cls, c->name) == 0;
-	}
-	const char *legacy = annotation(ing, "kubernetes.io/ingress.class");
-	if (legacy)
-		return strcmp(legacy, c->name) == 0;
-	for (size_t i = 0; i < cl->n; i++) {
-		const char *ctl = str_at(json_object_get(cl->v[i], "spec"), "controller");
-		const char *def =
-			annotation(cl->v[i], "ingressclass.kubernetes.io/is-default-class");
-		if (ctl && strcmp(ctl, c->controller) == 0 && def && strcmp(def, "true") == 0)
-			return true;
-	}
-	return false;
-}
-
-bool control_ingress_is_ours(const struct control_model *m, const struct control_class *c,
-			     json_t *ing)
-{
-	struct classes cl;
-	classes_collect(m, &cl);
-	bool r = is_ours(&cl, c, ing);
-	free(cl.v);
-	return r;
-}
+#include "control/control-int.h"
 
 /* ---- indexes: Services by namespace/name, EndpointSlices by namespace/service ------------- */
 
@@ -137,13 +59,15 @@ static void index_build(const struct control_model *m, struct index *ix)
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = control_object_at(m, i);
 		if (strcmp(control__kind(m, i), "Service") == 0) {
-			ix->svc[ix->n_svc++] = (struct idx_ent){obj_ns(o), meta_str(o, "name"), o};
+			ix->svc[ix->n_svc++] =
+				(struct idx_ent){control__ns(o), control__meta(o, "name"), o};
 		} else if (strcmp(control__kind(m, i), "EndpointSlice") == 0) {
-			const char *owner =
-				str_at(json_object_get(json_object_get(o, "metadata"), "labels"),
-				       "kubernetes.io/service-name");
+			const char *owner = control__str(
+				json_object_get(json_object_get(o, "metadata"), "labels"),
+				"kubernetes.io/service-name");
 			if (owner)
-				ix->slices[ix->n_slices++] = (struct idx_ent){obj_ns(o), owner, o};
+				ix->slices[ix->n_slices++] =
+					(struct idx_ent){control__ns(o), owner, o};
 		}
 	}
 	qsort(ix->svc, ix->n_svc, sizeof(*ix->svc), cmp_ent);
@@ -212,7 +136,7 @@ static uint32_t collect_endpoints(const struct index *ix, const char *ns, const 
 	     strcmp(ix->slices[i].name, svc) == 0;
 	     i++) {
 		json_t *sl = ix->slices[i].j;
-		const char *at = str_at(sl, "addressType");
+		const char *at = control__str(sl, "addressType");
 		if (at == NULL || strcmp(at, "IPv4") != 0)
 			continue; /* IPv6 pools come with the IPv6 data path */
 		int64_t port = -1;
@@ -220,7 +144,7 @@ static uint32_t collect_endpoints(const struct index *ix, const char *ns, const 
 		json_t *p;
 		json_array_foreach(json_object_get(sl, "ports"), k, p)
 		{
-			const char *pn = str_at(p, "name");
+			const char *pn = control__str(p, "name");
 			if (strcmp(pn ? pn : "", port_name) == 0 &&
 			    json_is_integer(json_object_get(p, "port")))
 				port = json_integer_value(json_object_get(p, "port"));
@@ -285,14 +209,14 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 		return -1;
 	}
 	json_t *svc = json_object_get(backend, "service");
-	const char *name = str_at(svc, "name");
+	const char *name = control__str(svc, "name");
 	json_t *port = json_object_get(svc, "port");
 	if (name == NULL) {
 		snprintf(why, whylen, "service.name: missing");
 		return -1;
 	}
 	json_t *pnum = json_object_get(port, "number");
-	const char *pname = str_at(port, "name");
+	const char *pname = control__str(port, "name");
 	if (!(json_is_integer(pnum) || pname) || (pnum && !json_is_integer(pnum))) {
 		snprintf(why, whylen, "service.port: expected number (integer) or name");
 		return -1;
@@ -324,7 +248,7 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 	size_t used = 0;
 	json_array_foreach(json_object_get(json_object_get(service, "spec"), "ports"), k, p)
 	{
-		const char *n = str_at(p, "name");
+		const char *n = control__str(p, "name");
 		json_int_t num = json_integer_value(json_object_get(p, "port"));
 		int w = snprintf(ports + used, sizeof(ports) - used, "%s%lld%s%s", used ? ", " : "",
 				 (long long)num, n ? "/" : "", n ? n : "");
@@ -339,7 +263,7 @@ static int64_t resolve_backend(struct compile *cc, const char *ns, json_t *backe
 			 portstr, used ? ports : "none");
 		return -1;
 	}
-	const char *sp_name = str_at(sp, "name");
+	const char *sp_name = control__str(sp, "name");
 	struct lb_endpoint *eps = NULL;
 	uint32_t n = collect_endpoints(&cc->ix, ns, name, sp_name ? sp_name : "", &eps);
 	*strrchr(key, '#') = '\0';
@@ -407,7 +331,7 @@ static uint32_t split_pool(struct compile *cc, uint32_t primary, uint32_t canary
 /* sluice.dev/canary-weight: -1 when absent, -2 when invalid (reported), else 0–100. */
 static int canary_weight(struct compile *cc, json_t *ing, const char *ns, const char *name)
 {
-	const char *v = annotation(ing, "sluice.dev/canary-weight");
+	const char *v = control__annotation(ing, "sluice.dev/canary-weight");
 	if (v == NULL)
 		return -1;
 	char *end;
@@ -432,21 +356,10 @@ static void rule_key(char *key, size_t len, const char *host, const char *path,
 
 struct ing {
 	json_t *j;
-	const char *ts;
 	const char *ns;
 	const char *name;
 	bool canary;
 };
-
-static int cmp_ing(const void *a, const void *b)
-{
-	const struct ing *x = a, *y = b;
-	int c = strcmp(x->ts, y->ts);
-	if (c)
-		return c;
-	c = strcmp(x->ns, y->ns);
-	return c ? c : strcmp(x->name, y->name);
-}
 
 struct rule {
 	const char *host;
@@ -504,7 +417,7 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 
 	cc->alg = cc->default_alg;
 	cc->hash_header = "";
-	const char *lbv = annotation(in->j, "sluice.dev/load-balance");
+	const char *lbv = control__annotation(in->j, "sluice.dev/load-balance");
 	if (lbv && !lb_algorithm_parse(lbv, &cc->alg)) {
 		control_errors_add(
 			cc->errs,
@@ -515,7 +428,7 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 		cc->alg = cc->default_alg;
 	}
 	cc->proxy_v2 = false;
-	const char *pp = annotation(in->j, "sluice.dev/proxy-protocol");
+	const char *pp = control__annotation(in->j, "sluice.dev/proxy-protocol");
 	if (pp && strcmp(pp, "v2") == 0)
 		cc->proxy_v2 = true;
 	else if (pp)
@@ -523,7 +436,7 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 				   "Ingress %s/%s: annotation sluice.dev/proxy-protocol: \"%s\": "
 				   "expected \"v2\"; no PROXY header sent",
 				   in->ns, in->name, pp);
-	const char *hh = annotation(in->j, "sluice.dev/hash-header");
+	const char *hh = control__annotation(in->j, "sluice.dev/hash-header");
 	if (hh && !header_name_valid(hh)) {
 		control_errors_add(
 			cc->errs,
@@ -566,9 +479,9 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 		json_t *p;
 		json_array_foreach(paths, pi, p)
 		{
-			const char *path = str_at(p, "path");
+			const char *path = control__str(p, "path");
 			enum route_path_type t;
-			if (!path_type_of(str_at(p, "pathType"), &t))
+			if (!path_type_of(control__str(p, "pathType"), &t))
 				FAIL("spec.rules[%zu].http.paths[%zu].pathType: expected Exact, "
 				     "Prefix or ImplementationSpecific",
 				     ri, pi);
@@ -608,7 +521,7 @@ static int ingress_rules(struct compile *cc, const struct ing *in, struct rule *
 static void passthrough_hosts(struct compile *cc, const struct ing *in, const struct rule *rules,
 			      int nr, int64_t def)
 {
-	const char *v = annotation(in->j, "sluice.dev/ssl-passthrough");
+	const char *v = control__annotation(in->j, "sluice.dev/ssl-passthrough");
 	if (v == NULL || strcmp(v, "false") == 0)
 		return;
 	if (strcmp(v, "true") != 0) {
@@ -622,7 +535,7 @@ static void passthrough_hosts(struct compile *cc, const struct ing *in, const st
 	size_t ri;
 	json_array_foreach(json_object_get(json_object_get(in->j, "spec"), "rules"), ri, r)
 	{
-		const char *host = str_at(r, "host");
+		const char *host = control__str(r, "host");
 		if (host == NULL || host[0] == '\0') {
 			control_errors_add(cc->errs,
 					   "Ingress %s/%s: spec.rules[%zu]: ssl-passthrough routes "
@@ -656,34 +569,6 @@ static void passthrough_hosts(struct compile *cc, const struct ing *in, const st
 	}
 }
 
-json_t **control_ingresses_of_class(const struct control_model *m, const struct control_class *c,
-				    size_t *n_out)
-{
-	struct classes cl;
-	classes_collect(m, &cl);
-	struct ing *ings = calloc(control_object_count(m) + 1, sizeof(*ings));
-	json_t **out = NULL;
-	size_t n = 0;
-	for (size_t i = 0; ings && i < control_object_count(m); i++) {
-		if (strcmp(control__kind(m, i), "Ingress") != 0)
-			continue;
-		json_t *j = control_object_at(m, i);
-		if (!is_ours(&cl, c, j))
-			continue;
-		const char *ts = meta_str(j, "creationTimestamp");
-		ings[n++] = (struct ing){j, ts ? ts : "", obj_ns(j), meta_str(j, "name")};
-	}
-	if (ings)
-		qsort(ings, n, sizeof(*ings), cmp_ing);
-	out = calloc(n + 1, sizeof(*out));
-	for (size_t i = 0; out && i < n; i++)
-		out[i] = ings[i].j;
-	*n_out = out ? n : 0;
-	free(ings);
-	free(cl.v);
-	return out;
-}
-
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs)
 {
@@ -699,21 +584,15 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 		control_errors_add(errs, "load balancing \"%s\" is not known; round-robin used",
 				   c->load_balance);
 	index_build(m, &cc.ix);
-	struct classes cl;
-	classes_collect(m, &cl);
-
-	struct ing *ings = calloc(control_object_count(m) + 1, sizeof(*ings));
 	size_t n = 0;
-	for (size_t i = 0; i < control_object_count(m); i++) {
-		if (strcmp(control__kind(m, i), "Ingress") != 0)
-			continue;
-		json_t *j = control_object_at(m, i);
-		if (!is_ours(&cl, c, j))
-			continue;
-		const char *ts = meta_str(j, "creationTimestamp");
-		ings[n++] = (struct ing){j, ts ? ts : "", obj_ns(j), meta_str(j, "name")};
-	}
-	qsort(ings, n, sizeof(*ings), cmp_ing);
+	json_t **ours = control_ingresses_of_class(m, c, &n);
+	struct ing *ings = calloc(n + 1, sizeof(*ings));
+	for (size_t i = 0; ours && ings && i < n; i++)
+		ings[i] =
+			(struct ing){ours[i], control__ns(ours[i]), control__meta(ours[i], "name")};
+	free(ours);
+	if (ings == NULL)
+		n = 0;
 
 	/* Canaries first: their rules do not route by themselves; each joins the rule of a
 	 * primary Ingress with the same host, path and pathType as a weighted share. */
@@ -797,7 +676,7 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 							"rules"),
 					ri, r)
 				{
-					const char *h = str_at(r, "host");
+					const char *h = control__str(r, "host");
 					route_builder_set_host_default(cc.b, h ? h : "",
 								       (uint32_t)def, ings[i].ns,
 								       ings[i].name);
@@ -861,7 +740,6 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 	json_decref(canaries);
 	json_decref(cc.pool_index);
 	free(ings);
-	free(cl.v);
 	index_free(&cc.ix);
 	return route_builder_finish(cc.b);
 }

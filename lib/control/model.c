@@ -9,7 +9,7 @@
  * core schema says (null, booleans, integers, floats); quoted scalars stay strings — exactly
  * what kubectl does, so `port: "80"` stays a string and is refused where a number is needed.
  */
-#include "control/control.h"
+#include "control/control-int.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -78,7 +78,6 @@ static void object_key(char *buf, size_t len, const char *kind, const char *ns, 
 }
 
 /* Internal accessor for compile.c (public ones: control_object_count, control_object_at). */
-const char *control__kind(const struct control_model *m, size_t i);
 
 const char *control__kind(const struct control_model *m, size_t i)
 {
