@@ -20,15 +20,18 @@ done
 mport=$((20000 + $$ % 20000))
 topo_write_config "$work/sluice.conf" "$P" "$mport" "[1, 2]" "$here/manifests"
 gw_start "$work/sluice.conf" "$mport"
-wait_for 10 ip netns exec "${P}pod1" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
-	fail "pod1 server did not start"
+# Both pods must be serving before the first request: the first one goes to pod2.
+for i in 1 2; do
+	wait_for 10 ip netns exec "${P}pod$i" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
+		fail "pod$i server did not start"
+done
 
 ok=0
 for k in $(seq 1 40); do
 	if [ $((k % 2)) = 0 ]; then want="hello from pod1"; path=/; else want="api on pod2"; path=/api/; fi
 	got=$(ip netns exec "${P}client" curl -s --max-time 10 -H 'Host: shop.example' \
 		"http://$TOPO_VIP$path" || true)
-	[ "$got" = "$want" ] && ok=$((ok + 1))
+	if [ "$got" = "$want" ]; then ok=$((ok + 1)); else echo "request $k for $path: got '$got'" >&2; fi
 done
 [ "$ok" -eq 40 ] || fail "only $ok of 40 requests succeeded with two workers"
 echo "ok: 40 of 40 requests with two workers"

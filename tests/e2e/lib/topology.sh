@@ -150,7 +150,7 @@ CONF
 
 # nginx_pods [EXTRA]: nginx on 8080 in the pod1 and pod2 namespaces, serving "podN" at / and
 # "podN-api" at /api/, with long keep-alive; EXTRA is more nginx "http" configuration, copied
-# as it is (nginx variables need no escaping). Waits until pod2 answers.
+# as it is (nginx variables need no escaping). Waits until both answer.
 nginx_pods() {
 	local extra=${1:-} i
 	for i in 1 2; do
@@ -177,8 +177,10 @@ http {
 NGX
 		ip netns exec "${P}pod$i" nginx -c "$work/nginx$i.conf" >/dev/null 2>&1 &
 	done
-	wait_for 10 ip netns exec "${P}pod2" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
-		fail "nginx pods did not start"
+	for i in 1 2; do
+		wait_for 10 ip netns exec "${P}pod$i" curl -sf --max-time 1 http://127.0.0.1:8080/ ||
+			fail "nginx on pod$i did not start"
+	done
 }
 
 # ---- scaffolding shared by the end-to-end tests -------------------------------------------
