@@ -100,7 +100,10 @@ static void usage(FILE *f)
 		"         [--go-file PATH: once the gateway answers, wait for PATH to exist]\n"
 		"         [--warmup S: run the load S seconds before the measured window]\n"
 		"         [--open-rate N: while warming up, open at most N connections/s]\n"
-		"         [--mark-file PATH: create PATH when the measured window starts]\n"
+		"         [--mark-file PATH: create PATH when the measured window starts, "
+		"PATH.end\n"
+		"          when it ends, PATH.done after the report; then wait (30 s at most) for\n"
+		"          PATH.done.ack before the ports stop]\n"
 		"         [--pcap-out FILE: write the frames the clients send to a capture]\n"
 		"         [--replay FILE: send the capture's frames from the client port at "
 		"--rate\n"
@@ -1564,6 +1567,19 @@ int main(int argc, char **argv)
 		       i ? "," : "", opt.routes[i].host, opt.routes[i].path, opt.routes[i].requests,
 		       opt.routes[i].wrong_pod);
 	printf("]}\n");
+	fflush(stdout);
+	/* With a mark file, the ports stay up until the harness says so (mark.done.ack): it
+	 * stops the gateway first, so the gateway never polls a memif whose peer just left. */
+	if (opt.mark_file[0]) {
+		char path[sizeof(opt.mark_file) + 16];
+		snprintf(path, sizeof(path), "%s.done", opt.mark_file);
+		FILE *f = fopen(path, "w");
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "%s.done.ack", opt.mark_file);
+		for (int i = 0; i < 3000 && access(path, F_OK) != 0; i++)
+			usleep(10000); /* 30 s at most */
+	}
 	rte_eth_dev_stop(port_c);
 	rte_eth_dev_stop(port_p);
 	if (pcap_out)

@@ -89,13 +89,23 @@ while [ ! -e "$work/mark.end" ] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.01;
 snapshot after
 touch "$work/mark.end.ack"
 rc=0
-wait "$lg_pid" || rc=$?
-lg_pid=
+# The generator reports, then keeps its ports up until the gateway has stopped: the memif
+# driver may fault in a receive burst when its peer disappears under it.
+while [ ! -e "$work/mark.done" ] && kill -0 "$lg_pid" 2>/dev/null; do sleep 0.01; done
 snapshot final # the whole run, closing included: for the checks
 [ -n "${PAIR_KEEP:-}" ] && cp "$work/before.txt" "$work/after.txt" "$PAIR_KEEP/" || true # debugging
 kill -TERM "$gw_pid"
-wait "$gw_pid" || { echo "pair.sh: the gateway did not stop cleanly" >&2; rc=1; }
+gw_rc=0
+wait "$gw_pid" || gw_rc=$?
+if [ "$gw_rc" != 0 ]; then # what it said on the way out, for the reason
+	tail -n 30 "$work/gw.log" >&2
+	echo "pair.sh: the gateway did not stop cleanly (exit status $gw_rc)" >&2
+	rc=1
+fi
 gw_pid=
+touch "$work/mark.done.ack"
+wait "$lg_pid" || rc=$?
+lg_pid=
 if [ ! -s "$work/lg.json" ]; then
 	cat "$work/lg.err" "$work/gw.log" >&2
 	exit 1
