@@ -357,7 +357,7 @@ void stream_output(struct stream_leg *l, uint32_t now, struct stream_out *out)
 		send_ack(l, now, out);
 	else if ((l->state == STREAM_ESTABLISHED || l->state == STREAM_FIN_WAIT_1 ||
 		  l->state == STREAM_FIN_WAIT_2) &&
-		 !sent && l->dack_at == 0 && sq_lt(l->rcv_adv, l->rcv_nxt + rcv_window(l)) &&
+		 !sent && sq_lt(l->rcv_adv, l->rcv_nxt + rcv_window(l)) &&
 		 (l->rcv_nxt + rcv_window(l)) - l->rcv_adv >= u32_min(l->rcv.cap / 2, 2u * l->mss))
 		send_ack(l, now, out); /* the reader made room: a window update */
 }

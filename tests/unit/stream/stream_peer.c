@@ -1,0 +1,469 @@
+/*
+ * stream_peer: one lib/stream leg facing a Linux TCP peer over a TUN device, for the e2e test
+ * tests/e2e/test_terminated.sh. Linux routes a /24 into the TUN device; this process is the
+ * host at ADDR in it and runs the leg with the same calls a worker makes (stream_input on
+ * each segment, stream_timer when due, stream_output after the application moved bytes).
+ * One connection, then a JSON report on stdout.
+ *
+ *   stream_peer --addr A [--port P | --connect IP:PORT] --mode M [--bytes N] [--after N]
+ *               [--loss PM --dup PM --reorder PM --seed S] [--buf BYTES] [--timeout S]
+ *
+ * Modes: echo (write back what is read, as fast as the send ring allows); sink (read to the
+ * peer's FIN, then shut down); source (write N pattern bytes, shut down, read to the peer's
+ * FIN); slow (as source; the peer is the slow reader); abort (read --after bytes, then
+ * abort with a RST). --loss/--dup/--reorder impair both directions inside this process (per
+ * mille, seeded). The report: bytes and SHA-256 in each direction, how the leg ended, its
+ * counters, and the most memory its rings held.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include "net/net.h"
+#include "stream/stream.h"
+
+static struct {
+	uint32_t addr;	  /* ours, network order */
+	uint16_t port;	  /* listen here (network order), or: */
+	uint32_t peer_ip; /* connect to */
+	uint16_t peer_port;
+	const char *mode;
+	uint64_t bytes, after;
+	uint32_t loss, dup, reorder;
+	uint64_t seed;
+	uint32_t buf;
+	uint32_t timeout_s;
+	const char *tun;
+} opt = {.mode = "echo", .timeout_s = 120, .tun = "stun0"};
+
+static uint64_t rng;
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 11);
+}
+
+static uint32_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint32_t t = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	return t ? t : 1;
+}
+
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)((i * 131) ^ (i >> 9) ^ (i >> 17));
+}
+
+static int tun_open(const char *name)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Packets held back to reorder them (both directions). */
+#define HELD 64
+static struct {
+	struct rte_mbuf *m;
+	uint32_t at;
+	bool in; /* towards the leg */
+} held[HELD];
+static unsigned n_held;
+
+static int tun_fd;
+static struct rte_mempool *pool;
+
+static void tun_write(struct rte_mbuf *m)
+{
+	/* The leg's segments start at the IPv4 header (no link header on a TUN device). */
+	if (write(tun_fd, rte_pktmbuf_mtod(m, void *), rte_pktmbuf_data_len(m)) < 0 &&
+	    errno != EAGAIN)
+		perror("stream_peer: write");
+	rte_pktmbuf_free(m);
+}
+
+/* Impair, then pass on: dropped, duplicated, or held back a few milliseconds. */
+static void impair(struct rte_mbuf *m, bool in, uint32_t now, void (*pass)(struct rte_mbuf *))
+{
+	if (rnd() % 1000 < opt.loss) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (rnd() % 1000 < opt.dup) {
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
+		if (c)
+			pass(c);
+	}
+	if (n_held < HELD && rnd() % 1000 < opt.reorder) {
+		held[n_held++] = (typeof(held[0])){m, now + 1 + rnd() % 10, in};
+		return;
+	}
+	pass(m);
+}
+
+static struct stream_leg leg;
+static struct stream_cfg cfg;
+static bool opened;
+static struct rte_mbuf *outv[512];
+static struct stream_out out = {outv, 0, 512};
+static uint32_t now;
+static struct {
+	uint64_t in, out, max_held;
+	EVP_MD_CTX *h_in, *h_out;
+	bool shut, eof, aborted;
+	uint32_t first_ms;
+} app;
+
+static void flush(void)
+{
+	for (uint16_t i = 0; i < out.n; i++)
+		impair(out.pkts[i], false, now, tun_write);
+	out.n = 0;
+}
+
+static void to_leg(struct rte_mbuf *m)
+{
+	struct net_pkt p;
+	enum net_drop_reason why;
+	if (net_parse(m, &p, &why) != NET_CLASS_TCP || p.dst_ip != opt.addr) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p.l2_len + p.l3_len);
+	if (!opened) {
+		bool syn = (p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN;
+		if (opt.peer_ip == 0 && syn && p.dst_port == opt.port) {
+			struct stream_syn s = {
+				.local_ip = p.dst_ip,
+				.remote_ip = p.src_ip,
+				.local_port = p.dst_port,
+				.remote_port = p.src_port,
+				.isn = rte_be_to_cpu_32(th->sent_seq),
+				.mss = p.tcp_mss,
+				.wscale = p.tcp_wscale,
+				.sack_ok = p.tcp_sack_ok,
+				.has_ts = p.tcp_has_ts,
+				.tsval = p.tcp_tsval,
+			};
+			opened = stream_accept(&leg, &cfg, &s, rnd(), now, &out);
+			app.first_ms = now;
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (p.src_ip == leg.remote_ip && p.src_port == leg.remote_port &&
+	    p.dst_port == leg.local_port && leg.state != STREAM_CLOSED)
+		stream_input(&leg, m, &p, now, &out);
+	rte_pktmbuf_free(m);
+}
+
+/* A packet from the TUN device, made into a frame lib/net parses (a made-up link header). */
+static struct rte_mbuf *from_tun(const uint8_t *d, size_t n)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	if (m == NULL)
+		return NULL;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(n + sizeof(struct rte_ether_hdr)));
+	if (f == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
+	memset(eh, 0, sizeof(*eh));
+	eh->src_addr.addr_bytes[0] = 0x02;
+	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	memcpy(f + sizeof(*eh), d, n);
+	return m;
+}
+
+static void run_app(void)
+{
+	static uint8_t buf[65536];
+	bool echo = !strcmp(opt.mode, "echo");
+	bool source = !strcmp(opt.mode, "source") || !strcmp(opt.mode, "slow");
+	/* Read (in echo mode: no more than can be written back). */
+	for (;;) {
+		uint32_t n = sizeof(buf);
+		if (echo)
+			n = n < stream_writable(&leg) ? n : stream_writable(&leg);
+		if (!strcmp(opt.mode, "abort") && opt.after - app.in < n)
+			n = (uint32_t)(opt.after - app.in);
+		uint32_t got = n ? stream_read(&leg, buf, n) : 0;
+		if (got == 0)
+			break;
+		EVP_DigestUpdate(app.h_in, buf, got);
+		app.in += got;
+		if (echo) {
+			uint32_t w = stream_write(&leg, buf, got);
+			EVP_DigestUpdate(app.h_out, buf, w);
+			app.out += w;
+			if (w < got) {
+				fprintf(stderr, "stream_peer: echo lost bytes (no mbuf)\n");
+				exit(1);
+			}
+		}
+	}
+	if (!strcmp(opt.mode, "abort") && app.in >= opt.after && !app.aborted) {
+		stream_abort(&leg, now, &out);
+		app.aborted = true;
+		return;
+	}
+	if (source) {
+		while (app.out < opt.bytes) {
+			uint64_t n = opt.bytes - app.out;
+			if (n > sizeof(buf))
+				n = sizeof(buf);
+			uint32_t room = stream_writable(&leg);
+			if (room == 0)
+				break;
+			if (n > room)
+				n = room;
+			for (uint64_t k = 0; k < n; k++)
+				buf[k] = pattern(app.out + k);
+			uint32_t w = stream_write(&leg, buf, (uint32_t)n);
+			EVP_DigestUpdate(app.h_out, buf, w);
+			app.out += w;
+			if (w < n)
+				break;
+		}
+	}
+	if (stream_eof(&leg))
+		app.eof = true;
+	bool done_writing =
+		source ? app.out >= opt.bytes : (echo || !strcmp(opt.mode, "sink")) && app.eof;
+	if (done_writing && !app.shut && leg.state != STREAM_SYN_SENT &&
+	    leg.state != STREAM_SYN_RCVD) {
+		stream_shutdown(&leg);
+		app.shut = true;
+	}
+	if (stream_held_bytes(&leg) > app.max_held)
+		app.max_held = stream_held_bytes(&leg);
+}
+
+static void hex(EVP_MD_CTX *h, char *s)
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	EVP_DigestFinal_ex(h, md, &len);
+	for (unsigned i = 0; i < len; i++)
+		sprintf(s + 2 * i, "%02x", md[i]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"addr", 1, 0, 'a'}, {"port", 1, 0, 'p'},  {"connect", 1, 0, 'c'},
+		{"mode", 1, 0, 'm'}, {"bytes", 1, 0, 'n'}, {"after", 1, 0, 'A'},
+		{"loss", 1, 0, 'l'}, {"dup", 1, 0, 'd'},   {"reorder", 1, 0, 'r'},
+		{"seed", 1, 0, 's'}, {"buf", 1, 0, 'b'},   {"timeout", 1, 0, 't'},
+		{"tun", 1, 0, 'T'},  {0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			inet_pton(AF_INET, optarg, &opt.addr);
+			break;
+		case 'p':
+			opt.port = htons((uint16_t)atoi(optarg));
+			break;
+		case 'c': {
+			char ip[64];
+			snprintf(ip, sizeof(ip), "%s", optarg);
+			char *colon = strchr(ip, ':');
+			if (colon == NULL)
+				return 2;
+			*colon = 0;
+			inet_pton(AF_INET, ip, &opt.peer_ip);
+			opt.peer_port = htons((uint16_t)atoi(colon + 1));
+			break;
+		}
+		case 'm':
+			opt.mode = optarg;
+			break;
+		case 'n':
+			opt.bytes = strtoull(optarg, NULL, 0);
+			break;
+		case 'A':
+			opt.after = strtoull(optarg, NULL, 0);
+			break;
+		case 'l':
+			opt.loss = (uint32_t)atoi(optarg);
+			break;
+		case 'd':
+			opt.dup = (uint32_t)atoi(optarg);
+			break;
+		case 'r':
+			opt.reorder = (uint32_t)atoi(optarg);
+			break;
+		case 's':
+			opt.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'b':
+			opt.buf = (uint32_t)atoi(optarg);
+			break;
+		case 't':
+			opt.timeout_s = (uint32_t)atoi(optarg);
+			break;
+		case 'T':
+			opt.tun = optarg;
+			break;
+		default:
+			fprintf(stderr,
+				"stream_peer: see the comment at the top of stream_peer.c\n");
+			return 2;
+		}
+	}
+	if (opt.addr == 0 || (opt.port == 0 && opt.peer_ip == 0)) {
+		fprintf(stderr, "stream_peer: --addr and --port or --connect are required\n");
+		return 2;
+	}
+	rng = opt.seed * 0x9e3779b97f4a7c15ull + 0x1234567;
+	if (rng == 0)
+		rng = 1;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=stream-peer-%d", getpid());
+	char *eal[] = {"stream_peer", "--no-huge",	   "--no-shconf", "--no-pci", "-m",
+		       "256",	      "--log-level=error", prefix,	  NULL};
+	if (rte_eal_init(8, eal) < 0) {
+		fprintf(stderr, "stream_peer: EAL initialisation failed\n");
+		return 1;
+	}
+	pool = rte_pktmbuf_pool_create("peer", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	tun_fd = tun_open(opt.tun);
+	if (pool == NULL || tun_fd < 0) {
+		fprintf(stderr, "stream_peer: no mempool or no TUN device %s: %s\n", opt.tun,
+			strerror(errno));
+		return 1;
+	}
+	cfg = (struct stream_cfg){.pool = pool,
+				  .rcv_buf = opt.buf,
+				  .snd_buf = opt.buf,
+				  .ts = true,
+				  .sack = true,
+				  .ws = true,
+				  .time_wait_ms = 500};
+	stream_cfg_defaults(&cfg);
+	app.h_in = EVP_MD_CTX_new();
+	app.h_out = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(app.h_in, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(app.h_out, EVP_sha256(), NULL);
+	printf("{\"ready\":true}\n");
+	fflush(stdout);
+
+	now = now_ms();
+	uint32_t start = now;
+	if (opt.peer_ip != 0) {
+		opened = stream_connect(&leg, &cfg, opt.addr,
+					htons((uint16_t)(40000 + getpid() % 20000)), opt.peer_ip,
+					opt.peer_port, rnd(), now, &out);
+		app.first_ms = now;
+		flush();
+	}
+	static uint8_t pkt[65536];
+	while ((uint32_t)(now - start) < opt.timeout_s * 1000u) {
+		int wait = 5;
+		uint32_t dl = opened ? stream_deadline(&leg) : 0;
+		if (dl != 0) {
+			int32_t d = (int32_t)(dl - now);
+			wait = d < 0 ? 0 : d < wait ? d : wait;
+		}
+		struct pollfd pf = {tun_fd, POLLIN, 0};
+		poll(&pf, 1, wait);
+		now = now_ms();
+		for (int k = 0; k < 256; k++) {
+			ssize_t n = read(tun_fd, pkt, sizeof(pkt));
+			if (n <= 0)
+				break;
+			struct rte_mbuf *m = from_tun(pkt, (size_t)n);
+			if (m)
+				impair(m, true, now, to_leg);
+			flush();
+		}
+		/* Held-back packets whose time came. */
+		for (unsigned i = 0; i < n_held;) {
+			if ((int32_t)(now - held[i].at) >= 0) {
+				struct rte_mbuf *m = held[i].m;
+				bool in = held[i].in;
+				held[i] = held[--n_held];
+				if (in)
+					to_leg(m);
+				else
+					tun_write(m);
+				flush();
+				continue;
+			}
+			i++;
+		}
+		if (!opened)
+			continue;
+		uint32_t t = stream_deadline(&leg);
+		if (t != 0 && (int32_t)(now - t) >= 0)
+			stream_timer(&leg, now, &out);
+		if (leg.state != STREAM_CLOSED || stream_readable(&leg) > 0)
+			run_app();
+		if (leg.state != STREAM_CLOSED)
+			stream_output(&leg, now, &out);
+		flush();
+		if (leg.state == STREAM_CLOSED && (stream_readable(&leg) == 0 || app.aborted))
+			break;
+	}
+	char hin[65] = "", hout[65] = "";
+	hex(app.h_in, hin);
+	hex(app.h_out, hout);
+	const struct stream_counts *n = &leg.n;
+	printf("{\"state\":\"%s\",\"end\":\"%s\",\"bytes_in\":%llu,\"sha256_in\":\"%s\","
+	       "\"bytes_out\":%llu,\"sha256_out\":\"%s\",\"eof\":%s,\"ms\":%u,"
+	       "\"max_held\":%llu,\"rcv_cap\":%u,\"snd_cap\":%u,\"seg_in\":%u,\"seg_out\":%u,"
+	       "\"retransmits\":%u,\"fast_retransmits\":%u,\"timeouts\":%u,\"probes\":%u,"
+	       "\"dup_acks\":%u,\"ooo_segments\":%u,\"paws_drops\":%u,\"out_of_window\":%u,"
+	       "\"nobufs\":%u,\"tx_full\":%u,\"ts\":%d,\"sack\":%d,\"ws\":%d,\"mss\":%u}\n",
+	       stream_state_name((enum stream_state)leg.state),
+	       stream_end_name((enum stream_end)leg.end), (unsigned long long)app.in, hin,
+	       (unsigned long long)app.out, hout, app.eof ? "true" : "false", now - app.first_ms,
+	       (unsigned long long)app.max_held, leg.rcv.cap, leg.snd.cap, n->seg_in, n->seg_out,
+	       n->retransmits, n->fast_retransmits, n->timeouts, n->probes, n->dup_acks,
+	       n->ooo_segments, n->paws_drops, n->out_of_window, n->nobufs, n->tx_full, leg.ts_ok,
+	       leg.sack_ok, leg.ws_ok, leg.mss);
+	fflush(stdout);
+	stream_release(&leg);
+	for (unsigned i = 0; i < n_held; i++)
+		rte_pktmbuf_free(held[i].m);
+	EVP_MD_CTX_free(app.h_in);
+	EVP_MD_CTX_free(app.h_out);
+	close(tun_fd);
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	return 0;
+}
