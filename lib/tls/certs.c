@@ -17,7 +17,7 @@
  * Memory: a store adds 24 bytes per name plus its name; a certificate is OpenSSL's parsed X509
  * and key (about 3 KB for ECDSA P-256, more for RSA), once however many names share it.
  */
-#include "tls/tls.h"
+#include "tls/tls-int.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -32,17 +32,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-struct tls_cert {
-	X509 *leaf;
-	STACK_OF(X509) * chain; /* intermediates, leaf excluded; may be empty */
-	EVP_PKEY *key;
-	enum tls_key_kind kind;
-	int64_t not_after;
-	unsigned refs; /* management lcore only */
-	char *source;  /* where it came from ("ns/name" of its Secret), for messages */
-	bool self_signed_default;
-};
 
 /* ---- one certificate ------------------------------------------------------------------------ */
 

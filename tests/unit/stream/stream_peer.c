@@ -37,6 +37,7 @@
 
 #include "net/net.h"
 #include "stream/stream.h"
+#include "tls/term.h"
 
 static struct {
 	uint32_t addr;	  /* ours, network order */
@@ -50,7 +51,13 @@ static struct {
 	uint32_t buf;
 	uint32_t timeout_s;
 	const char *tun;
-} opt = {.mode = "echo", .timeout_s = 120, .tun = "stun0"};
+	unsigned conns;
+	uint64_t bulk; /* https: the body size of GET /bulk */
+} opt = {.mode = "echo", .timeout_s = 120, .tun = "stun0", .conns = 1};
+
+/* https mode: the certificates (--cert NAME:CRT:KEY, NAME "default" for the default). */
+static struct tls_certs *certs;
+static struct tls_server *tls_srv;
 
 static uint64_t rng;
 static uint32_t rnd(void)
@@ -206,6 +213,161 @@ static struct rte_mbuf *from_tun(const uint8_t *d, size_t n)
 	return m;
 }
 
+/* ---- https mode: TLS over the leg, a minimal HTTP/1.1 server inside ------------------------ */
+
+static uint32_t pipe_read(void *ctx, void *dst, uint32_t n)
+{
+	return stream_read(ctx, dst, n);
+}
+static uint32_t pipe_write(void *ctx, const void *src, uint32_t n)
+{
+	return stream_write(ctx, src, n);
+}
+static bool pipe_eof(void *ctx)
+{
+	return stream_eof(ctx);
+}
+
+static struct {
+	struct tls_conn *tls;
+	char req[16384];
+	size_t req_len;
+	char resp[1024];
+	size_t resp_len, resp_off;
+	uint64_t body_left; /* of GET /bulk, written after resp */
+	unsigned requests;
+	bool closing, failed, closed_by_peer;
+	char why[160];
+	struct tls_conn_info info;
+} h;
+
+static void https_reset(void)
+{
+	tls_conn_free(h.tls);
+	memset(&h, 0, sizeof(h));
+}
+
+/* One complete request head in h.req: its answer queued; false when none is complete. */
+static bool https_request(void)
+{
+	char *end = memmem(h.req, h.req_len, "\r\n\r\n", 4);
+	if (end == NULL)
+		return false;
+	size_t head = (size_t)(end - h.req) + 4;
+	char path[256] = "";
+	sscanf(h.req, "%*s %255s", path);
+	bool close = memmem(h.req, head, "Connection: close", 17) != NULL ||
+		     memmem(h.req, head, "connection: close", 17) != NULL;
+	tls_conn_info(h.tls, &h.info);
+	uint64_t bulk = strcmp(path, "/bulk") == 0 ? opt.bulk : 0;
+	char body[512];
+	int bl = snprintf(body, sizeof(body),
+			  "sni=%s alpn=%s version=%s resumed=%d match=%s kind=%s path=%s\n",
+			  h.info.server_name, h.info.alpn, h.info.version, h.info.resumed,
+			  h.info.match == TLS_MATCH_EXACT      ? "exact"
+			  : h.info.match == TLS_MATCH_WILDCARD ? "wildcard"
+							       : "default",
+			  h.info.kind == TLS_KEY_ECDSA ? "ecdsa" : "rsa", path);
+	if (bulk) {
+		h.resp_len = (size_t)snprintf(h.resp, sizeof(h.resp),
+					      "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n"
+					      "Content-Type: application/octet-stream\r\n%s\r\n",
+					      (unsigned long long)bulk,
+					      close ? "Connection: close\r\n" : "");
+		h.body_left = bulk;
+	} else {
+		h.resp_len = (size_t)snprintf(h.resp, sizeof(h.resp),
+					      "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+					      "Content-Type: text/plain\r\n%s\r\n%s",
+					      bl, close ? "Connection: close\r\n" : "", body);
+	}
+	h.resp_off = 0;
+	h.requests++;
+	if (close)
+		h.closing = true;
+	memmove(h.req, h.req + head, h.req_len - head);
+	h.req_len -= head;
+	return true;
+}
+
+static void run_https(void)
+{
+	if (h.failed || leg.state == STREAM_SYN_RCVD)
+		return;
+	if (h.tls == NULL) {
+		struct tls_pipe p = {&leg, pipe_read, pipe_write, pipe_eof};
+		h.tls = tls_conn_new(tls_srv, &p);
+		if (h.tls == NULL) {
+			fprintf(stderr, "stream_peer: no TLS connection\n");
+			exit(1);
+		}
+	}
+	enum tls_io st = tls_conn_handshake(h.tls);
+	if (st == TLS_IO_FAILED) {
+		tls_conn_info(h.tls, &h.info);
+		snprintf(h.why, sizeof(h.why), "%s", h.info.why);
+		h.failed = true;
+		stream_shutdown(&leg); /* after the alert OpenSSL queued */
+		return;
+	}
+	if (!tls_conn_established(h.tls))
+		return;
+	tls_conn_info(h.tls, &h.info);
+	for (int guard = 0; guard < 64; guard++) {
+		/* Write what is queued first (the same bytes again after a WANT). */
+		while (h.resp_off < h.resp_len) {
+			size_t put;
+			st = tls_conn_write(h.tls, h.resp + h.resp_off, h.resp_len - h.resp_off,
+					    &put);
+			h.resp_off += put;
+			if (st != TLS_IO_OK || put == 0)
+				break;
+		}
+		while (h.resp_off == h.resp_len && h.body_left > 0) {
+			static uint8_t chunk[16384];
+			size_t n =
+				h.body_left < sizeof(chunk) ? (size_t)h.body_left : sizeof(chunk);
+			for (size_t k = 0; k < n; k++)
+				chunk[k] = pattern(opt.bulk - h.body_left + k);
+			size_t put;
+			st = tls_conn_write(h.tls, chunk, n, &put);
+			if (put > 0)
+				EVP_DigestUpdate(app.h_out, chunk, put);
+			h.body_left -= put;
+			app.out += put;
+			if (st != TLS_IO_OK || put == 0)
+				break;
+		}
+		if (h.resp_off < h.resp_len || h.body_left > 0)
+			break; /* the leg's send ring is full: later */
+		if (h.closing) {
+			tls_conn_close(h.tls);
+			stream_shutdown(&leg);
+			return;
+		}
+		if (https_request())
+			continue;
+		size_t got = 0;
+		st = tls_conn_read(h.tls, h.req + h.req_len, sizeof(h.req) - h.req_len, &got);
+		h.req_len += got;
+		app.in += got;
+		if (st == TLS_IO_CLOSED || (st == TLS_IO_WANT && stream_eof(&leg))) {
+			h.closed_by_peer = true;
+			tls_conn_close(h.tls);
+			stream_shutdown(&leg);
+			return;
+		}
+		if (st == TLS_IO_FAILED) {
+			snprintf(h.why, sizeof(h.why), "%s", h.info.why);
+			h.failed = true;
+			stream_shutdown(&leg);
+			return;
+		}
+		if (got == 0)
+			break;
+	}
+}
+
 static void run_app(void)
 {
 	static uint8_t buf[65536];
@@ -279,6 +441,49 @@ static void hex(EVP_MD_CTX *h, char *s)
 		sprintf(s + 2 * i, "%02x", md[i]);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	static char buf[65536];
+	*len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	char *s = malloc(*len + 1);
+	if (s) {
+		memcpy(s, buf, *len);
+		s[*len] = 0;
+	}
+	return s;
+}
+
+/* --cert NAME:CRT:KEY */
+static int add_cert(const char *arg)
+{
+	char name[256], crt[512], key[512];
+	if (sscanf(arg, "%255[^:]:%511[^:]:%511s", name, crt, key) != 3) {
+		fprintf(stderr, "stream_peer: --cert NAME:CRT:KEY\n");
+		return -1;
+	}
+	if (certs == NULL)
+		certs = tls_certs_new();
+	size_t cl, kl;
+	char *c = slurp(crt, &cl), *k = slurp(key, &kl), why[200] = "";
+	struct tls_cert *tc = c && k ? tls_cert_from_pem(c, cl, k, kl, why, sizeof(why)) : NULL;
+	free(c);
+	free(k);
+	if (tc == NULL) {
+		fprintf(stderr, "stream_peer: %s: %s\n", arg, why[0] ? why : "cannot read");
+		return -1;
+	}
+	if (strcmp(name, "default") == 0)
+		tls_certs_set_default(certs, tc);
+	else if (tls_certs_add(certs, name, tc) != 1)
+		fprintf(stderr, "stream_peer: %s not added\n", name);
+	tls_cert_unref(tc);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -286,7 +491,8 @@ int main(int argc, char **argv)
 		{"mode", 1, 0, 'm'}, {"bytes", 1, 0, 'n'}, {"after", 1, 0, 'A'},
 		{"loss", 1, 0, 'l'}, {"dup", 1, 0, 'd'},   {"reorder", 1, 0, 'r'},
 		{"seed", 1, 0, 's'}, {"buf", 1, 0, 'b'},   {"timeout", 1, 0, 't'},
-		{"tun", 1, 0, 'T'},  {0, 0, 0, 0},
+		{"tun", 1, 0, 'T'},  {"cert", 1, 0, 'C'},  {"conns", 1, 0, 'N'},
+		{"bulk", 1, 0, 'B'}, {0, 0, 0, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -338,6 +544,16 @@ int main(int argc, char **argv)
 		case 'T':
 			opt.tun = optarg;
 			break;
+		case 'C':
+			if (add_cert(optarg) != 0)
+				return 2;
+			break;
+		case 'N':
+			opt.conns = (unsigned)atoi(optarg);
+			break;
+		case 'B':
+			opt.bulk = strtoull(optarg, NULL, 0);
+			break;
 		default:
 			fprintf(stderr,
 				"stream_peer: see the comment at the top of stream_peer.c\n");
@@ -382,81 +598,139 @@ int main(int argc, char **argv)
 	printf("{\"ready\":true}\n");
 	fflush(stdout);
 
+	bool https = strcmp(opt.mode, "https") == 0;
+	if (https) {
+		char why[200] = "";
+		tls_srv = tls_server_new(why, sizeof(why));
+		if (tls_srv == NULL || certs == NULL) {
+			fprintf(stderr, "stream_peer: https: %s\n", why[0] ? why : "no --cert");
+			return 1;
+		}
+		tls_server_set_certs(tls_srv, certs);
+	}
 	now = now_ms();
 	uint32_t start = now;
-	if (opt.peer_ip != 0) {
-		opened = stream_connect(&leg, &cfg, opt.addr,
-					htons((uint16_t)(40000 + getpid() % 20000)), opt.peer_ip,
-					opt.peer_port, rnd(), now, &out);
-		app.first_ms = now;
-		flush();
-	}
-	static uint8_t pkt[65536];
-	while ((uint32_t)(now - start) < opt.timeout_s * 1000u) {
-		int wait = 5;
-		uint32_t dl = opened ? stream_deadline(&leg) : 0;
-		if (dl != 0) {
-			int32_t d = (int32_t)(dl - now);
-			wait = d < 0 ? 0 : d < wait ? d : wait;
+	for (unsigned conn = 0; conn < opt.conns; conn++) {
+		if (conn > 0) { /* the next connection: a fresh leg and application */
+			stream_release(&leg);
+			memset(&leg, 0, sizeof(leg));
+			opened = false;
+			app.in = app.out = app.max_held = 0;
+			app.shut = app.eof = app.aborted = false;
+			EVP_DigestInit_ex(app.h_in, EVP_sha256(), NULL);
+			EVP_DigestInit_ex(app.h_out, EVP_sha256(), NULL);
 		}
-		struct pollfd pf = {tun_fd, POLLIN, 0};
-		poll(&pf, 1, wait);
-		now = now_ms();
-		for (int k = 0; k < 256; k++) {
-			ssize_t n = read(tun_fd, pkt, sizeof(pkt));
-			if (n <= 0)
-				break;
-			struct rte_mbuf *m = from_tun(pkt, (size_t)n);
-			if (m)
-				impair(m, true, now, to_leg);
+		if (https)
+			https_reset();
+		if (opt.peer_ip != 0) {
+			opened = stream_connect(&leg, &cfg, opt.addr,
+						htons((uint16_t)(40000 + getpid() % 20000)),
+						opt.peer_ip, opt.peer_port, rnd(), now, &out);
+			app.first_ms = now;
 			flush();
 		}
-		/* Held-back packets whose time came. */
-		for (unsigned i = 0; i < n_held;) {
-			if ((int32_t)(now - held[i].at) >= 0) {
-				struct rte_mbuf *m = held[i].m;
-				bool in = held[i].in;
-				held[i] = held[--n_held];
-				if (in)
-					to_leg(m);
-				else
-					tun_write(m);
-				flush();
-				continue;
+		static uint8_t pkt[65536];
+		while ((uint32_t)(now - start) < opt.timeout_s * 1000u) {
+			int wait = 5;
+			uint32_t dl = opened ? stream_deadline(&leg) : 0;
+			if (dl != 0) {
+				int32_t d = (int32_t)(dl - now);
+				wait = d < 0 ? 0 : d < wait ? d : wait;
 			}
-			i++;
+			struct pollfd pf = {tun_fd, POLLIN, 0};
+			poll(&pf, 1, wait);
+			now = now_ms();
+			for (int k = 0; k < 256; k++) {
+				ssize_t n = read(tun_fd, pkt, sizeof(pkt));
+				if (n <= 0)
+					break;
+				struct rte_mbuf *m = from_tun(pkt, (size_t)n);
+				if (m)
+					impair(m, true, now, to_leg);
+				flush();
+			}
+			/* Held-back packets whose time came. */
+			for (unsigned i = 0; i < n_held;) {
+				if ((int32_t)(now - held[i].at) >= 0) {
+					struct rte_mbuf *m = held[i].m;
+					bool in = held[i].in;
+					held[i] = held[--n_held];
+					if (in)
+						to_leg(m);
+					else
+						tun_write(m);
+					flush();
+					continue;
+				}
+				i++;
+			}
+			if (!opened)
+				continue;
+			uint32_t t = stream_deadline(&leg);
+			if (t != 0 && (int32_t)(now - t) >= 0)
+				stream_timer(&leg, now, &out);
+			if (https && leg.state != STREAM_CLOSED)
+				run_https();
+			else if (!https &&
+				 (leg.state != STREAM_CLOSED || stream_readable(&leg) > 0))
+				run_app();
+			if (leg.state != STREAM_CLOSED)
+				stream_output(&leg, now, &out);
+			flush();
+			if (leg.state == STREAM_CLOSED &&
+			    (stream_readable(&leg) == 0 || app.aborted || https))
+				break;
+			/* Serving connection after connection: one in TIME-WAIT is done with. */
+			if (opt.conns > 1 && leg.state == STREAM_TIME_WAIT)
+				break;
 		}
-		if (!opened)
-			continue;
-		uint32_t t = stream_deadline(&leg);
-		if (t != 0 && (int32_t)(now - t) >= 0)
-			stream_timer(&leg, now, &out);
-		if (leg.state != STREAM_CLOSED || stream_readable(&leg) > 0)
-			run_app();
-		if (leg.state != STREAM_CLOSED)
-			stream_output(&leg, now, &out);
-		flush();
-		if (leg.state == STREAM_CLOSED && (stream_readable(&leg) == 0 || app.aborted))
-			break;
+		char hin[65] = "", hout[65] = "";
+		hex(app.h_in, hin);
+		hex(app.h_out, hout);
+		const struct stream_counts *n = &leg.n;
+		printf("{\"state\":\"%s\",\"end\":\"%s\",\"bytes_in\":%llu,\"sha256_in\":\"%s\","
+		       "\"bytes_out\":%llu,\"sha256_out\":\"%s\",\"eof\":%s,\"ms\":%u,"
+		       "\"max_held\":%llu,\"rcv_cap\":%u,\"snd_cap\":%u,\"seg_in\":%u,\"seg_out\":%"
+		       "u,"
+		       "\"retransmits\":%u,\"fast_retransmits\":%u,\"timeouts\":%u,\"probes\":%u,"
+		       "\"dup_acks\":%u,\"ooo_segments\":%u,\"paws_drops\":%u,\"out_of_window\":%u,"
+		       "\"nobufs\":%u,\"tx_full\":%u,\"ts\":%d,\"sack\":%d,\"ws\":%d,\"mss\":%u}\n",
+		       stream_state_name((enum stream_state)leg.state),
+		       stream_end_name((enum stream_end)leg.end), (unsigned long long)app.in, hin,
+		       (unsigned long long)app.out, hout, app.eof ? "true" : "false",
+		       now - app.first_ms, (unsigned long long)app.max_held, leg.rcv.cap,
+		       leg.snd.cap, n->seg_in, n->seg_out, n->retransmits, n->fast_retransmits,
+		       n->timeouts, n->probes, n->dup_acks, n->ooo_segments, n->paws_drops,
+		       n->out_of_window, n->nobufs, n->tx_full, leg.ts_ok, leg.sack_ok, leg.ws_ok,
+		       leg.mss);
+		if (https)
+			printf("{\"tls\":true,\"requests\":%u,\"failed\":%s,\"why\":\"%s\","
+			       "\"version\":\"%s\","
+			       "\"cipher\":\"%s\",\"sni\":\"%s\",\"alpn\":\"%s\",\"group\":\"%s\","
+			       "\"resumed\":%s,\"bulk_out\":%llu,\"sha256_out\":\"%s\"}\n",
+			       h.requests, h.failed ? "true" : "false", h.why,
+			       h.tls && tls_conn_established(h.tls) ? h.info.version : "",
+			       h.tls && tls_conn_established(h.tls) ? h.info.cipher : "",
+			       h.tls && tls_conn_established(h.tls) ? h.info.server_name : "",
+			       h.tls && tls_conn_established(h.tls) ? h.info.alpn : "",
+			       h.tls && tls_conn_established(h.tls) ? h.info.group : "",
+			       h.info.resumed ? "true" : "false", (unsigned long long)app.out,
+			       hout);
+		fflush(stdout);
 	}
-	char hin[65] = "", hout[65] = "";
-	hex(app.h_in, hin);
-	hex(app.h_out, hout);
-	const struct stream_counts *n = &leg.n;
-	printf("{\"state\":\"%s\",\"end\":\"%s\",\"bytes_in\":%llu,\"sha256_in\":\"%s\","
-	       "\"bytes_out\":%llu,\"sha256_out\":\"%s\",\"eof\":%s,\"ms\":%u,"
-	       "\"max_held\":%llu,\"rcv_cap\":%u,\"snd_cap\":%u,\"seg_in\":%u,\"seg_out\":%u,"
-	       "\"retransmits\":%u,\"fast_retransmits\":%u,\"timeouts\":%u,\"probes\":%u,"
-	       "\"dup_acks\":%u,\"ooo_segments\":%u,\"paws_drops\":%u,\"out_of_window\":%u,"
-	       "\"nobufs\":%u,\"tx_full\":%u,\"ts\":%d,\"sack\":%d,\"ws\":%d,\"mss\":%u}\n",
-	       stream_state_name((enum stream_state)leg.state),
-	       stream_end_name((enum stream_end)leg.end), (unsigned long long)app.in, hin,
-	       (unsigned long long)app.out, hout, app.eof ? "true" : "false", now - app.first_ms,
-	       (unsigned long long)app.max_held, leg.rcv.cap, leg.snd.cap, n->seg_in, n->seg_out,
-	       n->retransmits, n->fast_retransmits, n->timeouts, n->probes, n->dup_acks,
-	       n->ooo_segments, n->paws_drops, n->out_of_window, n->nobufs, n->tx_full, leg.ts_ok,
-	       leg.sack_ok, leg.ws_ok, leg.mss);
-	fflush(stdout);
+	if (https) {
+		struct tls_server_counts tc;
+		tls_server_counts(tls_srv, &tc);
+		printf("{\"tls_server\":true,\"handshakes\":%llu,\"resumed\":%llu,\"failed\":%llu,"
+		       "\"no_certificate\":%llu,\"alpn_refused\":%llu,\"tickets_renewed\":%llu}\n",
+		       (unsigned long long)tc.handshakes, (unsigned long long)tc.resumed,
+		       (unsigned long long)tc.failed, (unsigned long long)tc.no_certificate,
+		       (unsigned long long)tc.alpn_refused, (unsigned long long)tc.tickets_renewed);
+		fflush(stdout);
+		https_reset();
+		tls_server_free(tls_srv);
+		tls_certs_free(certs);
+	}
 	stream_release(&leg);
 	for (unsigned i = 0; i < n_held; i++)
 		rte_pktmbuf_free(held[i].m);
