@@ -58,6 +58,13 @@ static void take_sack(struct stream_leg *l, const struct net_pkt *p, const struc
 	}
 }
 
+/* Bytes from seq that may go again: one MSS at most, of what was sent already. */
+static uint32_t resend_len(const struct stream_leg *l, uint32_t seq)
+{
+	uint32_t end = sq_min(l->snd_max, data_end(l));
+	return sq_lt(seq, end) ? u32_min(l->mss, end - seq) : 0;
+}
+
 static void enter_recovery(struct stream_leg *l, uint32_t now, struct stream_out *out)
 {
 	uint32_t flight = l->snd_max - l->snd_una;
@@ -69,8 +76,9 @@ static void enter_recovery(struct stream_leg *l, uint32_t now, struct stream_out
 	l->rtt_timing = false;
 	/* RFC 6675 §5 (4.2): cwnd = ssthresh; RFC 6582 (2): ssthresh + 3 MSS without SACK. */
 	l->cwnd = l->sack_ok ? l->ssthresh : l->ssthresh + 3u * l->mss;
-	/* The first unacknowledged segment goes at once, whatever the window. */
-	uint32_t len = u32_min(l->mss, data_end(l) - l->snd_una);
+	/* The first unacknowledged segment goes at once, whatever the window: only bytes that
+	 * were sent before (never past snd_max, which may lie beyond the peer's window). */
+	uint32_t len = resend_len(l, l->snd_una);
 	uint8_t flags = TH_ACK;
 	if (l->fin_queued && l->snd_una + len == data_end(l) && sq_lt(data_end(l), l->snd_max))
 		flags |= TH_FIN;
@@ -85,6 +93,7 @@ static void new_ack(struct stream_leg *l, const struct net_pkt *p, const struct 
 		    uint32_t now, struct stream_out *out)
 {
 	uint32_t acked = s->ack - l->snd_una;
+	l->last_progress = now;
 	/* Bytes of the ring (the SYN and FIN take sequence numbers but no bytes). */
 	uint32_t to = sq_min(s->ack, data_end(l));
 	if (sq_lt(l->snd.head, to)) {
@@ -116,12 +125,16 @@ static void new_ack(struct stream_leg *l, const struct net_pkt *p, const struct 
 			if (sq_lt(l->rexmit_nxt, s->ack))
 				l->rexmit_nxt = s->ack;
 			ranges_trim(&l->sack, s->ack);
-			if (!l->sack_ok) {
-				uint32_t len = sq_lt(s->ack, data_end(l))
-						       ? u32_min(l->mss, data_end(l) - s->ack)
-						       : 0;
+			/* Without SACK, or with nothing SACKed to guide the hole walk: the
+			 * segment at the new left edge goes now. */
+			if (!l->sack_ok || l->sack.n == 0) {
+				uint32_t len = resend_len(l, s->ack);
 				if (len > 0 && send_segment(l, s->ack, TH_ACK, len, now, out))
 					l->n.retransmits++;
+				if (len > 0 && sq_lt(l->rexmit_nxt, s->ack + len))
+					l->rexmit_nxt = s->ack + len;
+			}
+			if (!l->sack_ok) {
 				l->cwnd = l->cwnd > acked ? l->cwnd - acked : l->mss;
 				if (acked >= l->mss)
 					l->cwnd += l->mss;
@@ -176,6 +189,8 @@ static void dup_ack(struct stream_leg *l, const struct seg *s, uint32_t sacked_b
  * one that last set it. */
 static void update_window(struct stream_leg *l, const struct seg *s)
 {
+	if (sq_lt(s->ack, l->snd_una))
+		return; /* RFC 9293: only SND.UNA =< SEG.ACK */
 	if (sq_lt(l->snd_wl1, s->seq) || (l->snd_wl1 == s->seq && sq_le(l->snd_wl2, s->ack))) {
 		l->snd_wnd = s->win << l->snd_ws;
 		l->snd_wl1 = s->seq;
@@ -233,6 +248,7 @@ static void data_in(struct stream_leg *l, const struct seg *s, uint32_t now)
 	if (sq_lt(edge, seq + len)) { /* beyond the ring: cut, and the FIN with it */
 		len = sq_lt(seq, edge) ? edge - seq : 0;
 		fin = false;
+		l->ack_now = 1; /* say where the window is (a zero-window probe gets its answer) */
 	}
 	if (len > 0) {
 		uint32_t put = ring_put(&l->rcv, l->cfg->pool, seq, d, len);
@@ -240,7 +256,9 @@ static void data_in(struct stream_leg *l, const struct seg *s, uint32_t now)
 			l->n.nobufs++;
 			fin = false;
 			len = put;
+			l->ack_now = 1;
 		}
+		l->last_progress = now;
 	}
 	if (seq == l->rcv_nxt) {
 		bool had_ooo = l->ooo.n > 0;
@@ -257,6 +275,8 @@ static void data_in(struct stream_leg *l, const struct seg *s, uint32_t now)
 			ranges_trim(&l->ooo, l->rcv_nxt);
 		}
 		l->rcv.len = l->rcv_nxt - l->rcv.head;
+		if (l->fin_ahead && sq_lt(l->fin_seq, l->rcv_nxt))
+			l->fin_ahead = false; /* a FIN the bytes went past: a lie, forgotten */
 		if (had_ooo) {
 			l->ack_now = 1; /* RFC 5681 §4.2: at once when a hole fills */
 		} else if (len > 0) {
@@ -317,9 +337,10 @@ static void in_syn_sent(struct stream_leg *l, const struct net_pkt *p, const str
 		if (l->ts_ok && p->tcp_tsecr != 0)
 			rtt_sample(l, tsval_now(l, now) - p->tcp_tsecr);
 	}
-	l->backoff = 0;
 	l->rto_at = 0;
-	established(l);
+	established(l); /* reads the backoff (RFC 6298 §5.7) */
+	l->backoff = 0;
+	l->last_progress = now;
 	l->ack_now = 1;
 }
 
@@ -351,6 +372,9 @@ void stream_input(struct stream_leg *l, const struct rte_mbuf *m, const struct n
 	/* SYN-RECEIVED: the peer sent its SYN again (our SYN-ACK was lost). */
 	if (l->state == STREAM_SYN_RCVD && (s.flags & TH_SYN) && !(s.flags & TH_ACK) &&
 	    s.seq == l->irs) {
+		if (l->last_challenge != 0 && (int32_t)(now - l->last_challenge) < 10)
+			return; /* rate limited like every other answer */
+		l->last_challenge = at(now, 0);
 		if (send_segment(l, l->iss, TH_SYN | TH_ACK, 0, now, out))
 			l->n.retransmits++;
 		return;
@@ -359,7 +383,7 @@ void stream_input(struct stream_leg *l, const struct rte_mbuf *m, const struct n
 	/* PAWS (RFC 7323 §5.3): an older timestamp than the last in-window one is a duplicate. */
 	if (l->ts_ok && p->tcp_has_ts && !rst && sq_lt(p->tcp_tsval, l->ts_recent)) {
 		l->n.paws_drops++;
-		send_ack(l, now, out);
+		limited_ack(l, now, out);
 		return;
 	}
 
@@ -421,13 +445,14 @@ void stream_input(struct stream_leg *l, const struct rte_mbuf *m, const struct n
 		l->snd_wl2 = s.ack;
 		if (l->ts_ok && p->tcp_has_ts && p->tcp_tsecr != 0 && l->backoff == 0)
 			rtt_sample(l, tsval_now(l, now) - p->tcp_tsecr);
-		l->backoff = 0;
 		l->snd_una = s.ack;
 		l->rto_at = 0;
-		established(l);
+		established(l); /* reads the backoff (RFC 6298 §5.7) */
+		l->backoff = 0;
+		l->last_progress = now;
 	}
 	if (sq_lt(l->snd_max, s.ack)) {
-		send_ack(l, now, out); /* acknowledges what we never sent */
+		limited_ack(l, now, out); /* acknowledges what we never sent */
 		return;
 	}
 	if (sq_lt(s.ack, l->snd_una - l->max_snd_wnd)) {
@@ -439,6 +464,7 @@ void stream_input(struct stream_leg *l, const struct rte_mbuf *m, const struct n
 	if (l->ts_ok && p->tcp_has_ts && sq_le(s.seq, l->last_ack_sent))
 		l->ts_recent = p->tcp_tsval;
 
+	l->probes_out = 0; /* the peer answers */
 	uint32_t sacked_before = ranges_bytes(&l->sack);
 	if (p->tcp_sack_blocks)
 		take_sack(l, p, &s);
@@ -448,8 +474,10 @@ void stream_input(struct stream_leg *l, const struct rte_mbuf *m, const struct n
 	else if (s.ack == l->snd_una)
 		dup_ack(l, &s, sacked_before, now, out);
 	update_window(l, &s);
-	if (old_wnd == 0 && l->snd_wnd > 0)
+	if (old_wnd == 0 && l->snd_wnd > 0) {
 		l->persist_backoff = 0;
+		l->last_progress = now;
+	}
 
 	/* Our FIN acknowledged? */
 	bool fin_acked = l->fin_queued && l->snd_una == data_end(l) + 1;

@@ -81,7 +81,12 @@ static uint16_t window_field(struct stream_leg *l, uint8_t flags)
 		raw = (least + (1u << l->rcv_ws) - 1) >> l->rcv_ws;
 	if (raw > 65535)
 		raw = 65535;
-	uint32_t edge = l->rcv_nxt + (raw << l->rcv_ws);
+	/* What we hold ourselves to stops at the ring's end: rounding up to the scale may
+	 * announce a few bytes more, which are cut (and answered) if they come, but never make the
+	 * next announcement larger (no creep past the ring while the reader is stalled). */
+	uint32_t edge = l->rcv_nxt + (raw << l->rcv_ws), ring_end = l->rcv.head + l->rcv.cap;
+	if (sq_lt(ring_end, edge))
+		edge = ring_end;
 	if (sq_lt(l->rcv_adv, edge))
 		l->rcv_adv = edge;
 	return (uint16_t)raw;
@@ -190,6 +195,8 @@ void send_rst(struct stream_leg *l, uint32_t seq, uint32_t ack, bool with_ack, u
 
 void rtt_sample(struct stream_leg *l, uint32_t ms)
 {
+	if (ms >= 60000)
+		return; /* an echo of something we never sent, or from another life */
 	if (l->srtt8 == 0) {
 		l->srtt8 = (ms << 3) | 1; /* never 0 again: 0 means no sample yet */
 		l->rttvar4 = ms << 1;
@@ -211,7 +218,7 @@ void rto_restart(struct stream_leg *l, uint32_t now)
 	if (l->snd_max == l->snd_una)
 		l->rto_at = 0;
 	else
-		l->rto_at = at(now, u32_min(l->rto << l->backoff, l->cfg->rto_max_ms));
+		l->rto_at = at(now, backed_off(l->rto, l->backoff, l->cfg->rto_max_ms));
 }
 
 /* ---- in flight ---------------------------------------------------------------------------------
@@ -344,8 +351,8 @@ void stream_output(struct stream_leg *l, uint32_t now, struct stream_out *out)
 		bool waiting = sq_lt(l->snd_nxt, end) || (l->fin_queued && sq_le(l->snd_nxt, end));
 		if (waiting && l->snd_nxt == l->snd_una && l->snd_max == l->snd_una) {
 			if (l->persist_at == 0)
-				l->persist_at = at(now, u32_min(l->rto << l->persist_backoff,
-								l->cfg->rto_max_ms));
+				l->persist_at = at(now, backed_off(l->rto, l->persist_backoff,
+								   l->cfg->rto_max_ms));
 		} else {
 			l->persist_at = 0;
 			l->persist_backoff = 0;

@@ -44,6 +44,13 @@ static inline uint32_t at(uint32_t now, uint32_t ms)
 	return t ? t : 1;
 }
 
+/* ms << shift, at most max (no overflow for any shift). */
+static inline uint32_t backed_off(uint32_t ms, uint8_t shift, uint32_t max)
+{
+	uint64_t v = (uint64_t)ms << (shift > 32 ? 32 : shift);
+	return v > max ? max : (uint32_t)v;
+}
+
 /* ---- ring.c: byte rings in mbufs ------------------------------------------------------------ */
 
 void ring_init(struct stream_ring *r, uint32_t cap, uint32_t head);

@@ -81,7 +81,8 @@ struct stream_cfg {
 	uint32_t rto_min_ms, rto_init_ms, rto_max_ms;
 	uint32_t delack_ms;
 	uint32_t time_wait_ms;
-	uint32_t fin_wait_ms; /* FIN-WAIT-2 (and LAST-ACK/CLOSING) without progress: given up */
+	uint32_t fin_wait_ms; /* FIN-WAIT-2 without progress: given up (LAST-ACK and CLOSING are
+			       * bounded by retransmissions and unanswered probes) */
 	uint8_t max_retries;  /* RTOs in a row before the leg times out */
 	bool ts, sack, ws;    /* offer RFC 7323 timestamps, RFC 2018 SACK, window scaling */
 };
@@ -118,7 +119,8 @@ struct stream_leg {
 	uint8_t dupacks;
 	uint8_t delack_segs; /* full segments received and not yet acknowledged */
 	uint8_t persist_backoff;
-	uint16_t mss; /* what we send: the peer's MSS, capped by ours */
+	uint8_t probes_out; /* zero-window probes since the peer last acknowledged anything */
+	uint16_t mss;	    /* what we send: the peer's MSS, capped by ours */
 
 	uint32_t local_ip, remote_ip; /* network order */
 	uint16_t local_port, remote_port;
@@ -147,6 +149,7 @@ struct stream_leg {
 	/* timers: the millisecond they fire at, 0 when off */
 	uint32_t rto_at, dack_at, persist_at, close_at;
 	uint32_t last_challenge;
+	uint32_t last_progress; /* when data or an ACK for new data last moved (owner timeouts) */
 
 	struct stream_ranges ooo;  /* received beyond rcv_nxt, most recent first */
 	struct stream_ranges sack; /* what the peer SACKed beyond snd_una, in order */

@@ -8,7 +8,7 @@
 
 #include "stream/stream-int.h"
 
-void stream_cfg_defaults(struct stream_cfg *cfg)
+bool stream_cfg_defaults(struct stream_cfg *cfg)
 {
 	if (cfg->rcv_buf == 0)
 		cfg->rcv_buf = 64 * 1024;
@@ -30,6 +30,11 @@ void stream_cfg_defaults(struct stream_cfg *cfg)
 		cfg->fin_wait_ms = 30000;
 	if (cfg->max_retries == 0)
 		cfg->max_retries = 8;
+	uint32_t most = (STREAM_RING_SLOTS - 1) * STREAM_SLOT;
+	cfg->rcv_buf = u32_min(cfg->rcv_buf, most);
+	cfg->snd_buf = u32_min(cfg->snd_buf, most);
+	return cfg->pool != NULL &&
+	       rte_pktmbuf_data_room_size(cfg->pool) >= RTE_PKTMBUF_HEADROOM + STREAM_SLOT;
 }
 
 /* The window scale that lets the receive ring's capacity be advertised. */
@@ -39,6 +44,14 @@ static uint8_t scale_for(uint32_t cap)
 	while ((cap >> ws) > 65535 && ws < 14)
 		ws++;
 	return ws;
+}
+
+/* What a ring of `bytes` really holds (ring_init's rounding and cap). */
+static uint32_t ring_cap(uint32_t bytes)
+{
+	struct stream_ring r;
+	ring_init(&r, bytes, 0);
+	return r.cap;
 }
 
 /* RFC 6928's initial window. */
@@ -89,7 +102,7 @@ bool stream_accept(struct stream_leg *l, const struct stream_cfg *cfg, const str
 		   uint32_t iss, uint32_t now, struct stream_out *out)
 {
 	leg_init(l, cfg, s->local_ip, s->local_port, s->remote_ip, s->remote_port, iss);
-	l->rcv_ws = scale_for(cfg->rcv_buf);
+	l->rcv_ws = scale_for(ring_cap(cfg->rcv_buf));
 	take_syn_options(l, s->mss, s->wscale, s->sack_ok, s->has_ts, s->tsval);
 	if (!l->ws_ok && cfg->rcv_buf > 65535)
 		l->rcv_ws = 0; /* the ring stays larger than what we can announce: harmless */
@@ -114,7 +127,7 @@ bool stream_connect(struct stream_leg *l, const struct stream_cfg *cfg, uint32_t
 	leg_init(l, cfg, local_ip, local_port, remote_ip, remote_port, iss);
 	/* Offer everything configured; the SYN-ACK says what the peer takes. */
 	l->ts_ok = cfg->ts, l->sack_ok = cfg->sack, l->ws_ok = cfg->ws;
-	l->rcv_ws = cfg->ws ? scale_for(cfg->rcv_buf) : 0;
+	l->rcv_ws = cfg->ws ? scale_for(ring_cap(cfg->rcv_buf)) : 0;
 	l->state = STREAM_SYN_SENT;
 	ring_init(&l->rcv, cfg->rcv_buf, 0); /* the SYN announces the ring; the SYN-ACK places it */
 	if (!send_segment(l, iss, TH_SYN, 0, now, out)) {
@@ -129,6 +142,9 @@ bool stream_connect(struct stream_leg *l, const struct stream_cfg *cfg, uint32_t
 /* The handshake finished (our SYN was acknowledged). */
 void established(struct stream_leg *l)
 {
+	/* RFC 6298 §5.7: after a lost SYN or SYN-ACK, and with no sample, data starts at 3 s. */
+	if (l->backoff > 0 && l->srtt8 == 0)
+		l->rto = u32_min(u32_max(l->rto, 3000), l->cfg->rto_max_ms);
 	l->state = l->fin_queued ? STREAM_FIN_WAIT_1 : STREAM_ESTABLISHED;
 }
 
@@ -222,7 +238,7 @@ void stream_abort(struct stream_leg *l, uint32_t now, struct stream_out *out)
 	if (l->state == STREAM_CLOSED)
 		return;
 	if (l->state != STREAM_SYN_SENT && l->state != STREAM_TIME_WAIT)
-		send_rst(l, l->snd_nxt, 0, false, now, out);
+		send_rst(l, l->snd_max, 0, false, now, out);
 	close_leg(l, STREAM_END_ABORT);
 }
 
@@ -251,7 +267,7 @@ static void on_rto(struct stream_leg *l, uint32_t now, struct stream_out *out)
 	l->n.timeouts++;
 	if (++l->backoff > l->cfg->max_retries) {
 		if (l->state != STREAM_SYN_SENT)
-			send_rst(l, l->snd_nxt, 0, false, now, out);
+			send_rst(l, l->snd_max, 0, false, now, out);
 		close_leg(l, STREAM_END_TIMEOUT);
 		return;
 	}
@@ -282,12 +298,18 @@ static void on_rto(struct stream_leg *l, uint32_t now, struct stream_out *out)
 
 static void on_persist(struct stream_leg *l, uint32_t now, struct stream_out *out)
 {
+	/* A peer that answers no probe is gone (as Linux counts them): give up like an RTO. */
+	if (++l->probes_out > l->cfg->max_retries) {
+		send_rst(l, l->snd_max, 0, false, now, out);
+		close_leg(l, STREAM_END_TIMEOUT);
+		return;
+	}
 	/* A probe below the window: the peer answers with an ACK carrying its window. */
 	if (send_segment(l, l->snd_una - 1, TH_ACK, 0, now, out))
 		l->n.probes++;
 	if (l->persist_backoff < 16)
 		l->persist_backoff++;
-	l->persist_at = at(now, u32_min(l->rto << l->persist_backoff, l->cfg->rto_max_ms));
+	l->persist_at = at(now, backed_off(l->rto, l->persist_backoff, l->cfg->rto_max_ms));
 }
 
 void stream_timer(struct stream_leg *l, uint32_t now, struct stream_out *out)
@@ -297,7 +319,7 @@ void stream_timer(struct stream_leg *l, uint32_t now, struct stream_out *out)
 	if (due(now, l->close_at)) {
 		bool tw = l->state == STREAM_TIME_WAIT;
 		if (!tw)
-			send_rst(l, l->snd_nxt, 0, false, now, out);
+			send_rst(l, l->snd_max, 0, false, now, out);
 		close_leg(l, tw ? STREAM_END_DONE : STREAM_END_TIMEOUT);
 		return;
 	}
@@ -306,8 +328,11 @@ void stream_timer(struct stream_leg *l, uint32_t now, struct stream_out *out)
 		if (l->state == STREAM_CLOSED)
 			return;
 	}
-	if (due(now, l->persist_at))
+	if (due(now, l->persist_at)) {
 		on_persist(l, now, out);
+		if (l->state == STREAM_CLOSED)
+			return;
+	}
 	if (due(now, l->dack_at)) {
 		l->dack_at = 0;
 		send_ack(l, now, out);

@@ -18,8 +18,9 @@
 #include "net/net.h"
 #include "stream/stream-t.h"
 
-/* Fill in defaults for the fields left 0 (except pool). */
-void stream_cfg_defaults(struct stream_cfg *cfg);
+/* Fill in defaults for the fields left 0 (except pool). false when the pool's mbufs cannot hold
+ * a ring slot (RTE_PKTMBUF_HEADROOM + STREAM_SLOT bytes of data room). */
+bool stream_cfg_defaults(struct stream_cfg *cfg);
 
 /* What a SYN told us (lib/net's parse of it). */
 struct stream_syn {
@@ -84,6 +85,14 @@ uint32_t stream_write(struct stream_leg *l, const void *src, uint32_t n);
 void stream_shutdown(struct stream_leg *l);
 /* Send a RST and close at once. */
 void stream_abort(struct stream_leg *l, uint32_t now, struct stream_out *out);
+
+/* The millisecond the connection last made progress (bytes in, or new data acknowledged): what
+ * an owner's idle timeout reads. A peer that keeps a zero window while answering probes makes
+ * no progress. */
+static inline uint32_t stream_last_progress(const struct stream_leg *l)
+{
+	return l->last_progress;
+}
 
 /* Give back every mbuf the leg's rings hold (any state). */
 void stream_release(struct stream_leg *l);

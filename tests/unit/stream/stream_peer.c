@@ -590,7 +590,10 @@ int main(int argc, char **argv)
 				  .sack = true,
 				  .ws = true,
 				  .time_wait_ms = 500};
-	stream_cfg_defaults(&cfg);
+	if (!stream_cfg_defaults(&cfg)) {
+		fprintf(stderr, "stream_peer: the pool's mbufs cannot hold a ring slot\n");
+		return 1;
+	}
 	app.h_in = EVP_MD_CTX_new();
 	app.h_out = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(app.h_in, EVP_sha256(), NULL);

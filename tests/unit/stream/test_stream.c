@@ -425,7 +425,7 @@ static uint32_t simulate(struct run *r, const struct opts *op)
 			.sack = op->sack[i],
 			.ws = op->ws[i],
 		};
-		stream_cfg_defaults(&sd->cfg);
+		cr_assert(stream_cfg_defaults(&sd->cfg));
 		sd->total = op->total[i];
 		sd->slow = op->slow[i];
 		sd->pause_until = sd->slow ? pause_reader_until : 0;
