@@ -37,6 +37,7 @@
 
 #include "net/net.h"
 #include "stream/stream.h"
+#include "term/term.h"
 #include "tls/term.h"
 
 static struct {
@@ -157,11 +158,99 @@ static void flush(void)
 	out.n = 0;
 }
 
+/* ---- proxy mode: lib/term between a TLS client and Linux HTTP servers ----------------------- */
+
+/* Pods: a.example → 198.18.7.1:8080, b.example → 198.18.7.1:8081; pod legs come from
+ * 198.18.7.3 (the "SNAT" address). */
+static struct term_conn tc;
+static struct term_env tenv;
+static bool proxy_open;
+static uint32_t pod_src;
+static uint16_t next_pod_port = 50000;
+
+static bool proxy_route(void *ctx, const char *host, size_t hl, const char *path, size_t pl,
+			struct term_pod *pod)
+{
+	(void)ctx, (void)path, (void)pl;
+	inet_pton(AF_INET, "198.18.7.1", &pod->ip);
+	if (hl == 9 && strncasecmp(host, "a.example", 9) == 0) {
+		pod->port = htons(8080);
+		pod->id = 1;
+		return true;
+	}
+	if (hl == 9 && strncasecmp(host, "b.example", 9) == 0) {
+		pod->port = htons(8081);
+		pod->id = 2;
+		return true;
+	}
+	return false;
+}
+
+static bool proxy_source(void *ctx, const struct term_pod *pod, uint32_t *ip, uint16_t *port,
+			 uint32_t *iss)
+{
+	(void)ctx, (void)pod;
+	*ip = pod_src;
+	*port = htons(next_pod_port++);
+	if (next_pod_port > 60000)
+		next_pod_port = 50000;
+	*iss = rnd();
+	return true;
+}
+
+static void to_proxy(struct rte_mbuf *m, const struct net_pkt *p)
+{
+	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p->l2_len + p->l3_len);
+	if (p->dst_ip == pod_src) {
+		if (proxy_open && tc.pod_open && p->src_port == tc.pod.remote_port &&
+		    p->dst_port == tc.pod.local_port)
+			term_pod_input(&tc, m, p, now, &out, &out);
+		return;
+	}
+	if (!proxy_open) {
+		if ((p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) != NET_TCP_SYN ||
+		    p->dst_port != opt.port)
+			return;
+		struct stream_syn s = {
+			.local_ip = p->dst_ip,
+			.remote_ip = p->src_ip,
+			.local_port = p->dst_port,
+			.remote_port = p->src_port,
+			.isn = rte_be_to_cpu_32(th->sent_seq),
+			.mss = p->tcp_mss,
+			.wscale = p->tcp_wscale,
+			.sack_ok = p->tcp_sack_ok,
+			.has_ts = p->tcp_has_ts,
+			.tsval = p->tcp_tsval,
+		};
+		memset(&tc, 0, sizeof(tc));
+		if (!stream_accept(&tc.client, &cfg, &s, rnd(), now, &out))
+			return;
+		if (!term_start(&tc, &tenv, ntohs(opt.port), now)) {
+			fprintf(stderr, "stream_peer: term_start failed\n");
+			exit(1);
+		}
+		proxy_open = true;
+		app.first_ms = now;
+		return;
+	}
+	if (p->src_ip == tc.client.remote_ip && p->src_port == tc.client.remote_port &&
+	    p->dst_port == tc.client.local_port)
+		term_client_input(&tc, m, p, now, &out, &out);
+}
+
 static void to_leg(struct rte_mbuf *m)
 {
 	struct net_pkt p;
 	enum net_drop_reason why;
-	if (net_parse(m, &p, &why) != NET_CLASS_TCP || p.dst_ip != opt.addr) {
+	if (net_parse(m, &p, &why) != NET_CLASS_TCP ||
+	    (p.dst_ip != opt.addr && !(pod_src && p.dst_ip == pod_src))) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (pod_src) {
+		to_proxy(m, &p);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -441,6 +530,86 @@ static void hex(EVP_MD_CTX *h, char *s)
 		sprintf(s + 2 * i, "%02x", md[i]);
 }
 
+static void pump_tun(uint8_t *pkt, size_t cap)
+{
+	for (int k = 0; k < 256; k++) {
+		ssize_t n = read(tun_fd, pkt, cap);
+		if (n <= 0)
+			break;
+		struct rte_mbuf *m = from_tun(pkt, (size_t)n);
+		if (m)
+			impair(m, true, now, to_leg);
+		flush();
+	}
+	for (unsigned i = 0; i < n_held;) {
+		if ((int32_t)(now - held[i].at) >= 0) {
+			struct rte_mbuf *m = held[i].m;
+			bool in = held[i].in;
+			held[i] = held[--n_held];
+			if (in)
+				to_leg(m);
+			else
+				tun_write(m);
+			flush();
+			continue;
+		}
+		i++;
+	}
+}
+
+/* Proxy mode: serve opt.conns connections one after another; a JSON line for each. */
+static int run_proxy(void)
+{
+	static uint8_t pkt[65536];
+	uint32_t start = now;
+	for (unsigned conn = 0; conn < opt.conns; conn++) {
+		proxy_open = false;
+		while ((uint32_t)(now - start) < opt.timeout_s * 1000u) {
+			int wait = 5;
+			uint32_t dl = proxy_open ? term_deadline(&tc) : 0;
+			if (dl != 0) {
+				int32_t d = (int32_t)(dl - now);
+				wait = d < 0 ? 0 : d < wait ? d : wait;
+			}
+			struct pollfd pf = {tun_fd, POLLIN, 0};
+			poll(&pf, 1, wait);
+			now = now_ms();
+			pump_tun(pkt, sizeof(pkt));
+			if (!proxy_open)
+				continue;
+			uint32_t t = term_deadline(&tc);
+			if (t != 0 && (int32_t)(now - t) >= 0)
+				term_timer(&tc, now, &out, &out);
+			else
+				term_pump(&tc, now, &out, &out);
+			flush();
+			uint32_t h = stream_held_bytes(&tc.client) + stream_held_bytes(&tc.pod);
+			if (h > app.max_held)
+				app.max_held = h;
+			if (term_done(&tc) || tc.client.state == STREAM_TIME_WAIT)
+				break;
+		}
+		if (!proxy_open) {
+			fprintf(stderr, "stream_peer: no connection %u before the timeout\n", conn);
+			return 1;
+		}
+		const struct term_counts *n = &tc.n;
+		printf("{\"proxy\":true,\"requests\":%u,\"responses\":%u,\"answered\":%u,"
+		       "\"pod_connects\":%u,\"pod_reused\":%u,\"bad_requests\":%u,\"no_route\":%u,"
+		       "\"pod_failed\":%u,\"bad_responses\":%u,\"idle_timeouts\":%u,"
+		       "\"tls_failed\":%u,\"client_end\":\"%s\",\"max_held\":%llu}\n",
+		       n->requests, n->responses, n->answered, n->pod_connects, n->pod_reused,
+		       n->bad_requests, n->no_route, n->pod_failed, n->bad_responses,
+		       n->idle_timeouts, n->tls_failed,
+		       stream_state_name((enum stream_state)tc.client.state),
+		       (unsigned long long)app.max_held);
+		fflush(stdout);
+		term_release(&tc);
+		app.max_held = 0;
+	}
+	return 0;
+}
+
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -601,7 +770,7 @@ int main(int argc, char **argv)
 	printf("{\"ready\":true}\n");
 	fflush(stdout);
 
-	bool https = strcmp(opt.mode, "https") == 0;
+	bool https = strcmp(opt.mode, "https") == 0 || strcmp(opt.mode, "proxy") == 0;
 	if (https) {
 		char why[200] = "";
 		tls_srv = tls_server_new(why, sizeof(why));
@@ -613,6 +782,28 @@ int main(int argc, char **argv)
 	}
 	now = now_ms();
 	uint32_t start = now;
+	if (strcmp(opt.mode, "proxy") == 0) {
+		inet_pton(AF_INET, "198.18.7.3", &pod_src);
+		tenv = (struct term_env){
+			.tls = tls_srv,
+			.client_cfg = &cfg,
+			.pod_cfg = &cfg,
+			.limits = {.max_request_line = 8192,
+				   .max_head_bytes = 8192,
+				   .max_headers = 100,
+				   .reject_bare_lf = true},
+			.idle_ms = 10000,
+			.route = proxy_route,
+			.source = proxy_source,
+		};
+		int rc = run_proxy();
+		tls_server_free(tls_srv);
+		tls_certs_free(certs);
+		close(tun_fd);
+		rte_mempool_free(pool);
+		rte_eal_cleanup();
+		return rc;
+	}
 	for (unsigned conn = 0; conn < opt.conns; conn++) {
 		if (conn > 0) { /* the next connection: a fresh leg and application */
 			stream_release(&leg);

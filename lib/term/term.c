@@ -1,0 +1,584 @@
+/*
+ * term.c: a terminated HTTPS connection (term.h). One pump moves everything that can move:
+ * TLS records in and out of the client leg, request heads parsed and routed, heads rewritten
+ * and bodies framed towards the pod leg, response heads parsed and bodies framed back. Each
+ * direction has one buffer between TLS and a leg; a direction stops when its buffer is full
+ * and goes on when the leg or TLS takes bytes again, so backpressure crosses the gateway.
+ */
+#include "term/term.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+static inline bool sq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+/* ---- the client leg as TLS's pipe ----------------------------------------------------------- */
+
+static uint32_t pipe_read(void *ctx, void *dst, uint32_t n)
+{
+	return stream_read(ctx, dst, n);
+}
+static uint32_t pipe_write(void *ctx, const void *src, uint32_t n)
+{
+	return stream_write(ctx, src, n);
+}
+static bool pipe_eof(void *ctx)
+{
+	return stream_eof(ctx);
+}
+
+bool term_start(struct term_conn *t, const struct term_env *env, uint16_t listen_port, uint32_t now)
+{
+	/* The caller built t->client; everything else starts empty. */
+	struct stream_leg client = t->client;
+	memset(t, 0, sizeof(*t));
+	t->client = client;
+	t->env = env;
+	t->listen_port = listen_port;
+	t->last_progress = now;
+	struct tls_pipe p = {&t->client, pipe_read, pipe_write, pipe_eof};
+	t->tls = tls_conn_new(env->tls, &p);
+	if (t->tls == NULL)
+		return false;
+	http_request_parser_init(&t->ps);
+	t->phase = TERM_TLS;
+	return true;
+}
+
+void term_release(struct term_conn *t)
+{
+	tls_conn_free(t->tls);
+	t->tls = NULL;
+	stream_release(&t->client);
+	stream_release(&t->pod);
+}
+
+/* ---- X-Forwarded-* ----------------------------------------------------------------------- */
+
+static bool is_xfwd(const uint8_t *line, uint32_t len)
+{
+	static const char *const names[] = {
+		"x-forwarded-for:", "x-forwarded-proto:", "x-forwarded-host:", "x-forwarded-port:"};
+	for (unsigned i = 0; i < 4; i++) {
+		size_t n = strlen(names[i]);
+		if (len < n)
+			continue;
+		size_t k = 0;
+		while (k < n && (line[k] | 0x20) == (uint8_t)names[i][k])
+			k++;
+		if (k == n)
+			return true;
+	}
+	return false;
+}
+
+int term_rewrite_head(const uint8_t *head, uint32_t head_len, uint32_t client_ip,
+		      uint16_t listen_port, uint8_t *out, uint32_t cap)
+{
+	/* The head is the strict parser's: CRLF line ends, no folded lines, an empty last line. */
+	if (head_len < 4)
+		return -1;
+	uint32_t o = 0, i = 0, host_off = 0, host_len = 0;
+	bool first = true;
+	while (i < head_len - 2) {
+		const uint8_t *eol = memchr(head + i, '\n', head_len - i);
+		if (eol == NULL)
+			return -1;
+		uint32_t len = (uint32_t)(eol - (head + i)) + 1;
+		bool drop = !first && is_xfwd(head + i, len);
+		if (!first && host_len == 0 && len > 5 && (head[i] | 0x20) == 'h' &&
+		    (head[i + 1] | 0x20) == 'o' && (head[i + 2] | 0x20) == 's' &&
+		    (head[i + 3] | 0x20) == 't' && head[i + 4] == ':') {
+			uint32_t a = i + 5, b = i + len - 2; /* without CRLF */
+			while (a < b && (head[a] == ' ' || head[a] == '\t'))
+				a++;
+			while (b > a && (head[b - 1] == ' ' || head[b - 1] == '\t'))
+				b--;
+			host_off = a;
+			host_len = b - a;
+		}
+		if (!drop) {
+			if (o + len > cap)
+				return -1;
+			memcpy(out + o, head + i, len);
+			o += len;
+		}
+		first = false;
+		i += len;
+	}
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &client_ip, ip, sizeof(ip));
+	int n = snprintf((char *)out + o, cap - o,
+			 "X-Forwarded-For: %s\r\nX-Forwarded-Proto: https\r\n"
+			 "X-Forwarded-Host: %.*s\r\nX-Forwarded-Port: %u\r\n\r\n",
+			 ip, (int)host_len, (const char *)head + host_off, listen_port);
+	if (n < 0 || (uint32_t)n >= cap - o)
+		return -1;
+	return (int)(o + (uint32_t)n);
+}
+
+/* ---- the gateway's own answers ------------------------------------------------------------ */
+
+static const char *reason(uint16_t status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 408:
+		return "Request Timeout";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Error";
+	}
+}
+
+/* Queue our answer for the client and close after it. */
+static void answer(struct term_conn *t, uint16_t status)
+{
+	char body[64];
+	int bl = snprintf(body, sizeof(body), "%u %s\n", status, reason(status));
+	int n = snprintf((char *)t->to_client, sizeof(t->to_client),
+			 "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+			 "Connection: close\r\n\r\n%s",
+			 status, reason(status), bl, body);
+	t->to_client_len = (uint32_t)n;
+	t->to_client_off = 0;
+	t->n.answered++;
+	t->phase = TERM_CLOSING;
+	t->close_after = true;
+}
+
+/* ---- the pod leg ---------------------------------------------------------------------------- */
+
+static bool pod_usable(const struct term_conn *t, const struct term_pod *p)
+{
+	if (!t->pod_open || !t->pod_keep || t->cur.id != p->id)
+		return false;
+	return t->pod.state == STREAM_ESTABLISHED && !stream_eof(&t->pod);
+}
+
+static void pod_drop(struct term_conn *t, uint32_t now, struct stream_out *to_pod)
+{
+	if (!t->pod_open)
+		return;
+	/* A finished exchange's connection, not wanted again: reset rather than keep a
+	 * record in TIME-WAIT for it. */
+	stream_abort(&t->pod, now, to_pod);
+	stream_release(&t->pod);
+	t->pod_open = false;
+}
+
+static bool pod_connect(struct term_conn *t, const struct term_pod *p, uint32_t now,
+			struct stream_out *to_pod)
+{
+	const struct term_env *e = t->env;
+	uint32_t ip, iss;
+	uint16_t port;
+	if (!e->source(e->ctx, p, &ip, &port, &iss))
+		return false;
+	if (!stream_connect(&t->pod, e->pod_cfg, ip, port, p->ip, p->port, iss, now, to_pod))
+		return false;
+	t->pod_open = true;
+	t->pod_keep = false;
+	t->n.pod_connects++;
+	return true;
+}
+
+/* ---- the phases ------------------------------------------------------------------------------ */
+
+/* Plaintext from TLS into the request head buffer. */
+static enum tls_io fill_head(struct term_conn *t)
+{
+	size_t got = 0;
+	enum tls_io st = TLS_IO_OK;
+	if (t->head_len < sizeof(t->head)) {
+		st = tls_conn_read(t->tls, t->head + t->head_len, sizeof(t->head) - t->head_len,
+				   &got);
+		t->head_len += (uint32_t)got;
+	}
+	return st;
+}
+
+static void start_request(struct term_conn *t, uint32_t now, struct stream_out *to_pod)
+{
+	const struct term_env *e = t->env;
+	int r = http_request_parse(&t->ps, &e->limits, t->head, t->head_len, &t->req);
+	if (r == HTTP_NEED_MORE) {
+		if (t->head_len >= sizeof(t->head) || t->client_eof) {
+			if (t->head_len > 0)
+				t->n.bad_requests++, answer(t, t->client_eof ? 400 : 431);
+			else
+				t->phase = TERM_CLOSING, t->close_after = true;
+		}
+		return;
+	}
+	t->n.requests++;
+	if (r < 0) {
+		t->n.bad_requests++;
+		answer(t, t->req.status ? t->req.status : 400);
+		return;
+	}
+	if (t->req.upgrade) { /* no tunnels on terminated connections yet */
+		t->n.bad_requests++;
+		answer(t, 501);
+		return;
+	}
+	struct term_pod pod;
+	if (!e->route(e->ctx, (const char *)t->head + t->req.host.off, t->req.host.len,
+		      (const char *)t->head + t->req.path.off, t->req.path.len, &pod)) {
+		t->n.no_route++;
+		answer(t, 404);
+		return;
+	}
+	int n = term_rewrite_head(t->head, t->req.head_len, t->client.remote_ip, t->listen_port,
+				  t->to_pod, sizeof(t->to_pod));
+	if (n < 0) {
+		t->n.bad_requests++;
+		answer(t, 431);
+		return;
+	}
+	if (pod_usable(t, &pod)) {
+		t->n.pod_reused++;
+	} else {
+		pod_drop(t, now, to_pod);
+		if (!pod_connect(t, &pod, now, to_pod)) {
+			t->n.pod_failed++;
+			answer(t, 502);
+			return;
+		}
+	}
+	t->cur = pod;
+	t->to_pod_len = (uint32_t)n;
+	t->to_pod_off = 0;
+	t->close_after = !t->req.keep_alive;
+	/* A client waiting for 100 Continue gets it from us: its body is read before the pod
+	 * is (RFC 9110 §10.1.1 lets an intermediary answer it). */
+	if (t->req.expect_continue && t->req.body != HTTP_BODY_NONE) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		memcpy(t->to_client, cont, sizeof(cont) - 1);
+		t->to_client_len = sizeof(cont) - 1;
+		t->to_client_off = 0;
+	}
+	/* What followed the head is the body's (and maybe the next request's). */
+	memmove(t->head, t->head + t->req.head_len, t->head_len - t->req.head_len);
+	t->head_len -= t->req.head_len;
+	http_request_parser_init(&t->ps);
+	http_body_init(&t->body, t->req.body, t->req.content_length);
+	t->phase = TERM_REQ_BODY;
+}
+
+/* Request bytes to the pod: the rewritten head, then body bytes as framing accepts them. */
+static void request_body(struct term_conn *t)
+{
+	if (t->pod.state == STREAM_CLOSED) { /* refused, reset or timed out before answering */
+		t->n.pod_failed++;
+		answer(t, t->pod.end == STREAM_END_TIMEOUT ? 504 : 502);
+		return;
+	}
+	for (int guard = 0; guard < 64; guard++) {
+		if (t->to_pod_off < t->to_pod_len) {
+			uint32_t w = stream_write(&t->pod, t->to_pod + t->to_pod_off,
+						  t->to_pod_len - t->to_pod_off);
+			t->to_pod_off += w;
+			if (t->to_pod_off < t->to_pod_len)
+				return; /* the pod leg's ring is full */
+		}
+		t->to_pod_off = t->to_pod_len = 0;
+		if (t->req.body == HTTP_BODY_NONE || t->body.done) {
+			http_request_parser_init(&t->ps); /* for the response head */
+			t->rhead_len = 0;
+			t->phase = TERM_RESP_HEAD;
+			return;
+		}
+		/* Body bytes: what is already in the head buffer, else more from TLS. */
+		if (t->head_len == 0) {
+			enum tls_io st = fill_head(t);
+			if (t->head_len == 0) {
+				if (st == TLS_IO_CLOSED || st == TLS_IO_FAILED || t->client_eof)
+					t->close_after = true, t->phase = TERM_CLOSING;
+				return;
+			}
+		}
+		size_t used = 0;
+		enum http_body_result br = http_body_feed(&t->body, t->head, t->head_len, &used);
+		if (br == HTTP_BODY_BAD) {
+			t->n.bad_requests++;
+			answer(t, 400);
+			return;
+		}
+		uint32_t k = (uint32_t)used;
+		if (k > sizeof(t->to_pod))
+			k = sizeof(t->to_pod);
+		memcpy(t->to_pod, t->head, k);
+		t->to_pod_len = k;
+		memmove(t->head, t->head + k, t->head_len - k);
+		t->head_len -= k;
+	}
+}
+
+static void response_head(struct term_conn *t)
+{
+	uint32_t room = (uint32_t)sizeof(t->rhead) - t->rhead_len;
+	t->rhead_len += stream_read(&t->pod, t->rhead + t->rhead_len, room);
+	int r = http_response_parse(&t->ps, &t->env->limits, t->req.method, t->rhead, t->rhead_len,
+				    &t->resp);
+	if (r == HTTP_NEED_MORE) {
+		bool gone = stream_eof(&t->pod) || t->pod.state == STREAM_CLOSED;
+		if (t->rhead_len >= sizeof(t->rhead) || (gone && t->rhead_len > 0)) {
+			t->n.bad_responses++;
+			answer(t, 502);
+		} else if (gone) {
+			t->n.pod_failed++;
+			answer(t, t->pod.end == STREAM_END_TIMEOUT ? 504 : 502);
+		}
+		return;
+	}
+	if (r < 0) {
+		t->n.bad_responses++;
+		answer(t, 502);
+		return;
+	}
+	if (t->resp.status == 101) { /* we did not ask for an upgrade */
+		t->n.bad_responses++;
+		answer(t, 502);
+		return;
+	}
+	/* The head goes to the client as the pod sent it; a 1xx is followed by another head. */
+	uint32_t hl = t->resp.head_len;
+	memcpy(t->to_client, t->rhead, hl);
+	t->to_client_len = hl;
+	t->to_client_off = 0;
+	memmove(t->rhead, t->rhead + hl, t->rhead_len - hl);
+	t->rhead_len -= hl;
+	http_request_parser_init(&t->ps);
+	if (t->resp.status >= 100 && t->resp.status < 200)
+		return; /* still TERM_RESP_HEAD */
+	t->n.responses++;
+	t->pod_keep = t->resp.keep_alive && t->resp.body != HTTP_BODY_CLOSE;
+	if (!t->resp.keep_alive)
+		t->close_after = true;
+	http_body_init(&t->body, t->resp.body, t->resp.content_length);
+	t->phase = TERM_RESP_BODY;
+}
+
+/* Response body bytes to the client, as framing accepts them. */
+static void response_body(struct term_conn *t)
+{
+	if (t->to_client_off < t->to_client_len)
+		return; /* TLS has not taken the last piece yet */
+	t->to_client_off = t->to_client_len = 0;
+	if (t->resp.body == HTTP_BODY_NONE || t->body.done) {
+		t->phase = t->close_after ? TERM_CLOSING : TERM_REQ_HEAD;
+		if (!t->pod_keep)
+			t->drop_pod = true; /* not usable again: let it go now */
+		return;
+	}
+	/* Leftover bytes of the response head buffer first, then the pod leg. */
+	uint32_t n = t->rhead_len;
+	if (n > 0) {
+		n = n < sizeof(t->to_client) ? n : (uint32_t)sizeof(t->to_client);
+		memcpy(t->to_client, t->rhead, n);
+		memmove(t->rhead, t->rhead + n, t->rhead_len - n);
+		t->rhead_len -= n;
+	} else {
+		n = stream_read(&t->pod, t->to_client, sizeof(t->to_client));
+	}
+	if (n == 0) {
+		bool gone = stream_eof(&t->pod) || t->pod.state == STREAM_CLOSED;
+		if (gone) {
+			if (t->resp.body == HTTP_BODY_CLOSE) { /* the end of the body */
+				t->close_after = true;
+				t->phase = TERM_CLOSING;
+			} else { /* cut short: the client must not take it for whole */
+				t->n.bad_responses++;
+				t->phase = TERM_CLOSING;
+				t->close_after = true;
+				t->abort_client = true;
+			}
+		}
+		return;
+	}
+	size_t used = n;
+	if (t->resp.body != HTTP_BODY_CLOSE) {
+		enum http_body_result br = http_body_feed(&t->body, t->to_client, n, &used);
+		if (br == HTTP_BODY_BAD) { /* forward what was valid, then cut the connection */
+			t->n.bad_responses++;
+			t->close_after = true;
+			t->pod_keep = false;
+		}
+		if (used < n) { /* bytes after the response: a pod that talks out of turn */
+			t->pod_keep = false;
+			t->close_after = t->close_after || br == HTTP_BODY_BAD;
+		}
+	}
+	t->to_client_len = (uint32_t)used;
+}
+
+/* Plaintext to TLS. true when everything queued went. */
+static bool flush_client(struct term_conn *t)
+{
+	while (t->to_client_off < t->to_client_len) {
+		size_t put = 0;
+		enum tls_io st = tls_conn_write(t->tls, t->to_client + t->to_client_off,
+						t->to_client_len - t->to_client_off, &put);
+		t->to_client_off += (uint32_t)put;
+		if (st != TLS_IO_OK || put == 0)
+			return false;
+	}
+	return true;
+}
+
+void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
+	       struct stream_out *to_pod)
+{
+	if (t->phase == TERM_DONE)
+		return;
+	if (t->phase == TERM_TLS) {
+		enum tls_io st = t->client.state >= STREAM_ESTABLISHED ? tls_conn_handshake(t->tls)
+								       : TLS_IO_WANT;
+		if (st == TLS_IO_FAILED) {
+			t->n.tls_failed++;
+			t->phase = TERM_CLOSING; /* after the alert OpenSSL queued */
+			t->close_after = true;
+		} else if (st == TLS_IO_OK) {
+			t->phase = TERM_REQ_HEAD;
+		}
+	}
+	for (int guard = 0; guard < 32 && t->phase != TERM_TLS; guard++) {
+		uint8_t before = t->phase;
+		uint32_t moved = t->to_client_off + t->to_pod_off + t->head_len + t->rhead_len;
+		if (!flush_client(t) && t->phase != TERM_CLOSING)
+			break; /* the client's ring is full: everything waits for it */
+		switch (t->phase) {
+		case TERM_REQ_HEAD: {
+			enum tls_io st = fill_head(t);
+			if (st == TLS_IO_CLOSED || st == TLS_IO_FAILED || stream_eof(&t->client))
+				t->client_eof = true;
+			if (t->head_len > 0 || t->client_eof)
+				start_request(t, now, to_pod);
+			break;
+		}
+		case TERM_REQ_BODY:
+			request_body(t);
+			break;
+		case TERM_RESP_HEAD:
+			response_head(t);
+			break;
+		case TERM_RESP_BODY:
+			response_body(t);
+			break;
+		default:
+			break;
+		}
+		if (t->drop_pod) {
+			t->drop_pod = false;
+			pod_drop(t, now, to_pod);
+		}
+		if (t->abort_client) {
+			t->abort_client = false;
+			stream_abort(&t->client, now, to_client);
+		}
+		if (t->phase == TERM_CLOSING) {
+			if (flush_client(t) && t->client.state != STREAM_CLOSED &&
+			    !t->client.fin_queued) {
+				tls_conn_close(t->tls);
+				stream_shutdown(&t->client);
+			}
+			pod_drop(t, now, to_pod);
+			break;
+		}
+		uint32_t after = t->to_client_off + t->to_pod_off + t->head_len + t->rhead_len;
+		if (t->phase == before && after == moved)
+			break;
+	}
+	if (t->pod_open) {
+		stream_output(&t->pod, now, to_pod);
+		if (stream_last_progress(&t->pod) != 0 &&
+		    sq_after(stream_last_progress(&t->pod), t->last_progress))
+			t->last_progress = stream_last_progress(&t->pod);
+	}
+	if (t->client.state != STREAM_CLOSED)
+		stream_output(&t->client, now, to_client);
+	if (stream_last_progress(&t->client) != 0 &&
+	    sq_after(stream_last_progress(&t->client), t->last_progress))
+		t->last_progress = stream_last_progress(&t->client);
+	/* A pod leg that closed under a kept-alive connection is simply forgotten. */
+	if (t->pod_open && t->pod.state == STREAM_CLOSED && t->phase == TERM_REQ_HEAD) {
+		stream_release(&t->pod);
+		t->pod_open = false;
+	}
+	if (t->client.state == STREAM_CLOSED && stream_readable(&t->client) == 0) {
+		pod_drop(t, now, to_pod);
+		t->phase = TERM_DONE;
+	}
+}
+
+void term_client_input(struct term_conn *t, const struct rte_mbuf *m, const struct net_pkt *p,
+		       uint32_t now, struct stream_out *to_client, struct stream_out *to_pod)
+{
+	stream_input(&t->client, m, p, now, to_client);
+	term_pump(t, now, to_client, to_pod);
+}
+
+void term_pod_input(struct term_conn *t, const struct rte_mbuf *m, const struct net_pkt *p,
+		    uint32_t now, struct stream_out *to_client, struct stream_out *to_pod)
+{
+	if (t->pod_open)
+		stream_input(&t->pod, m, p, now, to_pod);
+	term_pump(t, now, to_client, to_pod);
+}
+
+uint32_t term_deadline(const struct term_conn *t)
+{
+	uint32_t best = stream_deadline(&t->client);
+	if (t->pod_open) {
+		uint32_t d = stream_deadline(&t->pod);
+		if (d != 0 && (best == 0 || (int32_t)(d - best) < 0))
+			best = d;
+	}
+	uint32_t idle = t->last_progress + t->env->idle_ms;
+	idle = idle ? idle : 1;
+	if (best == 0 || (int32_t)(idle - best) < 0)
+		best = idle;
+	return best;
+}
+
+void term_timer(struct term_conn *t, uint32_t now, struct stream_out *to_client,
+		struct stream_out *to_pod)
+{
+	if ((int32_t)(now - (t->last_progress + t->env->idle_ms)) >= 0 && t->phase != TERM_DONE) {
+		t->n.idle_timeouts++;
+		stream_abort(&t->client, now, to_client);
+		pod_drop(t, now, to_pod);
+		t->phase = TERM_DONE;
+		return;
+	}
+	uint32_t d = stream_deadline(&t->client);
+	if (d != 0 && (int32_t)(now - d) >= 0)
+		stream_timer(&t->client, now, to_client);
+	if (t->pod_open) {
+		d = stream_deadline(&t->pod);
+		if (d != 0 && (int32_t)(now - d) >= 0)
+			stream_timer(&t->pod, now, to_pod);
+	}
+	term_pump(t, now, to_client, to_pod);
+}
