@@ -42,6 +42,7 @@ bool term_start(struct term_conn *t, const struct term_env *env, uint16_t listen
 	t->env = env;
 	t->listen_port = listen_port;
 	t->last_progress = now;
+	t->head_since = now ? now : 1; /* the handshake's budget */
 	struct tls_pipe p = {&t->client, pipe_read, pipe_write, pipe_eof};
 	t->tls = tls_conn_new(env->tls, &p);
 	if (t->tls == NULL)
@@ -267,6 +268,7 @@ static void start_request(struct term_conn *t, uint32_t now, struct stream_out *
 		}
 	}
 	t->cur = pod;
+	t->head_since = 0; /* the head is whole */
 	t->to_pod_len = (uint32_t)n;
 	t->to_pod_off = 0;
 	t->close_after = !t->req.keep_alive;
@@ -461,6 +463,7 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 			t->close_after = true;
 		} else if (st == TLS_IO_OK) {
 			t->phase = TERM_REQ_HEAD;
+			t->head_since = 0;
 		}
 	}
 	for (int guard = 0; guard < 32 && t->phase != TERM_TLS; guard++) {
@@ -473,6 +476,8 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 			enum tls_io st = fill_head(t);
 			if (st == TLS_IO_CLOSED || st == TLS_IO_FAILED || stream_eof(&t->client))
 				t->client_eof = true;
+			if (t->head_len > 0 && t->head_since == 0)
+				t->head_since = now ? now : 1; /* the head's clock starts */
 			if (t->head_len > 0 || t->client_eof)
 				start_request(t, now, to_pod);
 			break;
@@ -559,6 +564,12 @@ uint32_t term_deadline(const struct term_conn *t)
 	idle = idle ? idle : 1;
 	if (best == 0 || (int32_t)(idle - best) < 0)
 		best = idle;
+	if (t->head_since != 0 && t->env->header_ms != 0) {
+		uint32_t h = t->head_since + t->env->header_ms;
+		h = h ? h : 1;
+		if ((int32_t)(h - best) < 0)
+			best = h;
+	}
 	return best;
 }
 
@@ -571,6 +582,19 @@ void term_timer(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 		pod_drop(t, now, to_pod);
 		t->phase = TERM_DONE;
 		return;
+	}
+	if (t->head_since != 0 && t->env->header_ms != 0 &&
+	    (int32_t)(now - (t->head_since + t->env->header_ms)) >= 0 && t->phase != TERM_DONE) {
+		t->n.header_timeouts++;
+		t->head_since = 0;
+		if (t->phase == TERM_TLS) { /* no TLS to answer in yet */
+			stream_abort(&t->client, now, to_client);
+			pod_drop(t, now, to_pod);
+			t->phase = TERM_DONE;
+			return;
+		}
+		if (t->phase == TERM_REQ_HEAD)
+			answer(t, 408);
 	}
 	uint32_t d = stream_deadline(&t->client);
 	if (d != 0 && (int32_t)(now - d) >= 0)

@@ -42,7 +42,10 @@ struct term_env {
 	struct tls_server *tls;
 	const struct stream_cfg *client_cfg, *pod_cfg;
 	struct http_limits limits;
-	uint32_t idle_ms; /* neither leg made progress: both closed (RST) */
+	uint32_t idle_ms;   /* neither leg made progress: both closed (RST) */
+	uint32_t header_ms; /* the TLS handshake, and each request head from its first byte, must
+			     * complete within this, however the bytes trickle in: else a RST
+			     * (handshake) or 408 (head) — slowloris */
 	/* Route a request (host without port, the path as sent). false: 404. */
 	bool (*route)(void *ctx, const char *host, size_t host_len, const char *path,
 		      size_t path_len, struct term_pod *pod);
@@ -69,6 +72,7 @@ struct term_counts {
 	uint32_t requests, responses, answered; /* answered: the gateway's own answers */
 	uint32_t pod_connects, pod_reused;
 	uint32_t bad_requests, no_route, pod_failed, bad_responses, idle_timeouts, tls_failed;
+	uint32_t header_timeouts;
 };
 
 struct term_conn {
@@ -85,6 +89,7 @@ struct term_conn {
 	struct term_pod cur;  /* the pod of the current (or last) request */
 	uint16_t listen_port; /* host order, for X-Forwarded-Port */
 	uint32_t last_progress;
+	uint32_t head_since; /* when the handshake or the pending head began (0: none pending) */
 
 	struct http_request_parser ps;
 	struct http_request req;

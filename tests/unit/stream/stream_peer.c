@@ -793,6 +793,7 @@ int main(int argc, char **argv)
 				   .max_headers = 100,
 				   .reject_bare_lf = true},
 			.idle_ms = 10000,
+			.header_ms = 10000,
 			.route = proxy_route,
 			.source = proxy_source,
 		};

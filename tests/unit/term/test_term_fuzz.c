@@ -358,6 +358,88 @@ static void make_req(struct req *q, int id)
 
 /* ---- one run --------------------------------------------------------------------------------- */
 
+#define ANSWERS (1 << 18)
+
+/* One millisecond of the world: the TLS client writes a piece of its script (at most max_piece
+ * bytes, when may_send) and reads answers, every endpoint runs its timers, the link delivers
+ * everything queued. true once the client's leg is closed (or in TIME-WAIT). */
+static bool world_step(SSL *ssl, BIO *net, const uint8_t *script, size_t slen, size_t *sent,
+		       uint32_t max_piece, bool may_send, uint8_t *answers, size_t *alen)
+{
+	static uint8_t netbuf[1 << 17];
+	bool closed = false;
+	now++;
+	/* TLS client: handshake, then the script in pieces. */
+	if (!SSL_is_init_finished(ssl))
+		SSL_do_handshake(ssl);
+	else if (*sent < slen && may_send) {
+		size_t piece = 1 + rnd() % max_piece, w = 0;
+		if (piece > slen - *sent)
+			piece = slen - *sent;
+		if (SSL_write_ex(ssl, script + *sent, piece, &w) == 1)
+			*sent += w;
+	}
+	for (;;) {
+		size_t r = 0;
+		if (SSL_read_ex(ssl, answers + *alen, ANSWERS - 1 - *alen, &r) != 1)
+			break;
+		*alen += r;
+	}
+	ERR_clear_error();
+	/* TLS bytes between the BIO pair and the client's leg. */
+	size_t pend = BIO_ctrl_pending(net), cap = stream_writable(&client);
+	if (pend > cap)
+		pend = cap;
+	if (pend > sizeof(netbuf))
+		pend = sizeof(netbuf);
+	int k = pend ? BIO_read(net, netbuf, (int)pend) : 0;
+	if (k > 0)
+		cr_assert_eq(stream_write(&client, netbuf, (uint32_t)k), (uint32_t)k);
+	uint32_t room = (uint32_t)BIO_ctrl_get_write_guarantee(net);
+	uint32_t got_n =
+		stream_read(&client, netbuf, room < sizeof(netbuf) ? room : sizeof(netbuf));
+	if (got_n)
+		BIO_write(net, netbuf, (int)got_n);
+	if (stream_eof(&client) && client.state == STREAM_CLOSE_WAIT)
+		stream_shutdown(&client);
+	if (client.state == STREAM_CLOSED || client.state == STREAM_TIME_WAIT)
+		closed = true;
+	stream_output(&client, now, &out);
+	take_out();
+	/* Timers everywhere. */
+	uint32_t d = stream_deadline(&client);
+	if (d && (int32_t)(now - d) >= 0)
+		stream_timer(&client, now, &out);
+	if (gw_open) {
+		d = term_deadline(tc);
+		if (d && (int32_t)(now - d) >= 0)
+			term_timer(tc, now, &out, &out);
+		else
+			term_pump(tc, now, &out, &out);
+	}
+	for (int i = 0; i < PODS; i++)
+		if (pods[i].used && pods[i].leg.state != STREAM_CLOSED) {
+			d = stream_deadline(&pods[i].leg);
+			if (d && (int32_t)(now - d) >= 0)
+				stream_timer(&pods[i].leg, now, &out);
+			pod_serve(i);
+		}
+	take_out();
+	/* The link: everything queued, in order. */
+	for (unsigned i = 0; i < qn; i++) {
+		struct rte_mbuf *m = queue[i];
+		queue[i] = NULL;
+		deliver(m);
+	}
+	/* deliver() may have queued more: keep them for the next step */
+	unsigned w = 0;
+	for (unsigned i = 0; i < qn; i++)
+		if (queue[i])
+			queue[w++] = queue[i];
+	qn = w;
+	return closed;
+}
+
 static unsigned total_forwarded, total_refused, total_requests;
 
 static void run(uint64_t seed)
@@ -399,81 +481,12 @@ static void run(uint64_t seed)
 		memcpy(script + slen, reqs[i].text, (size_t)reqs[i].len);
 		slen += (size_t)reqs[i].len;
 	}
-	static uint8_t answers[1 << 18];
+	static uint8_t answers[ANSWERS];
 	size_t alen = 0;
-	static uint8_t netbuf[1 << 17];
 	bool client_closed = false;
-	for (int step = 0; step < 200000 && !(client_closed && gw_open && term_done(tc)); step++) {
-		now++;
-		/* TLS client: handshake, then the script in pieces. */
-		if (!SSL_is_init_finished(ssl))
-			SSL_do_handshake(ssl);
-		else if (sent < slen) {
-			size_t piece = 1 + rnd() % 3000, w = 0;
-			if (piece > slen - sent)
-				piece = slen - sent;
-			if (SSL_write_ex(ssl, script + sent, piece, &w) == 1)
-				sent += w;
-		}
-		for (;;) {
-			size_t r = 0;
-			if (SSL_read_ex(ssl, answers + alen, sizeof(answers) - alen, &r) != 1)
-				break;
-			alen += r;
-		}
-		ERR_clear_error();
-		/* TLS bytes between the BIO pair and the client's leg. */
-		size_t pend = BIO_ctrl_pending(net), cap = stream_writable(&client);
-		if (pend > cap)
-			pend = cap;
-		if (pend > sizeof(netbuf))
-			pend = sizeof(netbuf);
-		int k = pend ? BIO_read(net, netbuf, (int)pend) : 0;
-		if (k > 0)
-			cr_assert_eq(stream_write(&client, netbuf, (uint32_t)k), (uint32_t)k);
-		uint32_t room = (uint32_t)BIO_ctrl_get_write_guarantee(net);
-		uint32_t got_n =
-			stream_read(&client, netbuf, room < sizeof(netbuf) ? room : sizeof(netbuf));
-		if (got_n)
-			BIO_write(net, netbuf, (int)got_n);
-		if (stream_eof(&client) && client.state == STREAM_CLOSE_WAIT)
-			stream_shutdown(&client);
-		if (client.state == STREAM_CLOSED || client.state == STREAM_TIME_WAIT)
-			client_closed = true;
-		stream_output(&client, now, &out);
-		take_out();
-		/* Timers everywhere. */
-		uint32_t d = stream_deadline(&client);
-		if (d && (int32_t)(now - d) >= 0)
-			stream_timer(&client, now, &out);
-		if (gw_open) {
-			d = term_deadline(tc);
-			if (d && (int32_t)(now - d) >= 0)
-				term_timer(tc, now, &out, &out);
-			else
-				term_pump(tc, now, &out, &out);
-		}
-		for (int i = 0; i < PODS; i++)
-			if (pods[i].used && pods[i].leg.state != STREAM_CLOSED) {
-				d = stream_deadline(&pods[i].leg);
-				if (d && (int32_t)(now - d) >= 0)
-					stream_timer(&pods[i].leg, now, &out);
-				pod_serve(i);
-			}
-		take_out();
-		/* The link: everything queued, in order. */
-		for (unsigned i = 0; i < qn; i++) {
-			struct rte_mbuf *m = queue[i];
-			queue[i] = NULL;
-			deliver(m);
-		}
-		/* deliver() may have queued more: keep them for the next step */
-		unsigned w = 0;
-		for (unsigned i = 0; i < qn; i++)
-			if (queue[i])
-				queue[w++] = queue[i];
-		qn = w;
-	}
+	for (int step = 0; step < 200000 && !(client_closed && gw_open && term_done(tc)); step++)
+		client_closed =
+			world_step(ssl, net, script, slen, &sent, 3000, true, answers, &alen);
 
 	/* ---- the oracle ---- */
 	char what[64];
@@ -526,28 +539,45 @@ static void run(uint64_t seed)
 	cr_assert_eq(rte_mempool_avail_count(pool), avail, "%s: mbufs leaked", what);
 }
 
-Test(term_fuzz, pipelined_scripts_with_an_oracle, .timeout = 240)
+static struct tls_certs *world_certs;
+static struct tls_server *world_srv;
+
+static void world_init(void)
 {
 	char why[200] = "";
 	struct tls_cert *cert = tls_cert_self_signed("a.example", why, sizeof(why));
 	cr_assert_not_null(cert, "%s", why);
-	struct tls_certs *certs = tls_certs_new();
-	tls_certs_set_default(certs, cert);
+	world_certs = tls_certs_new();
+	tls_certs_set_default(world_certs, cert);
 	tls_cert_unref(cert);
-	struct tls_server *srv = tls_server_new(why, sizeof(why));
-	cr_assert_not_null(srv, "%s", why);
-	tls_server_set_certs(srv, certs);
+	world_srv = tls_server_new(why, sizeof(why));
+	cr_assert_not_null(world_srv, "%s", why);
+	tls_server_set_certs(world_srv, world_certs);
 	cfg = (struct stream_cfg){.pool = pool, .ts = true, .sack = true, .ws = true};
 	cr_assert(stream_cfg_defaults(&cfg));
-	env = (struct term_env){.tls = srv,
+	env = (struct term_env){.tls = world_srv,
 				.client_cfg = &cfg,
 				.pod_cfg = &cfg,
 				.limits = {8192, 8192, 100, true},
 				.idle_ms = 60000,
+				.header_ms = 5000,
 				.route = route,
 				.source = source};
 	tc = calloc(1, sizeof(*tc));
 	pods = calloc(PODS, sizeof(*pods));
+}
+
+static void world_fini(void)
+{
+	free(tc);
+	free(pods);
+	tls_server_free(world_srv);
+	tls_certs_free(world_certs);
+}
+
+Test(term_fuzz, pipelined_scripts_with_an_oracle, .timeout = 240)
+{
+	world_init();
 	unsigned runs = getenv("TERM_FUZZ_RUNS") ? (unsigned)atoi(getenv("TERM_FUZZ_RUNS")) : 150;
 	for (unsigned s = 1; s <= runs; s++)
 		run(s);
@@ -556,8 +586,94 @@ Test(term_fuzz, pipelined_scripts_with_an_oracle, .timeout = 240)
 		    runs, total_requests, total_forwarded, total_refused);
 	cr_assert_gt(total_forwarded, runs, "the fuzz must reach the pods");
 	cr_assert_gt(total_refused, runs / 10, "and the gateway's refusals");
-	free(tc);
-	free(pods);
-	tls_server_free(srv);
-	tls_certs_free(certs);
+	world_fini();
+}
+
+/* Slowloris: a head that trickles in a byte every 400 ms makes progress, so the idle timeout
+ * never fires; the header budget does (408 over TLS, 5 s after its first byte), and nothing
+ * reached a pod. A client that opens TCP and never sends a ClientHello is reset after the same
+ * budget. */
+Test(term_fuzz, slow_heads_and_silent_handshakes_time_out, .timeout = 120)
+{
+	world_init();
+	for (int silent = 0; silent < 2; silent++) {
+		rng = 42 + (uint64_t)silent;
+		n_got = 0;
+		gw_open = false;
+		qn = 0;
+		memset(pods, 0, sizeof(*pods) * PODS);
+		unsigned avail = rte_mempool_avail_count(pool);
+		SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+		SSL *ssl = SSL_new(cctx);
+		BIO *ssl_side, *net;
+		BIO_new_bio_pair(&ssl_side, 1 << 17, &net, 1 << 17);
+		SSL_set_bio(ssl, ssl_side, ssl_side);
+		SSL_set_connect_state(ssl);
+		SSL_set_tlsext_host_name(ssl, "a.example");
+		now = 1;
+		cr_assert(stream_connect(&client, &cfg, IP_CLIENT, RTE_BE16(40001), IP_GW,
+					 RTE_BE16(443), rnd(), now, &out));
+		take_out();
+		static const char head[] =
+			"GET /slow HTTP/1.1\r\nHost: a.example\r\nX-Req: 0\r\n"
+			"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+		size_t sent = 0, alen = 0;
+		static uint8_t answers[ANSWERS];
+		bool closed = false;
+		uint32_t first = 0;
+		for (int step = 0; step < 30000 && !closed; step++) {
+			if (silent && step == 0)
+				SSL_free(ssl), ssl = NULL; /* the client never says hello */
+			if (ssl == NULL) {
+				now++;
+				stream_output(&client, now, &out);
+				take_out();
+				uint32_t d = term_deadline(tc);
+				if (gw_open && d && (int32_t)(now - d) >= 0)
+					term_timer(tc, now, &out, &out);
+				uint32_t cd = stream_deadline(&client);
+				if (cd && (int32_t)(now - cd) >= 0)
+					stream_timer(&client, now, &out);
+				take_out();
+				for (unsigned i = 0; i < qn; i++) {
+					struct rte_mbuf *m = queue[i];
+					queue[i] = NULL;
+					deliver(m);
+				}
+				qn = 0;
+				closed = client.state == STREAM_CLOSED;
+				continue;
+			}
+			bool tick = now % 400 == 0;
+			if (tick && sent > 0 && first == 0)
+				first = now;
+			closed = world_step(ssl, net, (const uint8_t *)head, sizeof(head) - 1,
+					    &sent, 1, tick, answers, &alen);
+		}
+		cr_assert(closed, "the connection was not closed (silent=%d)", silent);
+		cr_assert_eq(n_got, 0, "a trickled head reached a pod");
+		cr_assert_eq(tc->n.header_timeouts, 1);
+		if (!silent) {
+			answers[alen] = 0;
+			cr_assert_not_null(strstr((char *)answers, "HTTP/1.1 408"), "%s", answers);
+			cr_assert_lt(sent, sizeof(head) - 1, "the head was never whole");
+			cr_assert_leq(now - first, 5000 + 1000, "closed %u ms after the first byte",
+				      now - first);
+			SSL_free(ssl);
+		} else {
+			cr_assert_eq(client.end, STREAM_END_RESET, "%s",
+				     stream_end_name((enum stream_end)client.end));
+		}
+		BIO_free(net);
+		SSL_CTX_free(cctx);
+		for (unsigned i = 0; i < qn; i++)
+			rte_pktmbuf_free(queue[i]);
+		qn = 0;
+		stream_release(&client);
+		term_release(tc);
+		for (int i = 0; i < PODS; i++)
+			stream_release(&pods[i].leg);
+		cr_assert_eq(rte_mempool_avail_count(pool), avail, "mbufs leaked");
+	}
+	world_fini();
 }
