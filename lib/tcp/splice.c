@@ -212,6 +212,15 @@ enum conn_state splice_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn
 			rte_pktmbuf_free(m);
 			return (enum conn_state)f->state;
 		}
+		if (unlikely(!(f->opts & CONN_OPT_TRACK) && seq_lt(seq, f->frame_lo) &&
+			     conn_tls(c, f))) {
+			/* The ClientHello was routed on the gateway's own copy, which the gateway
+			 * delivered and acknowledged: a client's copy of those bytes (no honest
+			 * client resends acknowledged bytes) could say something else. Refused. */
+			stats_add(c->st, STATS_tcp_resend_refused, 1);
+			rte_pktmbuf_free(m);
+			return (enum conn_state)f->state;
+		}
 		if (unlikely(f->opts & CONN_OPT_TRACK)) {
 			enum conn_state next;
 			if (f->state == CONN_SPLICED &&
