@@ -62,29 +62,100 @@ void term_release(struct term_conn *t)
 
 /* ---- X-Forwarded-* ----------------------------------------------------------------------- */
 
-static bool is_xfwd(const uint8_t *line, uint32_t len)
+/* The field name of a head line equals name (lower case), comparing case-insensitively and
+ * with '_' read as '-' (servers that map '-' to '_', CGI and WSGI, would merge the two). */
+static bool name_is(const uint8_t *line, uint32_t len, const char *name, size_t n)
+{
+	if (len <= n || line[n] != ':')
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		uint8_t c = line[k] == '_' ? '-' : (uint8_t)(line[k] | 0x20);
+		if (c != (uint8_t)name[k])
+			return false;
+	}
+	return true;
+}
+
+/* Fields the gateway owns or that end at the hop: never forwarded as the client sent them. */
+static bool dropped(const uint8_t *line, uint32_t len)
 {
 	static const char *const names[] = {
-		"x-forwarded-for:", "x-forwarded-proto:", "x-forwarded-host:", "x-forwarded-port:"};
-	for (unsigned i = 0; i < 4; i++) {
-		size_t n = strlen(names[i]);
-		if (len < n)
-			continue;
-		size_t k = 0;
-		while (k < n && (line[k] | 0x20) == (uint8_t)names[i][k])
-			k++;
-		if (k == n)
+		"x-forwarded-for",
+		"x-forwarded-proto",
+		"x-forwarded-host",
+		"x-forwarded-port",
+		"forwarded",
+		"connection",
+		"keep-alive",
+		"proxy-connection",
+		"te",
+		"upgrade",
+		"expect",
+	};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_is(line, len, names[i], strlen(names[i])))
 			return true;
+	/* An underscore twin of a field that frames or routes the request. */
+	const uint8_t *colon = memchr(line, ':', len);
+	if (colon != NULL && memchr(line, '_', (size_t)(colon - line)) != NULL)
+		return name_is(line, len, "content-length", 14) ||
+		       name_is(line, len, "transfer-encoding", 17) || name_is(line, len, "host", 4);
+	return false;
+}
+
+/* Connection's options name more hop-by-hop fields (RFC 9110 §7.6.1). They are collected as
+ * "name\0" runs; the fields that frame or route the request are never among them. */
+#define HOP_NAMES 512
+static void collect_hop(const uint8_t *v, uint32_t n, char *names, uint32_t *used)
+{
+	uint32_t i = 0;
+	while (i < n) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		uint32_t a = i;
+		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+			i++;
+		uint32_t l = i - a;
+		if (l == 0 || *used + l + 1 > HOP_NAMES)
+			continue;
+		for (uint32_t k = 0; k < l; k++)
+			names[*used + k] = (char)(v[a + k] == '_' ? '-' : (v[a + k] | 0x20));
+		names[*used + l] = 0;
+		static const char *const keep[] = {"host", "content-length", "transfer-encoding"};
+		bool kept = false;
+		for (unsigned k = 0; k < 3; k++)
+			kept |= strcmp(names + *used, keep[k]) == 0;
+		if (!kept)
+			*used += l + 1;
 	}
+}
+
+static bool named_by_connection(const uint8_t *line, uint32_t len, const char *names, uint32_t used)
+{
+	for (uint32_t at = 0; at < used; at += (uint32_t)strlen(names + at) + 1)
+		if (name_is(line, len, names + at, strlen(names + at)))
+			return true;
 	return false;
 }
 
 int term_rewrite_head(const uint8_t *head, uint32_t head_len, uint32_t client_ip,
 		      uint16_t listen_port, uint8_t *out, uint32_t cap)
 {
-	/* The head is the strict parser's: CRLF line ends, no folded lines, an empty last line. */
+	/* The head is the strict parser's: CRLF line ends (bare LF is refused on terminated
+	 * connections), no folded lines, an empty last line. */
 	if (head_len < 4)
 		return -1;
+	char hop[HOP_NAMES];
+	uint32_t hop_used = 0;
+	for (uint32_t i = 0; i < head_len - 2;) { /* first pass: what Connection names */
+		const uint8_t *eol = memchr(head + i, '\n', head_len - i);
+		if (eol == NULL)
+			return -1;
+		uint32_t len = (uint32_t)(eol - (head + i)) + 1;
+		if (name_is(head + i, len, "connection", 10))
+			collect_hop(head + i + 11, len - 11, hop, &hop_used);
+		i += len;
+	}
 	uint32_t o = 0, i = 0, host_off = 0, host_len = 0;
 	bool first = true;
 	while (i < head_len - 2) {
@@ -92,10 +163,11 @@ int term_rewrite_head(const uint8_t *head, uint32_t head_len, uint32_t client_ip
 		if (eol == NULL)
 			return -1;
 		uint32_t len = (uint32_t)(eol - (head + i)) + 1;
-		bool drop = !first && is_xfwd(head + i, len);
-		if (!first && host_len == 0 && len > 5 && (head[i] | 0x20) == 'h' &&
-		    (head[i + 1] | 0x20) == 'o' && (head[i + 2] | 0x20) == 's' &&
-		    (head[i + 3] | 0x20) == 't' && head[i + 4] == ':') {
+		if (len < 2 || head[i + len - 2] != '\r')
+			return -1; /* not the strict parser's head */
+		bool drop = !first && (dropped(head + i, len) ||
+				       named_by_connection(head + i, len, hop, hop_used));
+		if (!first && host_len == 0 && name_is(head + i, len, "host", 4)) {
 			uint32_t a = i + 5, b = i + len - 2; /* without CRLF */
 			while (a < b && (head[a] == ' ' || head[a] == '\t'))
 				a++;
@@ -174,6 +246,8 @@ static bool pod_usable(const struct term_conn *t, const struct term_pod *p)
 {
 	if (!t->pod_open || !t->pod_keep || t->cur.id != p->id)
 		return false;
+	if (stream_readable(&t->pod) > 0)
+		return false; /* bytes nobody asked for: they must not answer the next request */
 	return t->pod.state == STREAM_ESTABLISHED && !stream_eof(&t->pod);
 }
 
@@ -206,6 +280,40 @@ static bool pod_connect(struct term_conn *t, const struct term_pod *p, uint32_t 
 
 /* ---- the phases ------------------------------------------------------------------------------ */
 
+/* The owner's limits, with bare LF always refused: the rewrite and the pods see CRLF only. */
+static struct http_limits strict(const struct term_env *e)
+{
+	struct http_limits l = e->limits;
+	l.reject_bare_lf = true;
+	return l;
+}
+
+/* Transfer-Encoding on a terminated connection: exactly one field, exactly "chunked" (what
+ * every pod reads the same way; "gzip, chunked" or two fields are refused). */
+static bool te_plain_chunked(const uint8_t *head, uint32_t head_len)
+{
+	int n = 0;
+	bool ok = false;
+	for (uint32_t i = 0; i + 2 < head_len;) {
+		const uint8_t *eol = memchr(head + i, '\n', head_len - i);
+		if (eol == NULL)
+			break;
+		uint32_t len = (uint32_t)(eol - (head + i)) + 1;
+		if (len > 18 &&
+		    strncasecmp((const char *)head + i, "transfer-encoding:", 18) == 0) {
+			n++;
+			uint32_t a = i + 18, b = i + len - 2;
+			while (a < b && (head[a] == ' ' || head[a] == '\t'))
+				a++;
+			while (b > a && (head[b - 1] == ' ' || head[b - 1] == '\t'))
+				b--;
+			ok = b - a == 7 && strncasecmp((const char *)head + a, "chunked", 7) == 0;
+		}
+		i += len;
+	}
+	return n == 1 && ok;
+}
+
 /* Plaintext from TLS into the request head buffer. */
 static enum tls_io fill_head(struct term_conn *t)
 {
@@ -222,7 +330,8 @@ static enum tls_io fill_head(struct term_conn *t)
 static void start_request(struct term_conn *t, uint32_t now, struct stream_out *to_pod)
 {
 	const struct term_env *e = t->env;
-	int r = http_request_parse(&t->ps, &e->limits, t->head, t->head_len, &t->req);
+	const struct http_limits lim = strict(e);
+	int r = http_request_parse(&t->ps, &lim, t->head, t->head_len, &t->req);
 	if (r == HTTP_NEED_MORE) {
 		if (t->head_len >= sizeof(t->head) || t->client_eof) {
 			if (t->head_len > 0)
@@ -243,9 +352,23 @@ static void start_request(struct term_conn *t, uint32_t now, struct stream_out *
 		answer(t, 501);
 		return;
 	}
+	if (t->req.body == HTTP_BODY_CHUNKED && !te_plain_chunked(t->head, t->req.head_len)) {
+		t->n.bad_requests++;
+		answer(t, 400);
+		return;
+	}
+	/* Routed by the normalised path, as on plain HTTP (no "/public/../admin" past a prefix). */
+	char path[4096];
+	int pl =
+		http_normalize_path(t->head + t->req.path.off, t->req.path.len, path, sizeof(path));
+	if (pl < 0) {
+		t->n.bad_requests++;
+		answer(t, 400);
+		return;
+	}
 	struct term_pod pod;
-	if (!e->route(e->ctx, (const char *)t->head + t->req.host.off, t->req.host.len,
-		      (const char *)t->head + t->req.path.off, t->req.path.len, &pod)) {
+	if (!e->route(e->ctx, (const char *)t->head + t->req.host.off, t->req.host.len, path,
+		      (size_t)pl, &pod)) {
 		t->n.no_route++;
 		answer(t, 404);
 		return;
@@ -274,7 +397,7 @@ static void start_request(struct term_conn *t, uint32_t now, struct stream_out *
 	t->close_after = !t->req.keep_alive;
 	/* A client waiting for 100 Continue gets it from us: its body is read before the pod
 	 * is (RFC 9110 §10.1.1 lets an intermediary answer it). */
-	if (t->req.expect_continue && t->req.body != HTTP_BODY_NONE) {
+	if (t->req.expect_continue && t->req.body != HTTP_BODY_NONE && t->req.version_minor == 1) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		memcpy(t->to_client, cont, sizeof(cont) - 1);
 		t->to_client_len = sizeof(cont) - 1;
@@ -341,8 +464,8 @@ static void response_head(struct term_conn *t)
 {
 	uint32_t room = (uint32_t)sizeof(t->rhead) - t->rhead_len;
 	t->rhead_len += stream_read(&t->pod, t->rhead + t->rhead_len, room);
-	int r = http_response_parse(&t->ps, &t->env->limits, t->req.method, t->rhead, t->rhead_len,
-				    &t->resp);
+	const struct http_limits lim = strict(t->env);
+	int r = http_response_parse(&t->ps, &lim, t->req.method, t->rhead, t->rhead_len, &t->resp);
 	if (r == HTTP_NEED_MORE) {
 		bool gone = stream_eof(&t->pod) || t->pod.state == STREAM_CLOSED;
 		if (t->rhead_len >= sizeof(t->rhead) || (gone && t->rhead_len > 0)) {
@@ -389,6 +512,8 @@ static void response_body(struct term_conn *t)
 		return; /* TLS has not taken the last piece yet */
 	t->to_client_off = t->to_client_len = 0;
 	if (t->resp.body == HTTP_BODY_NONE || t->body.done) {
+		if (t->rhead_len > 0 || stream_readable(&t->pod) > 0)
+			t->pod_keep = false; /* the pod talked out of turn */
 		t->phase = t->close_after ? TERM_CLOSING : TERM_REQ_HEAD;
 		if (!t->pod_keep)
 			t->drop_pod = true; /* not usable again: let it go now */
@@ -422,10 +547,17 @@ static void response_body(struct term_conn *t)
 	size_t used = n;
 	if (t->resp.body != HTTP_BODY_CLOSE) {
 		enum http_body_result br = http_body_feed(&t->body, t->to_client, n, &used);
-		if (br == HTTP_BODY_BAD) { /* forward what was valid, then cut the connection */
+		if (br == HTTP_BODY_BAD) {
+			/* Broken framing: the client must not wait for an end that will not come,
+			 * nor take what came for a whole body. */
 			t->n.bad_responses++;
+			t->to_client_len = 0;
 			t->close_after = true;
 			t->pod_keep = false;
+			t->drop_pod = true;
+			t->abort_client = true;
+			t->phase = TERM_CLOSING;
+			return;
 		}
 		if (used < n) { /* bytes after the response: a pod that talks out of turn */
 			t->pod_keep = false;
@@ -473,7 +605,15 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 			break; /* the client's ring is full: everything waits for it */
 		switch (t->phase) {
 		case TERM_REQ_HEAD: {
-			enum tls_io st = fill_head(t);
+			/* Every record TLS has, up to a full buffer: a head in many small records
+			 * must not wait for the next segment to be read. */
+			enum tls_io st;
+			uint32_t was;
+			do {
+				was = t->head_len;
+				st = fill_head(t);
+			} while (st == TLS_IO_OK && t->head_len > was &&
+				 t->head_len < sizeof(t->head));
 			if (st == TLS_IO_CLOSED || st == TLS_IO_FAILED || stream_eof(&t->client))
 				t->client_eof = true;
 			if (t->head_len > 0 && t->head_since == 0)

@@ -75,6 +75,27 @@ Test(term, rewrite_sets_ours_and_removes_the_clients)
 	      "a.example");
 	check("POST /x HTTP/1.1\r\nHost: b.example:8443\r\nContent-Length: 0\r\n\r\n",
 	      "b.example:8443");
+	/* Underscore twins, Forwarded, and fields a Connection option names: all gone; the
+	 * fields that frame and route the request stay even when Connection names them. */
+	const char *in2 = "POST /y HTTP/1.1\r\nHost: a.example\r\nX-Forwarded_For: 6.6.6.6\r\n"
+			  "x_forwarded_host: evil\r\nForwarded: for=6.6.6.6;host=evil\r\n"
+			  "Connection: close, X-Forwarded-For, X-Secret, Content-Length, host\r\n"
+			  "X-Secret: s\r\nExpect: 100-continue\r\nKeep-Alive: 5\r\n"
+			  "Content_Length: 9\r\nContent-Length: 0\r\n\r\n";
+	check(in2, "a.example");
+	struct http_request r2;
+	cr_assert_gt(parse(in2, strlen(in2), &r2), 0);
+	uint8_t o2[2048];
+	int n2 = term_rewrite_head((const uint8_t *)in2, r2.head_len, 0, 443, o2, sizeof(o2));
+	cr_assert_gt(n2, 0);
+	static const char *const gone[] = {
+		"Forwarded_", "x_forwarded", "Forwarded:", "Connection",
+		"X-Secret",   "Expect",	     "Keep-Alive", "Content_Length"};
+	for (unsigned k = 0; k < sizeof(gone) / sizeof(gone[0]); k++)
+		cr_assert_null(memmem(o2, (size_t)n2, gone[k], strlen(gone[k])), "%s kept: %.*s",
+			       gone[k], n2, o2);
+	cr_assert_not_null(memmem(o2, (size_t)n2, "Content-Length: 0\r\n", 19));
+	cr_assert_not_null(memmem(o2, (size_t)n2, "Host: a.example\r\n", 17));
 	/* A field whose name only starts like ours is kept. */
 	struct http_request r;
 	const char *in = "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Forward: keep\r\n\r\n";
