@@ -16,64 +16,17 @@
  *     and the pod its host routes to, then the gateway's 400 or 404 for the refused one, and
  *     the connection closes.
  */
-#include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <rte_eal.h>
-#include <rte_ether.h>
-#include <rte_mbuf.h>
-#include <rte_tcp.h>
-
-#include "term/term.h"
-
-static struct rte_mempool *pool;
+#include "world.h"
 
 static void setup(void)
 {
-	static bool eal;
-	if (!eal) {
-		char *argv[] = {
-			"test", "--no-huge", "--no-shconf",	  "--no-pci",
-			"-m",	"256",	     "--log-level=error", "--file-prefix=sluice-test-term",
-			NULL};
-		cr_assert_geq(rte_eal_init(8, argv), 0);
-		eal = true;
-	}
-	if (pool == NULL)
-		pool = rte_pktmbuf_pool_create("tterm", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					       SOCKET_ID_ANY);
-	cr_assert_not_null(pool);
+	world_eal("sluice-test-term");
 }
 
 TestSuite(term_fuzz, .init = setup);
 
-static uint64_t rng;
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 11);
-}
-
-#define IP_CLIENT RTE_BE32(0xc6120001) /* 198.18.0.1 */
-#define IP_GW	  RTE_BE32(0xc6120002)
-#define IP_SNAT	  RTE_BE32(0xc6120003)
-#define IP_POD	  RTE_BE32(0xc6120101) /* 198.18.1.1 */
-#define PORT_GW	  RTE_BE16(443)
-
 /* ---- the world ------------------------------------------------------------------------------ */
 
-static struct stream_cfg cfg;
-static struct term_env env;
-static struct term_conn *tc;
-static bool gw_open;
-static struct stream_leg client;
 #define PODS 16
 static struct {
 	struct stream_leg leg;
@@ -82,7 +35,6 @@ static struct {
 	struct http_request_parser ps;
 	bool used;
 } * pods;
-static uint16_t snat_port;
 
 /* What the pods received, request by request. */
 #define MAXREQ 48
@@ -98,47 +50,6 @@ static struct got {
 } got[MAXREQ];
 static int n_got;
 static bool pod_garbage;
-
-static struct rte_mbuf *outv[1024];
-static struct stream_out out = {outv, 0, 1024};
-static struct rte_mbuf *queue[8192];
-static unsigned qn;
-static uint32_t now;
-
-static bool route(void *ctx, const char *host, size_t hl, const char *path, size_t pl,
-		  struct term_pod *pod)
-{
-	(void)ctx, (void)path, (void)pl;
-	pod->ip = IP_POD;
-	if (hl == 9 && strncasecmp(host, "a.example", 9) == 0) {
-		pod->port = RTE_BE16(8080), pod->id = 1;
-		return true;
-	}
-	if (hl == 9 && strncasecmp(host, "b.example", 9) == 0) {
-		pod->port = RTE_BE16(8081), pod->id = 2;
-		return true;
-	}
-	return false;
-}
-
-static bool source(void *ctx, const struct term_pod *pod, uint32_t *ip, uint16_t *port,
-		   uint32_t *iss)
-{
-	(void)ctx, (void)pod;
-	*ip = IP_SNAT;
-	*port = rte_cpu_to_be_16(snat_port++);
-	*iss = rnd();
-	return true;
-}
-
-static void take_out(void)
-{
-	for (uint16_t i = 0; i < out.n; i++) {
-		cr_assert_lt(qn, 8192);
-		queue[qn++] = out.pkts[i];
-	}
-	out.n = 0;
-}
 
 /* The pods' side: parse whole requests out of a connection's bytes and answer each. */
 static void pod_serve(int k)
@@ -232,64 +143,27 @@ static void pod_serve(int k)
 	take_out();
 }
 
-static void deliver(struct rte_mbuf *m)
+static void pod_segment(struct rte_mbuf *m, const struct net_pkt *p, const struct stream_syn *s,
+			bool syn)
 {
-	struct rte_ether_hdr *eh =
-		(struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ether_hdr));
-	memset(eh, 0, sizeof(*eh));
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	struct net_pkt p;
-	enum net_drop_reason why;
-	cr_assert_eq(net_parse(m, &p, &why), NET_CLASS_TCP, "%s", net_drop_reason_name(why));
-	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p.l2_len + p.l3_len);
-	bool syn = (p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN;
-	struct stream_syn s = {.local_ip = p.dst_ip,
-			       .remote_ip = p.src_ip,
-			       .local_port = p.dst_port,
-			       .remote_port = p.src_port,
-			       .isn = rte_be_to_cpu_32(th->sent_seq),
-			       .mss = p.tcp_mss,
-			       .wscale = p.tcp_wscale,
-			       .sack_ok = p.tcp_sack_ok,
-			       .has_ts = p.tcp_has_ts,
-			       .tsval = p.tcp_tsval};
-	if (p.dst_ip == IP_CLIENT) {
-		stream_input(&client, m, &p, now, &out);
-	} else if (p.dst_ip == IP_GW) {
-		if (!gw_open && syn) {
-			memset(tc, 0, sizeof(*tc));
-			cr_assert(stream_accept(&tc->client, &cfg, &s, rnd(), now, &out));
-			cr_assert(term_start(tc, &env, 443, now));
-			gw_open = true;
-		} else if (gw_open) {
-			term_client_input(tc, m, &p, now, &out, &out);
-		}
-	} else if (p.dst_ip == IP_SNAT) {
-		if (gw_open && tc->pod_open && p.dst_port == tc->pod.local_port)
-			term_pod_input(tc, m, &p, now, &out, &out);
-	} else if (p.dst_ip == IP_POD) {
-		int k = -1;
-		for (int i = 0; i < PODS; i++)
-			if (pods[i].used && pods[i].leg.remote_port == p.src_port &&
-			    pods[i].leg.local_port == p.dst_port)
+	int k = -1;
+	for (int i = 0; i < PODS; i++)
+		if (pods[i].used && pods[i].leg.remote_port == p->src_port &&
+		    pods[i].leg.local_port == p->dst_port)
+			k = i;
+	if (k < 0 && syn) {
+		for (int i = 0; i < PODS && k < 0; i++)
+			if (!pods[i].used)
 				k = i;
-		if (k < 0 && syn) {
-			for (int i = 0; i < PODS && k < 0; i++)
-				if (!pods[i].used)
-					k = i;
-			cr_assert_geq(k, 0, "too many pod connections");
-			pods[k].used = true;
-			pods[k].len = 0;
-			http_request_parser_init(&pods[k].ps);
-			cr_assert(stream_accept(&pods[k].leg, &cfg, &s, rnd(), now, &out));
-		} else if (k >= 0 && pods[k].leg.state != STREAM_CLOSED) {
-			stream_input(&pods[k].leg, m, &p, now, &out);
-			pod_serve(k);
-		}
+		cr_assert_geq(k, 0, "too many pod connections");
+		pods[k].used = true;
+		pods[k].len = 0;
+		http_request_parser_init(&pods[k].ps);
+		cr_assert(stream_accept(&pods[k].leg, &cfg, s, rnd(), now, &out));
+	} else if (k >= 0 && pods[k].leg.state != STREAM_CLOSED) {
+		stream_input(&pods[k].leg, m, p, now, &out);
+		pod_serve(k);
 	}
-	rte_pktmbuf_free(m);
-	take_out();
 }
 
 /* ---- the client's script --------------------------------------------------------------------- */
@@ -366,7 +240,6 @@ static void make_req(struct req *q, int id)
 static bool world_step(SSL *ssl, BIO *net, const uint8_t *script, size_t slen, size_t *sent,
 		       uint32_t max_piece, bool may_send, uint8_t *answers, size_t *alen)
 {
-	static uint8_t netbuf[1 << 17];
 	bool closed = false;
 	now++;
 	/* TLS client: handshake, then the script in pieces. */
@@ -387,19 +260,7 @@ static bool world_step(SSL *ssl, BIO *net, const uint8_t *script, size_t slen, s
 	}
 	ERR_clear_error();
 	/* TLS bytes between the BIO pair and the client's leg. */
-	size_t pend = BIO_ctrl_pending(net), cap = stream_writable(&client);
-	if (pend > cap)
-		pend = cap;
-	if (pend > sizeof(netbuf))
-		pend = sizeof(netbuf);
-	int k = pend ? BIO_read(net, netbuf, (int)pend) : 0;
-	if (k > 0)
-		cr_assert_eq(stream_write(&client, netbuf, (uint32_t)k), (uint32_t)k);
-	uint32_t room = (uint32_t)BIO_ctrl_get_write_guarantee(net);
-	uint32_t got_n =
-		stream_read(&client, netbuf, room < sizeof(netbuf) ? room : sizeof(netbuf));
-	if (got_n)
-		BIO_write(net, netbuf, (int)got_n);
+	client_pipe(net);
 	if (stream_eof(&client) && client.state == STREAM_CLOSE_WAIT)
 		stream_shutdown(&client);
 	if (client.state == STREAM_CLOSED || client.state == STREAM_TIME_WAIT)
@@ -425,18 +286,7 @@ static bool world_step(SSL *ssl, BIO *net, const uint8_t *script, size_t slen, s
 			pod_serve(i);
 		}
 	take_out();
-	/* The link: everything queued, in order. */
-	for (unsigned i = 0; i < qn; i++) {
-		struct rte_mbuf *m = queue[i];
-		queue[i] = NULL;
-		deliver(m);
-	}
-	/* deliver() may have queued more: keep them for the next step */
-	unsigned w = 0;
-	for (unsigned i = 0; i < qn; i++)
-		if (queue[i])
-			queue[w++] = queue[i];
-	qn = w;
+	link_run();
 	return closed;
 }
 

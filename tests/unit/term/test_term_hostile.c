@@ -7,64 +7,14 @@
  * fuzzer's (test_term_fuzz.c), with a programmable pod (raw bytes, now or later) and a client
  * that writes exactly what a test asks, in as many TLS records as it asks.
  */
-#include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "world.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <rte_eal.h>
-#include <rte_ether.h>
-#include <rte_mbuf.h>
-#include <rte_tcp.h>
-
-#include "term/term.h"
-
-static struct rte_mempool *pool;
 static void setup(void)
 {
-	static bool eal;
-	if (!eal) {
-		char *argv[] = {"test",
-				"--no-huge",
-				"--no-shconf",
-				"--no-pci",
-				"-m",
-				"256",
-				"--log-level=error",
-				"--file-prefix=sluice-test-term-hostile",
-				NULL};
-		cr_assert_geq(rte_eal_init(8, argv), 0);
-		eal = true;
-	}
-	if (pool == NULL)
-		pool = rte_pktmbuf_pool_create("rterm", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					       SOCKET_ID_ANY);
-	cr_assert_not_null(pool);
+	world_eal("sluice-test-term-hostile");
 }
 TestSuite(hostile, .init = setup);
 
-static uint64_t rng = 7;
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 11);
-}
-
-#define IP_CLIENT RTE_BE32(0xc6120001)
-#define IP_GW	  RTE_BE32(0xc6120002)
-#define IP_SNAT	  RTE_BE32(0xc6120003)
-#define IP_POD	  RTE_BE32(0xc6120101)
-
-static struct stream_cfg cfg;
-static struct term_env env;
-static struct term_conn *tc;
-static bool gw_open;
-static struct stream_leg client;
 #define PODS 8
 /* What the pod does with each request head it receives (whole requests only; bodies by CL). */
 typedef void (*pod_fn)(int k, int nreq, const uint8_t *head, uint32_t hl);
@@ -86,39 +36,6 @@ static struct {
 } * pods;
 static int pod_conns;
 
-static struct rte_mbuf *outv[1024];
-static struct stream_out out = {outv, 0, 1024};
-static struct rte_mbuf *queue[8192];
-static unsigned qn;
-static uint32_t now;
-
-static bool route(void *ctx, const char *host, size_t hl, const char *path, size_t pl,
-		  struct term_pod *pod)
-{
-	(void)ctx, (void)path, (void)pl;
-	pod->ip = IP_POD;
-	if (hl == 9 && strncasecmp(host, "a.example", 9) == 0) {
-		pod->port = RTE_BE16(8080), pod->id = 1;
-		return true;
-	}
-	return false;
-}
-static uint16_t snat_port = 50000;
-static bool source(void *ctx, const struct term_pod *pod, uint32_t *ip, uint16_t *port,
-		   uint32_t *iss)
-{
-	(void)ctx, (void)pod;
-	*ip = IP_SNAT;
-	*port = rte_cpu_to_be_16(snat_port++);
-	*iss = rnd();
-	return true;
-}
-static void take_out(void)
-{
-	for (uint16_t i = 0; i < out.n; i++)
-		queue[qn++] = out.pkts[i];
-	out.n = 0;
-}
 static void pod_write(int k, const char *s, size_t n)
 {
 	cr_assert_eq(stream_write(&pods[k].leg, s, (uint32_t)n), (uint32_t)n);
@@ -161,60 +78,23 @@ static void pod_serve(int k)
 	stream_output(l, now, &out);
 	take_out();
 }
-static void deliver(struct rte_mbuf *m)
+static void pod_segment(struct rte_mbuf *m, const struct net_pkt *p, const struct stream_syn *s,
+			bool syn)
 {
-	struct rte_ether_hdr *eh =
-		(struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ether_hdr));
-	memset(eh, 0, sizeof(*eh));
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	struct net_pkt p;
-	enum net_drop_reason why;
-	cr_assert_eq(net_parse(m, &p, &why), NET_CLASS_TCP);
-	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p.l2_len + p.l3_len);
-	bool syn = (p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN;
-	struct stream_syn s = {.local_ip = p.dst_ip,
-			       .remote_ip = p.src_ip,
-			       .local_port = p.dst_port,
-			       .remote_port = p.src_port,
-			       .isn = rte_be_to_cpu_32(th->sent_seq),
-			       .mss = p.tcp_mss,
-			       .wscale = p.tcp_wscale,
-			       .sack_ok = p.tcp_sack_ok,
-			       .has_ts = p.tcp_has_ts,
-			       .tsval = p.tcp_tsval};
-	if (p.dst_ip == IP_CLIENT) {
-		stream_input(&client, m, &p, now, &out);
-	} else if (p.dst_ip == IP_GW) {
-		if (!gw_open && syn) {
-			memset(tc, 0, sizeof(*tc));
-			cr_assert(stream_accept(&tc->client, &cfg, &s, rnd(), now, &out));
-			cr_assert(term_start(tc, &env, 443, now));
-			gw_open = true;
-		} else if (gw_open) {
-			term_client_input(tc, m, &p, now, &out, &out);
-		}
-	} else if (p.dst_ip == IP_SNAT) {
-		if (gw_open && tc->pod_open && p.dst_port == tc->pod.local_port)
-			term_pod_input(tc, m, &p, now, &out, &out);
-	} else if (p.dst_ip == IP_POD) {
-		int k = -1;
-		for (int i = 0; i < PODS; i++)
-			if (pods[i].used && pods[i].leg.remote_port == p.src_port)
-				k = i;
-		if (k < 0 && syn) {
-			k = pod_conns++;
-			cr_assert_lt(k, PODS);
-			pods[k].used = true;
-			http_request_parser_init(&pods[k].ps);
-			cr_assert(stream_accept(&pods[k].leg, &cfg, &s, rnd(), now, &out));
-		} else if (k >= 0 && pods[k].leg.state != STREAM_CLOSED) {
-			stream_input(&pods[k].leg, m, &p, now, &out);
-			pod_serve(k);
-		}
+	int k = -1;
+	for (int i = 0; i < PODS; i++)
+		if (pods[i].used && pods[i].leg.remote_port == p->src_port)
+			k = i;
+	if (k < 0 && syn) {
+		k = pod_conns++;
+		cr_assert_lt(k, PODS);
+		pods[k].used = true;
+		http_request_parser_init(&pods[k].ps);
+		cr_assert(stream_accept(&pods[k].leg, &cfg, s, rnd(), now, &out));
+	} else if (k >= 0 && pods[k].leg.state != STREAM_CLOSED) {
+		stream_input(&pods[k].leg, m, p, now, &out);
+		pod_serve(k);
 	}
-	rte_pktmbuf_free(m);
-	take_out();
 }
 
 static SSL *ssl;
@@ -226,7 +106,6 @@ static size_t alen;
 /* One millisecond. */
 static bool step(void)
 {
-	static uint8_t netbuf[1 << 17];
 	now++;
 	if (ssl && !SSL_is_init_finished(ssl))
 		SSL_do_handshake(ssl);
@@ -238,19 +117,7 @@ static bool step(void)
 	}
 	answers[alen] = 0;
 	ERR_clear_error();
-	size_t pend = BIO_ctrl_pending(net), cap = stream_writable(&client);
-	if (pend > cap)
-		pend = cap;
-	if (pend > sizeof(netbuf))
-		pend = sizeof(netbuf);
-	int k = pend ? BIO_read(net, netbuf, (int)pend) : 0;
-	if (k > 0)
-		cr_assert_eq(stream_write(&client, netbuf, (uint32_t)k), (uint32_t)k);
-	uint32_t room = (uint32_t)BIO_ctrl_get_write_guarantee(net);
-	uint32_t got_n =
-		stream_read(&client, netbuf, room < sizeof(netbuf) ? room : sizeof(netbuf));
-	if (got_n)
-		BIO_write(net, netbuf, (int)got_n);
+	client_pipe(net);
 	bool closed = client.state == STREAM_CLOSED || client.state == STREAM_TIME_WAIT;
 	stream_output(&client, now, &out);
 	take_out();
@@ -272,16 +139,7 @@ static bool step(void)
 			pod_serve(i);
 		}
 	take_out();
-	for (unsigned i = 0; i < qn; i++) {
-		struct rte_mbuf *m = queue[i];
-		queue[i] = NULL;
-		deliver(m);
-	}
-	unsigned w = 0;
-	for (unsigned i = 0; i < qn; i++)
-		if (queue[i])
-			queue[w++] = queue[i];
-	qn = w;
+	link_run();
 	return closed;
 }
 static void steps(int n)
