@@ -835,30 +835,7 @@ int main(int argc, char **argv)
 			struct pollfd pf = {tun_fd, POLLIN, 0};
 			poll(&pf, 1, wait);
 			now = now_ms();
-			for (int k = 0; k < 256; k++) {
-				ssize_t n = read(tun_fd, pkt, sizeof(pkt));
-				if (n <= 0)
-					break;
-				struct rte_mbuf *m = from_tun(pkt, (size_t)n);
-				if (m)
-					impair(m, true, now, to_leg);
-				flush();
-			}
-			/* Held-back packets whose time came. */
-			for (unsigned i = 0; i < n_held;) {
-				if ((int32_t)(now - held[i].at) >= 0) {
-					struct rte_mbuf *m = held[i].m;
-					bool in = held[i].in;
-					held[i] = held[--n_held];
-					if (in)
-						to_leg(m);
-					else
-						tun_write(m);
-					flush();
-					continue;
-				}
-				i++;
-			}
+			pump_tun(pkt, sizeof(pkt));
 			if (!opened)
 				continue;
 			uint32_t t = stream_deadline(&leg);
