@@ -519,6 +519,24 @@ static void mark_end(void)
 	}
 }
 
+/* The report is out. With a mark file, the ports stay up until the harness says so
+ * (PATH.done, then PATH.done.ack): it stops the gateway first, so the gateway never polls a
+ * memif whose peer just left (the driver can fault in a receive burst). Every way out of a run
+ * comes through here. */
+static void hold_ports_until_acked(void)
+{
+	if (!opt.mark_file[0])
+		return;
+	char path[sizeof(opt.mark_file) + 16];
+	snprintf(path, sizeof(path), "%s.done", opt.mark_file);
+	FILE *f = fopen(path, "w");
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "%s.done.ack", opt.mark_file);
+	for (int i = 0; i < 3000 && access(path, F_OK) != 0; i++)
+		usleep(10000); /* 30 s at most */
+}
+
 static uint32_t client_ip(unsigned i)
 {
 	return htonl(ntohl(client_base) + i);
@@ -1432,9 +1450,11 @@ int main(int argc, char **argv)
 		       "}\n",
 		       hz, rs, nf, st.replay_sent, st.replay_rx, st.replay_no_mbuf, st.tx_full,
 		       st.replay_no_mbuf + st.tx_full);
+		fflush(stdout);
 		for (uint32_t i = 0; i < nf; i++)
 			free(f[i].data);
 		free(f);
+		hold_ports_until_acked();
 		return 0;
 	}
 	if (opt.blast) {
@@ -1568,18 +1588,7 @@ int main(int argc, char **argv)
 		       opt.routes[i].wrong_pod);
 	printf("]}\n");
 	fflush(stdout);
-	/* With a mark file, the ports stay up until the harness says so (mark.done.ack): it
-	 * stops the gateway first, so the gateway never polls a memif whose peer just left. */
-	if (opt.mark_file[0]) {
-		char path[sizeof(opt.mark_file) + 16];
-		snprintf(path, sizeof(path), "%s.done", opt.mark_file);
-		FILE *f = fopen(path, "w");
-		if (f)
-			fclose(f);
-		snprintf(path, sizeof(path), "%s.done.ack", opt.mark_file);
-		for (int i = 0; i < 3000 && access(path, F_OK) != 0; i++)
-			usleep(10000); /* 30 s at most */
-	}
+	hold_ports_until_acked();
 	rte_eth_dev_stop(port_c);
 	rte_eth_dev_stop(port_p);
 	if (pcap_out)
