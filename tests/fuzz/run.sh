@@ -20,7 +20,7 @@ flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # The stream harness drives the whole TCP-lite engine: it links the data-path modules and DPDK.
 dpdk_cflags=$(pkg-config --cflags libdpdk)
 dpdk_libs=$(pkg-config --libs libdpdk)
-engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c
+engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c "$root"/lib/route/map.c
 	"$root"/lib/http/*.c "$root"/lib/tls/hello.c "$root"/lib/alog/alog.c "$root"/lib/net/*.c
 	"$root"/lib/crypto/crypto.c
 	"$root"/lib/stats/stats.c "$root"/lib/stats/series.c "$root"/lib/conf/*.c)
