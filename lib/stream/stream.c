@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 
 #include "stream/stream-int.h"
 
@@ -96,6 +97,24 @@ static void take_syn_options(struct stream_leg *l, uint16_t mss, uint8_t wscale,
 	l->cwnd = initial_window(l->mss);
 	if (l->ts_ok)
 		l->ts_recent = tsval;
+}
+
+void stream_syn_of(const struct rte_mbuf *m, const struct net_pkt *p, struct stream_syn *s)
+{
+	const struct rte_tcp_hdr *th =
+		rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, p->l2_len + p->l3_len);
+	*s = (struct stream_syn){
+		.local_ip = p->dst_ip,
+		.remote_ip = p->src_ip,
+		.local_port = p->dst_port,
+		.remote_port = p->src_port,
+		.isn = rte_be_to_cpu_32(th->sent_seq),
+		.mss = p->tcp_mss,
+		.wscale = p->tcp_wscale,
+		.sack_ok = p->tcp_sack_ok,
+		.has_ts = p->tcp_has_ts,
+		.tsval = p->tcp_tsval,
+	};
 }
 
 bool stream_accept(struct stream_leg *l, const struct stream_cfg *cfg, const struct stream_syn *s,

@@ -33,6 +33,9 @@ struct stream_syn {
 	uint32_t tsval;
 };
 
+/* What a SYN says (m holds the segment lib/net parsed into p). */
+void stream_syn_of(const struct rte_mbuf *m, const struct net_pkt *p, struct stream_syn *s);
+
 /*
  * Passive open: answer the SYN with a SYN-ACK (our ISN iss) and wait in SYN-RCVD. The leg is
  * zeroed here. false when the SYN-ACK could not be built (the leg stays CLOSED).

@@ -104,19 +104,9 @@ static void deliver(struct rte_mbuf *m)
 		fprintf(stderr, "term_bench: %s\n", net_drop_reason_name(why));
 		exit(1);
 	}
-	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p.l2_len + p.l3_len);
 	bool syn = (p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN;
-	struct stream_syn s = {.local_ip = p.dst_ip,
-			       .remote_ip = p.src_ip,
-			       .local_port = p.dst_port,
-			       .remote_port = p.src_port,
-			       .isn = rte_be_to_cpu_32(th->sent_seq),
-			       .mss = p.tcp_mss,
-			       .wscale = p.tcp_wscale,
-			       .sack_ok = p.tcp_sack_ok,
-			       .has_ts = p.tcp_has_ts,
-			       .tsval = p.tcp_tsval};
+	struct stream_syn s;
+	stream_syn_of(m, &p, &s);
 	uint64_t t0 = __rdtsc();
 	if (p.dst_ip == IP_CLIENT) {
 		stream_input(&client, m, &p, now, &out);

@@ -363,21 +363,8 @@ static void deliver(struct run *r, struct rte_mbuf *m, int to, struct stream_out
 	}
 	if (to == 1 && !r->accepted) {
 		if ((p.tcp_flags & (TH_SYN_X | TH_ACK_X)) == TH_SYN_X) {
-			const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
-			const struct rte_tcp_hdr *th =
-				(const struct rte_tcp_hdr *)(b + p.l2_len + p.l3_len);
-			struct stream_syn s = {
-				.local_ip = p.dst_ip,
-				.remote_ip = p.src_ip,
-				.local_port = p.dst_port,
-				.remote_port = p.src_port,
-				.isn = rte_be_to_cpu_32(th->sent_seq),
-				.mss = p.tcp_mss,
-				.wscale = p.tcp_wscale,
-				.sack_ok = p.tcp_sack_ok,
-				.has_ts = p.tcp_has_ts,
-				.tsval = p.tcp_tsval,
-			};
+			struct stream_syn s;
+			stream_syn_of(m, &p, &s);
 			r->accepted = stream_accept(&sd->leg, &sd->cfg, &s, rnd(), r->now, o);
 		}
 	} else if (sd->leg.state == STREAM_CLOSED) {
