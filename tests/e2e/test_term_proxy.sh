@@ -24,12 +24,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-nsx() { ip netns exec "$ns" "$@"; }
-nsx ip link set lo up
-nsx ip tuntap add dev stun0 mode tun
-nsx ip addr add 198.18.7.1/24 dev stun0
-nsx ip link set stun0 up
+. "$here/lib/tun.sh"
+tun_ns "$ns"
 cd "$work"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
 	-subj "/CN=Sluice test CA" -days 2 2>/dev/null

@@ -24,12 +24,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-nsx() { ip netns exec "$ns" "$@"; }
-nsx ip link set lo up
-nsx ip tuntap add dev stun0 mode tun
-nsx ip addr add 198.18.7.1/24 dev stun0
-nsx ip link set stun0 up
+. "$here/lib/tun.sh"
+tun_ns "$ns"
 
 # Certificates: a CA; a.example with ECDSA and RSA leaves, *.w.example; a self-signed default.
 cd "$work"

@@ -200,8 +200,6 @@ static bool proxy_source(void *ctx, const struct term_pod *pod, uint32_t *ip, ui
 
 static void to_proxy(struct rte_mbuf *m, const struct net_pkt *p)
 {
-	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p->l2_len + p->l3_len);
 	if (p->dst_ip == pod_src) {
 		if (proxy_open && tc.pod_open && p->src_port == tc.pod.remote_port &&
 		    p->dst_port == tc.pod.local_port)
@@ -212,18 +210,8 @@ static void to_proxy(struct rte_mbuf *m, const struct net_pkt *p)
 		if ((p->tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) != NET_TCP_SYN ||
 		    p->dst_port != opt.port)
 			return;
-		struct stream_syn s = {
-			.local_ip = p->dst_ip,
-			.remote_ip = p->src_ip,
-			.local_port = p->dst_port,
-			.remote_port = p->src_port,
-			.isn = rte_be_to_cpu_32(th->sent_seq),
-			.mss = p->tcp_mss,
-			.wscale = p->tcp_wscale,
-			.sack_ok = p->tcp_sack_ok,
-			.has_ts = p->tcp_has_ts,
-			.tsval = p->tcp_tsval,
-		};
+		struct stream_syn s;
+		stream_syn_of(m, p, &s);
 		memset(&tc, 0, sizeof(tc));
 		if (!stream_accept(&tc.client, &cfg, &s, rnd(), now, &out))
 			return;
@@ -254,23 +242,11 @@ static void to_leg(struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
-	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)(b + p.l2_len + p.l3_len);
 	if (!opened) {
 		bool syn = (p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN;
 		if (opt.peer_ip == 0 && syn && p.dst_port == opt.port) {
-			struct stream_syn s = {
-				.local_ip = p.dst_ip,
-				.remote_ip = p.src_ip,
-				.local_port = p.dst_port,
-				.remote_port = p.src_port,
-				.isn = rte_be_to_cpu_32(th->sent_seq),
-				.mss = p.tcp_mss,
-				.wscale = p.tcp_wscale,
-				.sack_ok = p.tcp_sack_ok,
-				.has_ts = p.tcp_has_ts,
-				.tsval = p.tcp_tsval,
-			};
+			struct stream_syn s;
+			stream_syn_of(m, &p, &s);
 			opened = stream_accept(&leg, &cfg, &s, rnd(), now, &out);
 			app.first_ms = now;
 		}
@@ -557,6 +533,21 @@ static void pump_tun(uint8_t *pkt, size_t cap)
 	}
 }
 
+/* Wait for the TUN device (5 ms at most, less when a deadline comes sooner; 0: none), then
+ * take what it has. */
+static void wait_and_read(uint32_t deadline, uint8_t *pkt, size_t cap)
+{
+	int wait = 5;
+	if (deadline != 0) {
+		int32_t d = (int32_t)(deadline - now);
+		wait = d < 0 ? 0 : d < wait ? d : wait;
+	}
+	struct pollfd pf = {tun_fd, POLLIN, 0};
+	poll(&pf, 1, wait);
+	now = now_ms();
+	pump_tun(pkt, cap);
+}
+
 /* Proxy mode: serve opt.conns connections one after another; a JSON line for each. */
 static int run_proxy(void)
 {
@@ -565,16 +556,7 @@ static int run_proxy(void)
 	for (unsigned conn = 0; conn < opt.conns; conn++) {
 		proxy_open = false;
 		while ((uint32_t)(now - start) < opt.timeout_s * 1000u) {
-			int wait = 5;
-			uint32_t dl = proxy_open ? term_deadline(&tc) : 0;
-			if (dl != 0) {
-				int32_t d = (int32_t)(dl - now);
-				wait = d < 0 ? 0 : d < wait ? d : wait;
-			}
-			struct pollfd pf = {tun_fd, POLLIN, 0};
-			poll(&pf, 1, wait);
-			now = now_ms();
-			pump_tun(pkt, sizeof(pkt));
+			wait_and_read(proxy_open ? term_deadline(&tc) : 0, pkt, sizeof(pkt));
 			if (!proxy_open)
 				continue;
 			uint32_t t = term_deadline(&tc);
@@ -826,16 +808,7 @@ int main(int argc, char **argv)
 		}
 		static uint8_t pkt[65536];
 		while ((uint32_t)(now - start) < opt.timeout_s * 1000u) {
-			int wait = 5;
-			uint32_t dl = opened ? stream_deadline(&leg) : 0;
-			if (dl != 0) {
-				int32_t d = (int32_t)(dl - now);
-				wait = d < 0 ? 0 : d < wait ? d : wait;
-			}
-			struct pollfd pf = {tun_fd, POLLIN, 0};
-			poll(&pf, 1, wait);
-			now = now_ms();
-			pump_tun(pkt, sizeof(pkt));
+			wait_and_read(opened ? stream_deadline(&leg) : 0, pkt, sizeof(pkt));
 			if (!opened)
 				continue;
 			uint32_t t = stream_deadline(&leg);
