@@ -29,6 +29,7 @@
 #include "kube/kube.h"
 #include "net/net.h"
 #include "stats/stats.h"
+#include "tls/term.h"
 #include "tls/tls.h"
 #include "worker/worker.h"
 
@@ -143,6 +144,17 @@ struct daemon {
 	struct control_cert_cache *cert_cache;
 	struct tls_certs *certs;
 	struct control_cert_stats cert_stats;
+	/* Termination: the listeners' TLS configuration (NULL when tls.terminate is off), the
+	 * stores it no longer serves (freed once every worker has passed a quiescent state after
+	 * the swap: a handshake reads the store within one poll, and OpenSSL keeps its own
+	 * references to the certificate it chose), and the next ticket key rotation. */
+	struct tls_server *tls;
+	struct {
+		struct tls_certs *certs;
+		uint64_t token;
+	} certs_retired[16];
+	unsigned n_certs_retired;
+	uint64_t next_ticket_rotation; /* seconds (TSC) */
 	double last_cert_compile_s;
 	char status_addrs[CONF_MAX_ADDRS * CONF_MAX_PORTS][CONF_NAME_LEN * 4];
 	const char *status_ptrs[CONF_MAX_ADDRS * CONF_MAX_PORTS];
@@ -177,6 +189,11 @@ void routing_init(struct daemon *d);
 /* The default certificate (configured files, or a fresh self-signed one): dies with the reason
  * when configured files do not make a certificate. */
 void routing_tls_init(struct daemon *d);
+/* Serve s from now on (the daemon owns it); the store it replaces is freed once no worker can
+ * be reading it. */
+void routing_serve_certs(struct daemon *d, struct tls_certs *s);
+/* A new session ticket key (or the key file read again). */
+void routing_rotate_tickets(struct daemon *d);
 struct route_table *routing_load(struct daemon *d);
 void routing_reload(struct daemon *d, uint64_t now);
 void routing_reap(struct daemon *d, uint64_t now);

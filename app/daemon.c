@@ -97,6 +97,9 @@ static void teardown(struct daemon *d)
 	kube_config_release(&d->kc);
 	control_model_free(d->model);
 	tls_certs_free(d->certs);
+	for (unsigned i = 0; i < d->n_certs_retired; i++)
+		tls_certs_free(d->certs_retired[i].certs);
+	d->n_certs_retired = 0;
 	control_cert_cache_free(d->cert_cache);
 	tls_cert_unref(d->default_cert);
 	json_decref(d->last_errors);
@@ -111,6 +114,8 @@ static void teardown(struct daemon *d)
 		net_neigh_free(d->workers[i]->neigh);
 		rte_free(d->workers[i]);
 	}
+	tls_server_free(d->tls); /* after the workers' connections */
+	d->tls = NULL;
 	for (unsigned i = 0; i < d->conf.n_workers; i++) {
 		if (d->rings[i]) {
 			struct rte_mbuf *m;

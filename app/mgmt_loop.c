@@ -121,6 +121,9 @@ int mgmt_loop_run(struct daemon *d)
 				routing_reap(d, now);
 				if (rte_rdtsc() / rte_get_tsc_hz() >= d->next_rotation)
 					workers_rotate_keys(d, false);
+				if (d->tls &&
+				    rte_rdtsc() / rte_get_tsc_hz() >= d->next_ticket_rotation)
+					routing_rotate_tickets(d);
 			} else if (fd == d->inotify_fd) {
 				/* Coalesce bursts (an editor's save, a ConfigMap swap): publish
 				 * 200 ms after the last change. */

@@ -171,10 +171,66 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* Free the retired stores no worker can still be reading (wait: until every one can). */
+static void certs_reap(struct daemon *d, bool wait)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < d->n_certs_retired; i++) {
+		if (d->qsbr == NULL ||
+		    rte_rcu_qsbr_check(d->qsbr, d->certs_retired[i].token, wait) == 1)
+			tls_certs_free(d->certs_retired[i].certs);
+		else
+			d->certs_retired[k++] = d->certs_retired[i];
+	}
+	d->n_certs_retired = k;
+}
+
+void routing_serve_certs(struct daemon *d, struct tls_certs *s)
+{
+	struct tls_certs *old = d->certs;
+	d->certs = s;
+	if (d->tls == NULL) {
+		tls_certs_free(old);
+		return;
+	}
+	tls_server_set_certs(d->tls, s);
+	if (old == NULL)
+		return;
+	if (d->qsbr == NULL || !d->workers_launched) {
+		tls_certs_free(old); /* no worker has run a handshake yet */
+		return;
+	}
+	if (d->n_certs_retired == sizeof(d->certs_retired) / sizeof(d->certs_retired[0]))
+		certs_reap(d, true); /* workers pass a quiescent state every poll: brief */
+	d->certs_retired[d->n_certs_retired].certs = old;
+	d->certs_retired[d->n_certs_retired].token = rte_rcu_qsbr_start(d->qsbr);
+	d->n_certs_retired++;
+}
+
+void routing_rotate_tickets(struct daemon *d)
+{
+	if (d->tls == NULL)
+		return;
+	char why[256];
+	const char *file = d->conf.tls.ticket_key_file[0] ? d->conf.tls.ticket_key_file : NULL;
+	if (tls_server_rotate_tickets(d->tls, file, why, sizeof(why)) != 0)
+		log_warning("tls: session ticket keys: %s; keeping the current keys", why);
+	d->next_ticket_rotation = rte_rdtsc() / rte_get_tsc_hz() + d->conf.tls.ticket_rotation_s;
+}
+
 void routing_tls_init(struct daemon *d)
 {
 	const struct conf_tls *t = &d->conf.tls;
 	char why[256];
+	if (t->terminate) {
+		d->tls = tls_server_new(why, sizeof(why));
+		if (d->tls == NULL)
+			die("tls: %s", why);
+		const char *file = t->ticket_key_file[0] ? t->ticket_key_file : NULL;
+		if (tls_server_rotate_tickets(d->tls, file, why, sizeof(why)) != 0)
+			die("tls.ticket_key_file %s: %s", file ? file : "", why);
+		d->next_ticket_rotation = rte_rdtsc() / rte_get_tsc_hz() + t->ticket_rotation_s;
+	}
 	d->cert_cache = control_cert_cache_new();
 	if (d->cert_cache == NULL)
 		die("tls: out of memory");
@@ -220,8 +276,7 @@ static void compile_certs(struct daemon *d, const struct control_model *m,
 		log_warning("tls: out of memory compiling certificates; keeping the current ones");
 		return;
 	}
-	tls_certs_free(d->certs);
-	d->certs = s;
+	routing_serve_certs(d, s);
 	d->cert_stats = st;
 	d->last_cert_compile_s = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
 }
@@ -274,6 +329,7 @@ struct route_table *routing_load(struct daemon *d)
 void routing_reap(struct daemon *d, uint64_t now)
 {
 	control_publisher_reap(d->publisher, now);
+	certs_reap(d, false);
 }
 
 /* Recompile and publish: the hitless update. */
@@ -547,6 +603,35 @@ static void tls_section(struct stats_text *t, void *arg)
 		(long long)s->earliest_not_after,
 		(unsigned long)(d->cert_cache ? control_cert_cache_parses(d->cert_cache) : 0),
 		d->last_cert_compile_s);
+	if (d->tls == NULL)
+		return;
+	struct tls_server_counts n;
+	tls_server_counts(d->tls, &n);
+	stats_text_printf(
+		t,
+		"# HELP sluice_tls_handshakes_total TLS handshakes completed on terminated "
+		"connections (full and resumed).\n"
+		"# TYPE sluice_tls_handshakes_total counter\nsluice_tls_handshakes_total %lu\n"
+		"# HELP sluice_tls_resumed_total Handshakes that resumed a session from a ticket.\n"
+		"# TYPE sluice_tls_resumed_total counter\nsluice_tls_resumed_total %lu\n"
+		"# HELP sluice_tls_handshake_failures_total Handshakes that failed (protocol, "
+		"version or cipher refused, bad record, the client's alert).\n"
+		"# TYPE sluice_tls_handshake_failures_total counter\n"
+		"sluice_tls_handshake_failures_total %lu\n"
+		"# HELP sluice_tls_no_certificate_total Handshakes refused because no certificate "
+		"could serve the name (no default either).\n"
+		"# TYPE sluice_tls_no_certificate_total counter\nsluice_tls_no_certificate_total "
+		"%lu\n"
+		"# HELP sluice_tls_alpn_refused_total Handshakes refused because the client's ALPN "
+		"list lacks http/1.1 (no_application_protocol).\n"
+		"# TYPE sluice_tls_alpn_refused_total counter\nsluice_tls_alpn_refused_total %lu\n"
+		"# HELP sluice_tls_tickets_renewed_total Session tickets renewed under a newer "
+		"key.\n"
+		"# TYPE sluice_tls_tickets_renewed_total counter\n"
+		"sluice_tls_tickets_renewed_total %lu\n",
+		(unsigned long)n.handshakes, (unsigned long)n.resumed, (unsigned long)n.failed,
+		(unsigned long)n.no_certificate, (unsigned long)n.alpn_refused,
+		(unsigned long)n.tickets_renewed);
 }
 
 void routing_register_metrics(struct daemon *d)

@@ -105,6 +105,12 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 				tp[p].tls_ports[tp[p].n_tls++] = cp->tls[k];
 		}
 	}
+	/* Termination records only where some port has a TLS listener. */
+	for (unsigned p = 0; p < c->n_ports && p < TCPL_MAX_PORTS; p++)
+		if (tp[p].n_tls) {
+			tc.tls = d->tls;
+			tc.terminated = c->limits.terminated_connections;
+		}
 	/* Hand-off: this worker's place among its peers and its SNAT partition. */
 	w->worker_index = (uint16_t)wi;
 	w->n_workers = c->n_workers;

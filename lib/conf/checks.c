@@ -435,9 +435,10 @@ void conf_check_relations(struct conf_reader *r, const config_t *cfg, const stru
 int conf_missing_paths(const struct sluice_conf *c, char *buf, size_t len)
 {
 	struct stat st;
-	const char *files[2][2] = {{"tls.default_certificate", c->tls.default_certificate},
-				   {"tls.default_key", c->tls.default_key}};
-	for (int i = 0; i < 2; i++)
+	const char *files[3][2] = {{"tls.default_certificate", c->tls.default_certificate},
+				   {"tls.default_key", c->tls.default_key},
+				   {"tls.ticket_key_file", c->tls.ticket_key_file}};
+	for (int i = 0; i < 3; i++)
 		if (files[i][1][0] && access(files[i][1], R_OK) != 0) {
 			snprintf(buf, len,
 				 "%s: %s: %s: %s; the gateway would not start (a relative path "

@@ -106,9 +106,10 @@ struct conf_limits {
 	uint32_t request_buffer;   /* bytes buffered per connection before the head is complete */
 	uint32_t request_buffers;  /* request buffers per worker */
 	uint32_t heads_per_client; /* buffers one client address may hold for heads in progress */
-	uint32_t max_header_bytes; /* request head limit → 431 */
-	uint32_t max_request_line; /* → 414 */
-	uint32_t max_headers;	   /* header field count → 431 */
+	uint32_t terminated_connections; /* TLS connections the gateway terminates, per worker */
+	uint32_t max_header_bytes;	 /* request head limit → 431 */
+	uint32_t max_request_line;	 /* → 414 */
+	uint32_t max_headers;		 /* header field count → 431 */
 	bool reject_bare_lf;
 };
 
@@ -139,6 +140,9 @@ struct conf_tls {
 	char default_certificate[CONF_STR_LEN]; /* PEM chain file, "" = none */
 	char default_key[CONF_STR_LEN];		/* its PEM key file */
 	char default_secret[CONF_STR_LEN];	/* "namespace/name" of a kubernetes.io/tls Secret */
+	bool terminate; /* TLS listeners terminate names no passthrough Ingress takes */
+	char ticket_key_file[CONF_STR_LEN]; /* session ticket keys shared by a fleet, "" = own */
+	uint32_t ticket_rotation_s;	    /* a new ticket key this often */
 };
 
 struct conf_routing {

@@ -665,6 +665,7 @@ static int load_common(config_t *cfg, int read_ok, const char *label, const char
 	resolve_one(out->kubernetes.kubeconfig, dir);
 	resolve_one(out->tls.default_certificate, dir);
 	resolve_one(out->tls.default_key, dir);
+	resolve_one(out->tls.ticket_key_file, dir);
 	conf_check_relations(&r, cfg, out);
 	return r.problems;
 }

@@ -80,6 +80,33 @@
 	  "ClientHellos without a server name on a TLS listener (unrecognized_name)")              \
 	X(tls_no_route,                                                                            \
 	  "ClientHellos for a server name no passthrough Ingress names (unrecognized_name)")       \
+	X(tls_terminated,                                                                          \
+	  "TLS connections the gateway terminates (no passthrough Ingress names their server)")    \
+	X(tls_terminated_full,                                                                     \
+	  "TLS connections refused because every terminated-connection record was in use")         \
+	X(tls_handshakes_deferred,                                                                 \
+	  "Handshake steps put off to the next poll (the per-burst handshake budget was spent)")   \
+	X(term_requests, "Requests read on terminated connections")                                \
+	X(term_answered,                                                                           \
+	  "The gateway's own answers on terminated connections (400, 404, 408, 431, 502, 504...)") \
+	X(term_bad_requests,                                                                       \
+	  "Requests on terminated connections refused as malformed (400, 431, 501)")               \
+	X(term_no_route, "Requests on terminated connections no Ingress rule matches (404)")       \
+	X(term_pod_connects, "Pod connections opened for terminated connections")                  \
+	X(term_pod_reused,                                                                         \
+	  "Requests on terminated connections sent over a kept-alive pod connection")              \
+	X(term_pod_failed,                                                                         \
+	  "Requests on terminated connections whose pod connection failed (502, 504)")             \
+	X(term_bad_responses, "Pod responses on terminated connections refused as malformed (the " \
+			      "client's connection is cut)")                                       \
+	X(term_idle_timeouts,                                                                      \
+	  "Terminated connections closed because neither side made progress for timeouts.idle_ms") \
+	X(term_header_timeouts, "Terminated connections whose handshake or request head took "     \
+				"longer than timeouts.header_ms")                                  \
+	X(term_tls_failed,                                                                         \
+	  "Terminated connections whose TLS failed (handshake refused, bad record, alert)")        \
+	X(term_pod_unresolved,                                                                     \
+	  "Segments to a pod dropped while its MAC address was unknown (resent by the leg)")       \
 	X(tcp_resend_refused,                                                                      \
 	  "Resent client bytes not passed to the pod (a head or chunk line it had not "            \
 	  "acknowledged, or bytes the gateway delivers itself)")                                   \

@@ -43,8 +43,11 @@ static uint16_t syn_options(const struct stream_leg *l, uint32_t now, uint8_t *b
 }
 
 /* Options of any other segment: timestamps, and SACK blocks for the out-of-order data we hold
- * (most recent first, RFC 2018 §4), as many as fit in 40 bytes. */
-static uint16_t options(const struct stream_leg *l, uint32_t now, uint8_t flags, uint8_t *b)
+ * (most recent first, RFC 2018 §4), as many as fit in 40 bytes — and, on a segment carrying len
+ * bytes, in what the peer's MSS leaves beside them (l->mss already has the timestamps' 12 bytes
+ * taken off: a full segment carries no blocks; the pure ACKs do). */
+static uint16_t options(const struct stream_leg *l, uint32_t now, uint8_t flags, uint32_t len,
+			uint8_t *b)
 {
 	uint8_t *p = b;
 	if (l->ts_ok) {
@@ -54,6 +57,13 @@ static uint16_t options(const struct stream_leg *l, uint32_t now, uint8_t flags,
 	}
 	if (l->sack_ok && l->ooo.n > 0 && !(flags & TH_RST)) {
 		uint8_t k = l->ooo.n < (l->ts_ok ? 3 : 4) ? l->ooo.n : (l->ts_ok ? 3 : 4);
+		if (len > 0) {
+			uint32_t room = l->mss > len ? l->mss - len : 0;
+			uint32_t fit = room >= 12 ? (room - 4) / 8 : 0;
+			k = k < fit ? k : (uint8_t)fit;
+		}
+		if (k == 0)
+			return (uint16_t)(p - b);
 		*p++ = 1, *p++ = 1, *p++ = 5, *p++ = (uint8_t)(2 + 8 * k);
 		for (uint8_t i = 0; i < k; i++) {
 			p = put32(p, l->ooo.lo[i]);
@@ -122,7 +132,8 @@ bool send_segment(struct stream_leg *l, uint32_t seq, uint8_t flags, uint32_t le
 		return false;
 	}
 	uint8_t ob[40];
-	uint16_t optlen = (flags & TH_SYN) ? syn_options(l, now, ob) : options(l, now, flags, ob);
+	uint16_t optlen =
+		(flags & TH_SYN) ? syn_options(l, now, ob) : options(l, now, flags, len, ob);
 	uint16_t l4 = (uint16_t)(sizeof(struct rte_tcp_hdr) + optlen);
 	uint16_t total = (uint16_t)(sizeof(struct rte_ipv4_hdr) + l4 + len);
 	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, total);

@@ -80,6 +80,18 @@ static void leg_init(struct stream_leg *l, const struct stream_cfg *cfg, uint32_
 	ring_init(&l->snd, cfg->snd_buf, iss + 1);
 }
 
+/* The payload of a full segment: the peer's MSS (RFC 9293 §3.7.1: 536 when it sent none),
+ * capped by ours, less the timestamps option every segment then carries (RFC 6691: the MSS
+ * counts data only, so options come out of it). */
+static uint16_t send_mss(const struct stream_cfg *cfg, uint16_t peer_mss, bool ts)
+{
+	uint32_t mss = u32_min(cfg->mss, peer_mss ? peer_mss : 536);
+	if (ts)
+		mss -= 12;
+	return (uint16_t)u32_max(mss, 64); /* a peer's tiny MSS would make us send a segment per
+					    * few bytes */
+}
+
 /* The options a SYN from the peer settled (the peer's part; ours follow from cfg). */
 static void take_syn_options(struct stream_leg *l, uint16_t mss, uint8_t wscale, bool sack_ok,
 			     bool has_ts, uint32_t tsval)
@@ -91,9 +103,7 @@ static void take_syn_options(struct stream_leg *l, uint16_t mss, uint8_t wscale,
 	l->snd_ws = l->ws_ok ? (wscale > 14 ? 14 : wscale) : 0;
 	if (!l->ws_ok)
 		l->rcv_ws = 0;
-	l->mss = (uint16_t)u32_min(cfg->mss, mss ? mss : 536);
-	if (l->mss < 64)
-		l->mss = 64; /* a peer's tiny MSS would make us send a segment per few bytes */
+	l->mss = send_mss(cfg, mss, l->ts_ok);
 	l->cwnd = initial_window(l->mss);
 	if (l->ts_ok)
 		l->ts_recent = tsval;
@@ -155,6 +165,45 @@ bool stream_connect(struct stream_leg *l, const struct stream_cfg *cfg, uint32_t
 	}
 	l->snd_nxt = l->snd_max = iss + 1;
 	l->rto_at = at(now, l->rto);
+	return true;
+}
+
+bool stream_adopt(struct stream_leg *l, const struct stream_cfg *cfg,
+		  const struct stream_adopted *a, const void *data, uint32_t len, uint32_t now)
+{
+	leg_init(l, cfg, a->local_ip, a->local_port, a->remote_ip, a->remote_port, a->iss);
+	/* What the handshake agreed holds whatever cfg would offer: the peer relies on it. */
+	l->ts_ok = a->ts_ok, l->sack_ok = a->sack_ok, l->ws_ok = a->ws_ok;
+	l->snd_ws = a->ws_ok ? (a->snd_ws > 14 ? 14 : a->snd_ws) : 0;
+	l->rcv_ws = a->ws_ok ? (a->rcv_ws > 14 ? 14 : a->rcv_ws) : 0;
+	l->mss = send_mss(cfg, a->mss, a->ts_ok);
+	l->cwnd = initial_window(l->mss);
+	if (a->ts_ok) {
+		l->ts_recent = a->ts_recent;
+		l->ts_off = a->tsval - now;
+		l->rexmit_ts = a->tsval;
+	}
+	l->irs = a->irs;
+	l->rcv_nxt = a->irs + 1;
+	ring_init(&l->rcv, cfg->rcv_buf, l->rcv_nxt);
+	l->snd_una = l->snd_nxt = l->snd_max = a->iss + 1;
+	l->recover = l->snd_una;
+	l->snd_wnd = l->max_snd_wnd = a->snd_wnd;
+	l->snd_wl1 = l->rcv_nxt, l->snd_wl2 = l->snd_una;
+	if (len > l->rcv.cap || ring_put(&l->rcv, cfg->pool, l->rcv_nxt, data, len) != len) {
+		ring_clear(&l->rcv);
+		l->state = STREAM_CLOSED;
+		return false;
+	}
+	l->rcv.len = len;
+	l->rcv_nxt += len;
+	/* Never pull back an edge the peer was shown; never past the ring. */
+	uint32_t ring_end = l->rcv.head + l->rcv.cap;
+	l->rcv_adv = sq_lt(ring_end, a->rcv_adv) ? ring_end : a->rcv_adv;
+	if (sq_lt(l->rcv_adv, l->rcv_nxt))
+		l->rcv_adv = l->rcv_nxt;
+	l->last_progress = now;
+	l->state = STREAM_ESTABLISHED;
 	return true;
 }
 

@@ -43,6 +43,33 @@ void stream_syn_of(const struct rte_mbuf *m, const struct net_pkt *p, struct str
 bool stream_accept(struct stream_leg *l, const struct stream_cfg *cfg, const struct stream_syn *s,
 		   uint32_t iss, uint32_t now, struct stream_out *out);
 
+/*
+ * A connection whose handshake someone else completed (the gateway's SYN-cookie handshake):
+ * what both sides agreed on, and where each sequence space stands. The leg starts in
+ * ESTABLISHED with nothing of ours sent past the SYN-ACK.
+ */
+struct stream_adopted {
+	uint32_t local_ip, remote_ip;
+	uint16_t local_port, remote_port; /* network order */
+	uint32_t iss, irs;		  /* ours (the SYN-ACK's) and the peer's (the SYN's) */
+	uint16_t mss;			  /* the peer's */
+	bool ws_ok, sack_ok, ts_ok;	  /* agreed in the handshake */
+	uint8_t snd_ws, rcv_ws;		  /* the peer's shift, and the one we announced */
+	uint32_t snd_wnd;		  /* the peer's window, in bytes */
+	uint32_t ts_recent;		  /* the peer's latest TSval */
+	uint32_t tsval;			  /* our TSval at `now`: the clock continues from it */
+	uint32_t rcv_adv;		  /* the right edge already advertised to the peer */
+};
+
+/*
+ * Take over an established connection: the leg is zeroed, then set from a, and the peer's bytes
+ * the owner already acknowledged (data[0..len), sequence irs + 1 on) become readable as if they
+ * had come in. false when they do not fit the receive ring (the leg stays CLOSED, holding
+ * nothing).
+ */
+bool stream_adopt(struct stream_leg *l, const struct stream_cfg *cfg,
+		  const struct stream_adopted *a, const void *data, uint32_t len, uint32_t now);
+
 /* Active open: send a SYN from local to remote (network order) and wait in SYN-SENT. */
 bool stream_connect(struct stream_leg *l, const struct stream_cfg *cfg, uint32_t local_ip,
 		    uint16_t local_port, uint32_t remote_ip, uint16_t remote_port, uint32_t iss,

@@ -21,8 +21,7 @@ void load_release(struct tcpl_ctx *c, struct conn *f)
 	lb_load_add(&c->lb->loads, f->pod_ip, rte_be_to_cpu_16(f->pod_port), -1);
 }
 
-/* The address to resolve for pod_ip: itself when on-link, else the route's next hop. */
-static uint32_t next_hop(const struct tcpl_ctx *c, uint32_t pod_ip)
+uint32_t next_hop(const struct tcpl_ctx *c, uint32_t pod_ip)
 {
 	const struct conf_port *cp = c->ports[c->pod_pi].conf;
 	if (cp == NULL)
@@ -125,6 +124,45 @@ static inline uint16_t reply_queue(const struct tcpl_port *tp, uint32_t pod_ip, 
 /* SNAT addresses a new pod connection may try, its own first. */
 #define SNAT_ADDRESSES_TRIED 4u
 
+bool snat_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint32_t addr, uint16_t port_be)
+{
+	const struct net_local *l = c->ports[c->pod_pi].local;
+	const struct tcpl_port *tp = &c->ports[c->pod_pi];
+	bool thash = tp->rss_key != NULL && tp->reta != NULL && tp->reta_size > 0;
+	/* The client's port picks the SNAT address; when its ports towards this pod are taken
+	 * (lingering closes at a high connection rate), up to three more addresses are tried
+	 * before giving up. With Toeplitz steering, a port in our partition whose reply hashes to
+	 * our queue: one in (queues) candidates matches, so a bounded scan finds one; without it,
+	 * any port. */
+	unsigned n_addr = RTE_MIN(l->n_snat, SNAT_ADDRESSES_TRIED);
+	for (unsigned a = 0; a < n_addr; a++) {
+		uint32_t snat = l->snat[(f->client_port + a) % l->n_snat];
+		/* Without steering, the fallback addresses get a quarter of the tries: bounded
+		 * work when an attacker keeps every port lingering. With it, most candidates
+		 * are skipped before any table work (their reply would reach another queue),
+		 * and fewer would often miss a free address altogether. */
+		unsigned max_tries = thash ? 256u : (a ? 4u : 16u);
+		for (unsigned tries = 0; tries < max_tries; tries++) {
+			/* Random within the partition: a port chosen in sequence would come back
+			 * with the same pod in step with round robin, into the pod's TIME-WAIT. */
+			uint16_t port = (uint16_t)(c->cfg.snat_port_first +
+						   lb_rand(&c->rng) % c->cfg.snat_port_count);
+			if (thash && reply_queue(tp, addr, snat, port_be, port) != tp->queue)
+				continue;
+			struct flow_key k = {addr, snat, port_be, rte_cpu_to_be_16(port)};
+			if (flow_bind_pod(c->ft, idx, &k) == 0) {
+				f->pod_ip = k.remote_ip;
+				f->snat_ip = k.local_ip;
+				f->pod_port = k.remote_port;
+				f->snat_port = k.local_port;
+				return true;
+			}
+		}
+	}
+	stats_add(c->st, STATS_pod_snat_busy, 1);
+	return false;
+}
+
 enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			     uint32_t avoid, struct tcpl_tx *tx)
 {
@@ -139,46 +177,13 @@ enum conn_state connect_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, u
 	if (p->proxy_v2 && !proxy_v2_insert(c, f))
 		return local_response(c, idx, f, RESP_431, now, tx);
 	const struct lb_endpoint *ep = &p->lb.endpoints[e];
-	const struct net_local *l = c->ports[c->pod_pi].local;
-	const struct tcpl_port *tp = &c->ports[c->pod_pi];
-	bool thash = tp->rss_key != NULL && tp->reta != NULL && tp->reta_size > 0;
-	/* The client's port picks the SNAT address; when its ports towards this pod are taken
-	 * (lingering closes at a high connection rate), up to three more addresses are tried
-	 * before the 503. With
-	 * Toeplitz steering, a port in our partition whose reply hashes to our queue: one in
-	 * (queues) candidates matches, so a bounded scan finds one; without it, any port. */
-	unsigned n_addr = RTE_MIN(l->n_snat, SNAT_ADDRESSES_TRIED);
-	for (unsigned a = 0; a < n_addr; a++) {
-		uint32_t snat = l->snat[(f->client_port + a) % l->n_snat];
-		/* Without steering, the fallback addresses get a quarter of the tries: bounded
-		 * work when an attacker keeps every port lingering. With it, most candidates
-		 * are skipped before any table work (their reply would reach another queue),
-		 * and fewer would often miss a free address altogether. */
-		unsigned max_tries = thash ? 256u : (a ? 4u : 16u);
-		for (unsigned tries = 0; tries < max_tries; tries++) {
-			/* Random within the partition: a port chosen in sequence would come back
-			 * with the same pod in step with round robin, into the pod's TIME-WAIT. */
-			uint16_t port = (uint16_t)(c->cfg.snat_port_first +
-						   lb_rand(&c->rng) % c->cfg.snat_port_count);
-			if (thash && reply_queue(tp, ep->addr, snat, rte_cpu_to_be_16(ep->port),
-						 port) != tp->queue)
-				continue;
-			struct flow_key k = {ep->addr, snat, rte_cpu_to_be_16(ep->port),
-					     rte_cpu_to_be_16(port)};
-			if (flow_bind_pod(c->ft, idx, &k) == 0) {
-				f->pod_ip = k.remote_ip;
-				f->snat_ip = k.local_ip;
-				f->pod_port = k.remote_port;
-				f->snat_port = k.local_port;
-				/* Every connection counts (whatever its pool's algorithm), so
-				 * least-request sees all of this worker's load on a pod. */
-				if (lb_load_add(&c->lb->loads, ep->addr, ep->port, 1))
-					f->opts |= CONN_OPT_COUNTED;
-				return connect_try(c, idx, f, now, tx);
-			}
-		}
+	if (snat_bind(c, idx, f, ep->addr, rte_cpu_to_be_16(ep->port))) {
+		/* Every connection counts (whatever its pool's algorithm), so least-request sees
+		 * all of this worker's load on a pod. */
+		if (lb_load_add(&c->lb->loads, ep->addr, ep->port, 1))
+			f->opts |= CONN_OPT_COUNTED;
+		return connect_try(c, idx, f, now, tx);
 	}
-	stats_add(c->st, STATS_pod_snat_busy, 1);
 	return local_response(c, idx, f, RESP_503, now, tx);
 }
 

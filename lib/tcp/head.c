@@ -130,6 +130,7 @@ enum conn_state head_from_client(struct tcpl_ctx *c, uint16_t pi, uint32_t idx, 
 	uint32_t seq = rte_be_to_cpu_32(th->sent_seq);
 	enum conn_state state = (enum conn_state)f->state;
 
+	c->client_win = rte_be_to_cpu_16(th->rx_win); /* a terminated leg starts from it */
 	if ((f->opts & CONN_OPT_TS) && p->tcp_has_ts)
 		f->ts_client = p->tcp_tsval;
 	if (state == CONN_DRAIN && !(flags & (RTE_TCP_RST_FLAG | RTE_TCP_SYN_FLAG)) &&

@@ -45,10 +45,13 @@ enum conn_state sni_route(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint
 	struct tls_hello h;
 	if (tls_hello_parse(&f->th, b, (uint32_t)wire, scratch, sizeof(scratch), &h, &err) < 0)
 		return sni_refuse(c, idx, f, STATS_tls_hello_refused, RESP_400, now, tx);
+	const struct route_table *routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
+	const struct route_target *t =
+		routes && h.sni_len ? route_lookup_sni(routes, h.sni, h.sni_len) : NULL;
+	if (t == NULL && c->terms != NULL)
+		return terminate_start(c, idx, f, now, tx);
 	if (h.sni_len == 0)
 		return sni_refuse(c, idx, f, STATS_tls_no_server_name, RESP_404, now, tx);
-	const struct route_table *routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
-	const struct route_target *t = routes ? route_lookup_sni(routes, h.sni, h.sni_len) : NULL;
 	if (t == NULL)
 		return sni_refuse(c, idx, f, STATS_tls_no_route, RESP_404, now, tx);
 

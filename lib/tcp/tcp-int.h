@@ -333,6 +333,34 @@ struct rte_mbuf *pod_segment(struct tcpl_ctx *c, const struct conn *f, uint32_t 
 /* Least-request accounting: the connection stops counting against its pod. */
 void load_release(struct tcpl_ctx *c, struct conn *f);
 
+/* The address to resolve for pod_ip: itself when on-link, else the route's next hop. */
+uint32_t next_hop(const struct tcpl_ctx *c, uint32_t pod_ip);
+/* An SNAT address and port for a new connection of f to addr:port (network order) from this
+ * worker's partition, bound in the flow table (f's pod-side fields set). false when none is
+ * free within a bounded search. */
+bool snat_bind(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint32_t addr, uint16_t port);
+
+/* ---- terminate.c: TLS connections the gateway terminates (lib/term) ------------------------- */
+
+/* A TLS listener's ClientHello that no passthrough route takes: the connection becomes a
+ * terminated one (its buffer's bytes move into the client leg). CONN_TERM, or the gateway's
+ * refusal when no record is free. */
+enum conn_state terminate_start(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+				struct tcpl_tx *tx);
+enum conn_state terminate_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				      struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				      struct tcpl_tx *tx);
+enum conn_state terminate_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				   struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
+				   struct tcpl_tx *tx);
+enum conn_state terminate_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
+				struct tcpl_tx *tx);
+/* Give the record back (any state; the flow record is going or lingering). */
+void terminate_release(struct tcpl_ctx *c, struct conn *f);
+/* Set up the records, the legs' pool and lib/term's environment (tcpl_create); free them. */
+bool terminate_init(struct tcpl_ctx *c, const char *name, int socket, char *err, size_t errlen);
+void terminate_free(struct tcpl_ctx *c);
+
 /* ---- proxy_v2.c ----------------------------------------------------------------------------- */
 
 bool proxy_v2_insert(struct tcpl_ctx *c, struct conn *f);

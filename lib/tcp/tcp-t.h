@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "lb/lb.h"
 #include "tcp/tcp.h"
+#include "term/term.h"
 #include "tls/tls.h"
 
 _Static_assert(sizeof(struct http_request_parser) == sizeof(struct tls_hello_scan),
@@ -36,6 +37,8 @@ enum conn_state {
 	CONN_DRAIN,	 /* the next request goes elsewhere (or is answered, or the connection
 			  * fails closed): it is held while the current pod's connection closes */
 	CONN_LOCAL_RESP, /* the gateway answered itself (404, 503, 400...) and closes */
+	CONN_TERM,	 /* a TLS connection the gateway terminates: its record (term) owns both
+			  * TCP legs; terminate.c */
 	CONN_CLOSED,	 /* both FINs or a RST seen: lingering for strays */
 };
 
@@ -96,14 +99,17 @@ struct conn {
 	};
 	uint32_t syn_isn; /* the ISN of the SYN that opened the connection */
 	/* --- line 3: the client's stream, request by request; timers --- */
-	uint32_t ts_ours0;     /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
-	uint32_t ts_ms0;       /* our millisecond clock when the flow was created */
-	const void *routes;    /* the route table `pool` indexes (kept alive while flows may retry;
-				* see lib/control's publisher) */
-	uint32_t affinity;     /* Maglev key: hash of the client address or the named header */
-	uint32_t frame;	       /* F: client bytes before it are checked and routed to this pod */
-	uint32_t frame_lo;     /* [frame_lo, F) is body content framing never read */
-	uint32_t pool_id;      /* which Service port the pod serves (route_pool.id) */
+	uint32_t ts_ours0;  /* our TSval in the SYN-ACK (echoed by the cookie ACK) */
+	uint32_t ts_ms0;    /* our millisecond clock when the flow was created */
+	const void *routes; /* the route table `pool` indexes (kept alive while flows may retry;
+			     * see lib/control's publisher) */
+	uint32_t affinity;  /* Maglev key: hash of the client address or the named header */
+	uint32_t frame;	    /* F: client bytes before it are checked and routed to this pod */
+	uint32_t frame_lo;  /* [frame_lo, F) is body content framing never read */
+	union {
+		uint32_t pool_id; /* which Service port the pod serves (route_pool.id) */
+		uint32_t term;	  /* CONN_TERM: its record in tcpl_ctx.terms */
+	};
 	struct http_body body; /* the body F is in, if any */
 	union {
 		uint32_t pod_fin; /* CONN_DRAIN: the old pod's FIN, in its sequence space */
@@ -195,6 +201,19 @@ struct frame_runs {
 
 _Static_assert(sizeof(struct frame_runs) == 64, "one cache line per connection");
 
+/* A terminated connection (terminate.c): lib/term's record and what the engine keeps
+ * beside it. */
+struct term_slot {
+	struct term_conn t;
+	uint32_t conn;		 /* its flow record */
+	struct term_counts told; /* what of t.n is already in the worker's counters */
+	struct rte_mbuf *parked; /* a segment for the pod waiting for the pod's MAC address */
+	struct rte_ether_addr pod_mac;
+	uint32_t pod_mac_of; /* the pod address pod_mac is for (0: not resolved) */
+	uint32_t arp_for;    /* a neighbour to ask for (0: none) */
+	bool again; /* work left (output cut short, handshake deferred): at the next tick */
+};
+
 struct held_slot {
 	uint32_t addr;
 	uint32_t n;
@@ -248,6 +267,16 @@ struct tcpl_ctx {
 	uint64_t alog_id;		 /* the next request id */
 	struct alog_rec *alog_pend;
 	uint8_t *alog_state;
+	/* Terminated connections (terminate.c); terms NULL when the engine terminates none. */
+	struct term_slot *terms;
+	uint32_t *term_free;
+	uint32_t n_term_free;
+	struct term_env term_env;
+	struct stream_cfg client_cfg, pod_cfg;
+	struct rte_mempool *term_pool;
+	uint32_t term_conn;	  /* the connection lib/term's callbacks act for */
+	uint16_t client_win;	  /* the window field of the client segment being handled */
+	uint32_t handshakes_left; /* handshake steps this burst may still run */
 };
 
 #endif

@@ -108,6 +108,8 @@ void buf_release(struct tcpl_ctx *c, struct conn *f)
 
 void conn_release(struct tcpl_ctx *c, uint32_t idx, struct conn *f)
 {
+	if (f->state == CONN_TERM)
+		terminate_release(c, f);
 	load_release(c, f);
 	buf_release(c, f);
 	timer_cancel(c, idx, f);
@@ -198,6 +200,8 @@ static enum conn_state client_packet(struct tcpl_ctx *c, uint16_t pi, uint32_t i
 {
 	f->last_seen = (uint32_t)(now >> CONN_SEEN_SHIFT);
 	struct net_pkt bare;
+	if (f->state == CONN_TERM) /* its legs check everything themselves (RFC 5961 too) */
+		return terminate_from_client(c, idx, f, m, p, now, tx);
 	if (unlikely(p->tcp_flags & RTE_TCP_RST_FLAG)) {
 		if (!rst_acceptable(c, f, rte_be_to_cpu_32(tcp_hdr_of(m, p)->sent_seq), tx)) {
 			rte_pktmbuf_free(m);
@@ -250,6 +254,8 @@ static enum conn_state pod_packet(struct tcpl_ctx *c, uint32_t idx, struct conn 
 	switch (f->state) {
 	case CONN_CONNECT:
 		return connect_from_pod(c, idx, f, m, p, now, tx);
+	case CONN_TERM:
+		return terminate_from_pod(c, idx, f, m, p, now, tx);
 	case CONN_DRAIN:
 		return rebind_from_pod(c, idx, f, m, p, now, tx);
 	case CONN_HOLD:
@@ -350,6 +356,8 @@ static void input_64(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkts,
 			if (idx[i] == CONN_NONE)
 				continue;
 		}
+		if (conn_of(c, idx[i])->state == CONN_TERM)
+			continue; /* the client leg answers it (RFC 5961 §4) */
 		uint32_t isn = rte_be_to_cpu_32(tcp_hdr_of(pkts[i], p)->sent_seq);
 		if (syn_on_existing(c, idx[i], conn_of(c, idx[i]), isn, tx)) {
 			idx[i] = CONN_NONE;
@@ -434,6 +442,7 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 {
 	struct tcpl_tx tx = {out, 0, out_cap};
 	c->now = now;
+	c->handshakes_left = c->cfg.term_handshakes ? c->cfg.term_handshakes : 4;
 	for (uint16_t done = 0; done < n;) {
 		uint16_t k = n - done > 64 ? 64 : (uint16_t)(n - done);
 		input_64(c, pi, pkts + done, info + done, k, now, &tx);
@@ -562,6 +571,10 @@ struct tcpl_ctx *tcpl_create(const char *name, const struct tcpl_config *cfg,
 	c->n_buf_free = cfg->buffers;
 	responses_init(c);
 	stats_hist_init(rte_get_tsc_hz());
+	if (!terminate_init(c, name, socket, err, errlen)) {
+		tcpl_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -569,6 +582,7 @@ void tcpl_free(struct tcpl_ctx *c)
 {
 	if (c == NULL)
 		return;
+	terminate_free(c);
 	flow_table_free(c->ft);
 	crypto_ctx_free(c->crypto);
 	rte_free(c->bufs);

@@ -33,6 +33,8 @@
 #include "route/route.h"
 #include "stats/stats.h"
 
+struct tls_server;
+
 #define TCPL_MAX_PORTS	8
 #define TCPL_MAX_LISTEN 8
 
@@ -69,6 +71,13 @@ struct tcpl_config {
 	uint64_t seed;			 /* random choices (SNAT ports, pods); 0 = from the TSC */
 	uint64_t tsc_hz;		 /* for the millisecond timestamp clock */
 	bool fixed_cookies; /* benchmark replay: the cookie counter held at 0 (with fixed keys) */
+	/* TLS termination (terminate.c): a TLS listener's connection whose server name no
+	 * passthrough Ingress names is terminated by the gateway, up to `terminated` at once per
+	 * worker. tls NULL or terminated 0: such connections are refused (unrecognized_name). */
+	struct tls_server *tls;
+	uint32_t terminated;
+	uint32_t term_mbufs;	  /* mbufs of the legs' rings, per worker (0: 32 per record) */
+	uint32_t term_handshakes; /* handshake steps per burst (0: 4) */
 };
 
 struct tcpl_out {
@@ -124,6 +133,8 @@ uint16_t tcpl_input_burst(struct tcpl_ctx *c, uint16_t pi, struct rte_mbuf **pkt
 uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint16_t out_cap);
 
 uint32_t tcpl_flow_count(const struct tcpl_ctx *c);
+/* Terminated connections in use. */
+uint32_t tcpl_terminated_count(const struct tcpl_ctx *c);
 
 /*
  * What the data path does with a client's byte stream, request by request, without a packet:

@@ -104,6 +104,8 @@ static enum conn_state timer_fire(struct tcpl_ctx *c, uint32_t idx, struct conn 
 		return rebind_timer(c, idx, f, now, tx);
 	case CONN_LOCAL_RESP:
 		return local_response_resend(c, idx, f, now, tx);
+	case CONN_TERM:
+		return terminate_timer(c, idx, f, now, tx);
 	default:
 		return (enum conn_state)f->state;
 	}
@@ -171,6 +173,7 @@ uint16_t tcpl_tick(struct tcpl_ctx *c, uint64_t now, struct tcpl_out *out, uint1
 		return 0;
 	c->now = now;
 	c->next_tick = now + c->tick_tsc;
+	c->handshakes_left = c->cfg.term_handshakes ? c->cfg.term_handshakes : 4;
 	wheel_start(c, now);
 	uint64_t cur = tick_of(c, now);
 	uint64_t t = c->wheel_tick;

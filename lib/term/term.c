@@ -244,7 +244,8 @@ static void answer(struct term_conn *t, uint16_t status)
 
 static bool pod_usable(const struct term_conn *t, const struct term_pod *p)
 {
-	if (!t->pod_open || !t->pod_keep || t->cur.id != p->id)
+	if (!t->pod_open || !t->pod_keep || t->cur.id != p->id || t->cur.ip != p->ip ||
+	    t->cur.port != p->port)
 		return false;
 	if (stream_readable(&t->pod) > 0)
 		return false; /* bytes nobody asked for: they must not answer the next request */

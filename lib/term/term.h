@@ -33,8 +33,8 @@
 struct term_pod {
 	uint32_t ip;   /* network order */
 	uint16_t port; /* network order */
-	uint32_t id;   /* the endpoint's identity: a kept-alive pod connection is reused for
-			* the next request only when its id matches */
+	uint32_t id;   /* which Service (port) it serves: a kept-alive pod connection is reused
+			* for the next request only when id, address and port all match */
 };
 
 /* What every terminated connection of a worker shares. */

@@ -147,6 +147,9 @@ YAML
 mport=$((20000 + $$ % 20000))
 TOPO_LISTEN="[80, 443]" topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" \
 	"$work/manifests"
+# Passthrough only: names no passthrough Ingress takes are refused, not terminated (the
+# terminating listener has its own test, test_https.sh).
+echo 'tls = { terminate = false; };' >>"$work/sluice.conf"
 gw_start "$work/sluice.conf" "$mport"
 gauge() { # full metric name → summed value
 	ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" |

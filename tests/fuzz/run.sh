@@ -17,12 +17,14 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clan
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -I"$root/lib" -I"$root/tests/common")
 
-# The stream harness drives the whole TCP-lite engine: it links the data-path modules and DPDK.
+# The stream harness drives the whole TCP-lite engine: it links the data-path modules (the
+# terminating ones too, unused there), DPDK and OpenSSL.
 dpdk_cflags=$(pkg-config --cflags libdpdk)
 dpdk_libs=$(pkg-config --libs libdpdk)
 engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c "$root"/lib/route/map.c
 	"$root"/lib/http/*.c "$root"/lib/tls/hello.c "$root"/lib/alog/alog.c "$root"/lib/net/*.c
-	"$root"/lib/crypto/crypto.c
+	"$root"/lib/crypto/crypto.c "$root"/lib/stream/*.c "$root"/lib/term/term.c
+	"$root"/lib/tls/term.c "$root"/lib/tls/certs.c
 	"$root"/lib/stats/stats.c "$root"/lib/stats/series.c "$root"/lib/conf/*.c)
 
 build() { # harness
@@ -31,7 +33,7 @@ build() { # harness
 		# shellcheck disable=SC2086
 		"$CC" "${flags[@]}" -DALLOW_EXPERIMENTAL_API -march=native \
 			-Wno-unknown-warning-option $dpdk_cflags -o "$work/fuzz_$1" \
-			"$here/fuzz_$1.c" "${engine[@]}" $dpdk_libs -lIPSec_MB -lconfig -lm ;;
+			"$here/fuzz_$1.c" "${engine[@]}" $dpdk_libs -lIPSec_MB -lconfig -lssl -lcrypto -lm ;;
 	hello)
 		"$CC" "${flags[@]}" -o "$work/fuzz_$1" "$here/fuzz_$1.c" "$root"/lib/tls/hello.c ;;
 	*)

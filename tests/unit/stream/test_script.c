@@ -320,3 +320,85 @@ Test(script, adv_beyond_ring)
 	cr_expect_leq((int32_t)(l.rcv_adv - edge), 1, "advertised %d bytes past the ring",
 		      (int32_t)(l.rcv_adv - edge));
 }
+
+/* RFC 6691: the MSS counts data only. With timestamps on every segment, a full segment carries
+ * the peer's MSS less 12 bytes, so segment and options fit the peer's MTU; without them, the
+ * whole MSS. */
+Test(script, full_segment_fits_mss_with_options)
+{
+	static uint8_t data[8000];
+	for (bool ts = false;; ts = true) {
+		struct stream_leg l;
+		struct stream_cfg cfg = {.pool = pool, .ts = true, .sack = true, .ws = true};
+		open_passive(&l, &cfg, 5000, 9000, ts, true, 7, 1460, 1000, 10);
+		cr_assert_eq(stream_write(&l, data, sizeof(data)), sizeof(data));
+		stream_output(&l, 20, &out);
+		collect();
+		cr_assert_geq(ngot, 2);
+		uint32_t most = 0;
+		for (unsigned i = 0; i < ngot; i++)
+			most = got[i].len > most ? got[i].len : most;
+		cr_expect_eq(most, ts ? 1448u : 1460u, "timestamps %d: segments of %u bytes", ts,
+			     most);
+		/* Out-of-order data from the peer: a full data segment still carries no SACK
+		 * blocks it has no room for. */
+		struct fopt fo = {.ts = ts, .tsval = 2000, .tsecr = got[0].tsval};
+		uint8_t b[100] = {0};
+		in(&l, 30, F_ACK, 5001 + 500, 9001, 1000, b, sizeof(b), &fo);
+		collect();
+		cr_assert_eq(ngot, 1);
+		cr_expect_eq(got[0].nsack, 1, "a pure ACK reports the hole");
+		stream_release(&l);
+		if (ts)
+			break;
+	}
+}
+
+/* A leg taken over after someone else's handshake: ESTABLISHED at once, the bytes already
+ * acknowledged readable, our numbers and timestamp clock continued, no window pulled back. */
+Test(script, adopt_continues_the_handshake)
+{
+	struct stream_cfg cfg = {.pool = pool, .ts = true, .sack = true, .ws = true};
+	cr_assert(stream_cfg_defaults(&cfg));
+	const char hello[] = "a ClientHello the owner already acknowledged";
+	struct stream_adopted a = {.local_ip = IP_L,
+				   .remote_ip = IP_R,
+				   .local_port = P_L,
+				   .remote_port = P_R,
+				   .iss = 9000,
+				   .irs = 5000,
+				   .mss = 1460,
+				   .ws_ok = true,
+				   .sack_ok = true,
+				   .ts_ok = true,
+				   .snd_ws = 7,
+				   .rcv_ws = 7,
+				   .snd_wnd = 500u << 7,
+				   .ts_recent = 77,
+				   .tsval = 123456,
+				   .rcv_adv = 5001 + 16384};
+	struct stream_leg l;
+	cr_assert(stream_adopt(&l, &cfg, &a, hello, sizeof(hello), 100));
+	cr_assert_eq(l.state, STREAM_ESTABLISHED);
+	cr_assert_eq(stream_readable(&l), sizeof(hello));
+	char back[sizeof(hello)];
+	cr_assert_eq(stream_read(&l, back, sizeof(back)), sizeof(hello));
+	cr_assert_str_eq(back, hello);
+	cr_assert_eq(stream_write(&l, "x", 1), 1);
+	stream_output(&l, 150, &out);
+	collect();
+	cr_assert_eq(ngot, 1);
+	cr_expect_eq(got[0].seq, 9001u, "our sequence continues after the SYN-ACK");
+	cr_expect_eq(got[0].ack, 5001u + sizeof(hello), "the adopted bytes are acknowledged");
+	cr_expect_eq(got[0].tsval, 123456u + 50, "our timestamp clock continues");
+	cr_expect_eq(got[0].tsecr, 77u);
+	cr_expect_geq((uint32_t)got[0].win << 7, 16384u - sizeof(hello),
+		      "the window the owner showed is not pulled back");
+	/* Bytes that do not fit the receive ring: refused, nothing held. */
+	static uint8_t big[200000];
+	struct stream_leg l2;
+	cr_expect(!stream_adopt(&l2, &cfg, &a, big, sizeof(big), 100));
+	cr_expect_eq(l2.state, STREAM_CLOSED);
+	cr_expect_eq(stream_held_bytes(&l2), 0);
+	stream_release(&l);
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# End to end, TLS terminated by the gateway (docs/tls.md#terminated-connections): on port 443 a
+# name that no passthrough Ingress takes is terminated with the certificate from its Ingress's
+# spec.tls Secret; every request is routed by its own host and path to nginx pods, with
+# X-Forwarded-* set by the gateway. Real clients: curl (TLS 1.3 and 1.2, verified against the
+# test CA, keep-alive across Services), openssl s_client (the default certificate, resumption
+# from a ticket, ALPN), Python's ssl (a 1 MiB download byte-exact), wrk over https with zero
+# errors; a passthrough name on the same port still reaches its pod's own TLS.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib/topology.sh"
+SLUICE=${SLUICE:?path to the sluice binary}
+e2e_init "slhttps$$-"
+hosts_dir=/etc/netns/${P}client
+cleanup_https() {
+	rm -rf "$hosts_dir"
+	e2e_cleanup
+}
+trap cleanup_https EXIT
+
+topo_up "$P"
+cd "$work"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+	-out ca.pem -days 2 -subj /CN=sluice-e2e-ca 2>/dev/null
+leaf() { # name SAN [rsa]
+	local kind=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+	[ "${3:-}" = rsa ] && kind=(-newkey rsa:2048)
+	openssl req "${kind[@]}" -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
+	printf 'subjectAltName=%s\n' "$2" >"$1.ext"
+	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile "$1.ext" -out "$1.pem" 2>/dev/null
+}
+leaf shop 'DNS:shop.example,DNS:headers.example'
+leaf wild 'DNS:*.wild.example'
+leaf pass DNS:pass.example
+
+# pod1 and pod2: nginx on 8080 (pod1/pod2 content), pod2 also echoes the X-Forwarded-*
+# fields it receives on 8082; pod1 also terminates TLS itself on 8443 (the passthrough name).
+nginx_pods "
+    server { listen 8082; location / { default_type text/plain;
+        return 200 \"xff=\$http_x_forwarded_for proto=\$http_x_forwarded_proto host=\$http_x_forwarded_host port=\$http_x_forwarded_port\n\"; } }
+    server { listen 8443 ssl; ssl_certificate $work/pass.pem; ssl_certificate_key $work/pass.key;
+        ssl_protocols TLSv1.2 TLSv1.3; root $work/pod1; }"
+head -c 1048576 /dev/urandom >"$work/pod1/big.bin"
+
+secret_yaml() { # name crt key
+	printf 'apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: %s, namespace: e2e}\ndata:\n  tls.crt: %s\n  tls.key: %s\n' \
+		"$1" "$(base64 -w0 "$2")" "$(base64 -w0 "$3")"
+}
+mkdir -p "$work/manifests"
+cp "$here/manifests/"*.yaml "$work/manifests/"
+{
+	secret_yaml shop-tls shop.pem shop.key
+	echo ---
+	secret_yaml wild-tls wild.pem wild.key
+	echo ---
+	cat <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: headers, namespace: e2e}
+spec: {ports: [{name: http, port: 80, targetPort: 8082}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: headers-1, namespace: e2e, labels: {kubernetes.io/service-name: headers}}
+addressType: IPv4
+ports: [{name: http, port: 8082}]
+endpoints:
+  - addresses: ["198.19.0.12"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: pass, namespace: e2e}
+spec: {ports: [{name: https, port: 443, targetPort: 8443}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: pass-1, namespace: e2e, labels: {kubernetes.io/service-name: pass}}
+addressType: IPv4
+ports: [{name: https, port: 8443}]
+endpoints:
+  - addresses: ["198.19.0.11"]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: secure, namespace: e2e}
+spec:
+  ingressClassName: sluice
+  tls:
+    - {hosts: [shop.example, headers.example], secretName: shop-tls}
+    - {hosts: ["*.wild.example"], secretName: wild-tls}
+  rules:
+    - host: headers.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: headers, port: {number: 80}}}}
+    - host: "*.wild.example"
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: pass
+  namespace: e2e
+  annotations: {sluice.dev/ssl-passthrough: "true"}
+spec:
+  ingressClassName: sluice
+  rules:
+    - host: pass.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: pass, port: {name: https}}}}
+YAML
+} >"$work/manifests/60-secure.yaml"
+
+mport=$((20000 + $$ % 20000))
+TOPO_LISTEN="[80, 443]" topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]" \
+	"$work/manifests"
+gw_start "$work/sluice.conf" "$mport"
+gauge() { # full metric name → summed value
+	ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" |
+		awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%.0f\n", s}'
+}
+metric() { gauge "sluice_$1_total"; }
+V=$TOPO_VIP
+in_client() { ip netns exec "${P}client" "$@"; }
+https() { # name path [curl args...]: the body of https://name/path, verified against the CA
+	local name=$1 path=$2
+	shift 2
+	in_client curl -sS --max-time 10 --cacert "$work/ca.pem" --resolve "$name:443:$V" "$@" \
+		"https://$name$path"
+}
+
+# Routed per request, by host and path, over TLS 1.3 and 1.2.
+[ "$(https shop.example / --tlsv1.3)" = pod1 ] || fail "TLS 1.3: shop.example/ did not reach pod1"
+[ "$(https shop.example /api/ --tlsv1.2 --tls-max 1.2)" = pod2-api ] ||
+	fail "TLS 1.2: shop.example/api/ did not reach pod2"
+[ "$(https a.wild.example /api/)" = pod2-api ] || fail "a wildcard certificate's host not served"
+echo "ok: curl over TLS 1.3 and 1.2 verified against spec.tls certificates, routed by host and path"
+
+# One connection, two Services: each request routed on its own.
+out=$(in_client curl -sS --max-time 10 --cacert "$work/ca.pem" --resolve "shop.example:443:$V" \
+	-w '%{num_connects}\n' https://shop.example/ https://shop.example/api/ https://shop.example/)
+[ "$(echo "$out" | tr '\n' ' ')" = "pod1 1 pod2-api 0 pod1 0 " ] ||
+	fail "keep-alive across Services: got $(echo "$out" | tr '\n' ' ')"
+echo "ok: three requests on one kept-alive TLS connection, each routed by its own path"
+
+# X-Forwarded-*: set by the gateway, whatever the client claims.
+xf=$(https headers.example / -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Forwarded-Proto: http' \
+	-H 'X-Forwarded-Host: evil.example' -H 'X-Forwarded-Port: 1')
+[ "$xf" = "xff=$TOPO_CLIENT_IP proto=https host=headers.example port=443" ] ||
+	fail "X-Forwarded-* at the pod: '$xf'"
+echo "ok: X-Forwarded-For/-Proto/-Host/-Port replaced by the gateway's ($xf)"
+
+# A 1 MiB download through Python's ssl, byte-exact, with ALPN.
+in_client python3 - "$V" "$work/ca.pem" "$work/pod1/big.bin" <<'PY' || fail "Python ssl download"
+import hashlib, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.set_alpn_protocols(["http/1.1"])
+want = hashlib.sha256(open(sys.argv[3], "rb").read()).hexdigest()
+with socket.create_connection((sys.argv[1], 443), timeout=20) as s:
+    with ctx.wrap_socket(s, server_hostname="shop.example") as t:
+        assert t.selected_alpn_protocol() == "http/1.1", t.selected_alpn_protocol()
+        t.sendall(b"GET /big.bin HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := t.recv(65536):
+            data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.1 200"), head[:100]
+assert hashlib.sha256(body).hexdigest() == want, (len(body), "bytes, digest differs")
+PY
+echo "ok: Python ssl, ALPN http/1.1, 1 MiB byte-exact"
+
+# A name without a certificate of its own gets the default (self-signed here); no route: 404.
+out=$(echo | in_client timeout 10 openssl s_client -connect "$V:443" -servername nowhere.example 2>&1 || true)
+echo "$out" | grep -q "Sluice default certificate" || { echo "$out" | tail -5 >&2; fail "no default certificate for an unknown name"; }
+code=$(in_client curl -sk --max-time 10 -o /dev/null -w '%{http_code}' --resolve "nowhere.example:443:$V" https://nowhere.example/ || true)
+[ "$code" = 404 ] || fail "an unrouted name over TLS got $code, not 404"
+echo "ok: an unknown name gets the default certificate and a 404 over TLS"
+
+# Resumption from a session ticket.
+printf 'GET / HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n' |
+	in_client timeout 10 openssl s_client -connect "$V:443" -servername shop.example \
+		-CAfile "$work/ca.pem" -sess_out "$work/sess.pem" -ign_eof >/dev/null 2>&1 || true
+[ -s "$work/sess.pem" ] || fail "no session ticket was issued"
+out=$(printf 'GET / HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n' |
+	in_client timeout 10 openssl s_client -connect "$V:443" -servername shop.example \
+		-CAfile "$work/ca.pem" -sess_in "$work/sess.pem" -ign_eof 2>&1 || true)
+echo "$out" | grep -q "^Reused, TLSv1.3" || { echo "$out" | grep -E "Reused|New," >&2; fail "the session was not resumed"; }
+echo "$out" | grep -q "^pod1" || fail "the resumed session's request was not answered"
+echo "ok: a session resumed from its ticket"
+
+# The passthrough name on the same port: the pod's own certificate, not terminated.
+[ "$(https pass.example /)" = pod1 ] || fail "a passthrough name beside termination"
+out=$(echo | in_client timeout 10 openssl s_client -connect "$V:443" -servername pass.example 2>&1 || true)
+echo "$out" | grep -q "subject=CN = pass" || fail "the passthrough name was not served by its pod"
+echo "ok: SNI passthrough beside termination on one port"
+
+# wrk over https: kept-alive terminated connections, zero errors.
+mkdir -p "$hosts_dir"
+printf '%s shop.example\n' "$V" >"$hosts_dir/hosts"
+before=$(metric term_requests)
+res=$(in_client timeout 30 wrk -t1 -c16 -d3s "https://shop.example/" 2>&1) || {
+	echo "$res" >&2
+	fail "wrk over https"
+}
+echo "$res" | grep -q "Socket errors" && { echo "$res" >&2; fail "wrk saw socket errors"; }
+echo "$res" | grep -q "Non-2xx" && { echo "$res" >&2; fail "wrk saw non-2xx answers"; }
+reqs=$(echo "$res" | awk '/requests in/ {print $1}')
+[ "${reqs:-0}" -gt 100 ] || { echo "$res" >&2; fail "wrk made only ${reqs:-0} requests"; }
+after=$(metric term_requests)
+[ $((after - before)) -ge "$reqs" ] || fail "term_requests grew by $((after - before)), wrk made $reqs"
+echo "ok: wrk over https: $reqs requests, no errors"
+
+# Counters: connections terminated, requests, kept-alive pod connections reused.
+[ "$(metric tls_terminated)" -ge 20 ] || fail "tls_terminated is $(metric tls_terminated)"
+[ "$(metric term_pod_reused)" -ge 100 ] || fail "term_pod_reused is $(metric term_pod_reused)"
+[ "$(metric term_no_route)" -ge 1 ] || fail "term_no_route not counted"
+[ "$(gauge sluice_tls_handshakes_total)" -ge 20 ] || fail "sluice_tls_handshakes_total is $(gauge sluice_tls_handshakes_total)"
+[ "$(gauge sluice_tls_resumed_total)" -ge 1 ] || fail "no resumed handshake counted"
+echo "ok: terminated connections, requests, reuse and handshakes counted"
+
+gw_stop
