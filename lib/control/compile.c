@@ -569,6 +569,43 @@ static void passthrough_hosts(struct compile *cc, const struct ing *in, const st
 	}
 }
 
+/*
+ * HTTP→HTTPS redirect, as ingress-nginx's ssl-redirect: the hosts of the Ingress's spec.tls
+ * entries (an entry without hosts: the rule hosts) get the gateway's 308 on plain HTTP, unless
+ * the Ingress says sluice.dev/ssl-redirect: "false". Per host: a host some Ingress serves over
+ * TLS redirects whichever Ingress routes its paths.
+ */
+static void tls_redirect_hosts(struct compile *cc, const struct ing *in)
+{
+	json_t *tls = json_object_get(json_object_get(in->j, "spec"), "tls");
+	if (!json_is_array(tls) || json_array_size(tls) == 0)
+		return;
+	const char *v = control__annotation(in->j, "sluice.dev/ssl-redirect");
+	if (v && strcmp(v, "false") == 0)
+		return;
+	if (v && strcmp(v, "true") != 0)
+		control_errors_add(cc->errs,
+				   "Ingress %s/%s: annotation sluice.dev/ssl-redirect: \"%s\": "
+				   "expected \"true\" or \"false\"; redirecting",
+				   in->ns, in->name, v);
+	json_t *e, *h;
+	size_t ei, hi;
+	json_array_foreach(tls, ei, e)
+	{
+		json_t *hosts = json_object_get(e, "hosts");
+		bool own = json_array_size(hosts) > 0;
+		if (!own)
+			hosts = json_object_get(json_object_get(in->j, "spec"), "rules");
+		json_array_foreach(hosts, hi, h)
+		{
+			const char *host = own ? json_string_value(h) : control__str(h, "host");
+			if (host && host[0])
+				route_builder_add_tls_host(cc->b,
+							   host); /* invalid: spec.tls says */
+		}
+	}
+}
+
 struct route_table *control_compile(const struct control_model *m, const struct control_class *c,
 				    struct control_errors *errs)
 {
@@ -662,6 +699,7 @@ struct route_table *control_compile(const struct control_model *m, const struct 
 						   route_path_type_name(rules[k].type));
 		}
 		passthrough_hosts(&cc, &ings[i], rules, nr, def);
+		tls_redirect_hosts(&cc, &ings[i]);
 		if (def >= 0) {
 			if (nr == 0 && json_array_size(json_object_get(
 					       json_object_get(ings[i].j, "spec"), "rules")) == 0) {

@@ -55,6 +55,9 @@ struct route_builder {
 	struct map sni;	     /* scope 0: exact host → passthrough target */
 	struct map sni_wild; /* scope 0: wildcard suffix → passthrough target */
 	uint32_t n_passthrough;
+	struct map tls;	     /* scope 0: exact host with TLS → 1 (HTTP→HTTPS redirect) */
+	struct map tls_wild; /* scope 0: wildcard suffix with TLS → 1 */
+	uint32_t n_tls_hosts;
 	int32_t any_host;  /* host-less entry or -1 */
 	int32_t catch_all; /* target or -1 */
 	int32_t class_default;
@@ -112,7 +115,8 @@ struct route_builder *route_builder_new(void)
 	if (b == NULL)
 		return NULL;
 	if (map_init(&b->hosts, 64) || map_init(&b->wild, 64) || map_init(&b->exact, 64) ||
-	    map_init(&b->prefix, 64) || map_init(&b->sni, 16) || map_init(&b->sni_wild, 16)) {
+	    map_init(&b->prefix, 64) || map_init(&b->sni, 16) || map_init(&b->sni_wild, 16) ||
+	    map_init(&b->tls, 16) || map_init(&b->tls_wild, 16)) {
 		route_builder_free(b);
 		return NULL;
 	}
@@ -131,6 +135,8 @@ static void builder_release(struct route_builder *b)
 	free(b->prefix.slots);
 	free(b->sni.slots);
 	free(b->sni_wild.slots);
+	free(b->tls.slots);
+	free(b->tls_wild.slots);
 	free(b->entries);
 	free(b->targets);
 	free(b->pools);
@@ -400,6 +406,29 @@ int route_builder_add_passthrough(struct route_builder *b, const char *host_in, 
 	return 1;
 }
 
+int route_builder_add_tls_host(struct route_builder *b, const char *host_in)
+{
+	size_t n = strlen(host_in);
+	if (n == 0 || !route_host_valid(host_in))
+		return -1;
+	char host[256];
+	lower_copy(host, host_in, n);
+	bool wild = host[0] == '*';
+	const char *key = wild ? host + 2 : host;
+	size_t kl = wild ? n - 2 : n;
+	struct map *m = wild ? &b->tls_wild : &b->tls;
+	if (map_get(m, b->arena.buf, hash_str(key, kl, 0), 0, key, kl) >= 0)
+		return 0;
+	int64_t k = arena_add(&b->arena, key, kl);
+	if (k < 0 ||
+	    map_put(m, b->arena.buf, hash_str(key, kl, 0), 0, (uint32_t)k, (uint32_t)kl, 1) < 0) {
+		b->failed = true;
+		return -1;
+	}
+	b->n_tls_hosts++;
+	return 1;
+}
+
 int route_builder_set_host_default(struct route_builder *b, const char *host, uint32_t pool,
 				   const char *ns, const char *ingress)
 {
@@ -626,6 +655,29 @@ const struct route_target *route_lookup_sni(const struct route_table *t, const c
 		}
 	}
 	return x >= 0 ? &t->targets[x] : NULL;
+}
+
+bool route_host_redirects(const struct route_table *t, const char *host, size_t len)
+{
+	const struct route_builder *b = &t->b;
+	if (b->n_tls_hosts == 0 || len == 0 || host[0] == '[')
+		return false;
+	const char *colon = memchr(host, ':', len);
+	if (colon)
+		len = (size_t)(colon - host);
+	while (len > 0 && host[len - 1] == '.')
+		len--; /* "shop.example." is shop.example */
+	if (len == 0 || len > 253)
+		return false;
+	char h[256];
+	lower_copy(h, host, len);
+	if (map_get(&b->tls, b->arena.buf, hash_str(h, len, 0), 0, h, len) >= 0)
+		return true;
+	const char *dot = memchr(h, '.', len);
+	if (dot == NULL || dot == h)
+		return false;
+	size_t sl = len - (size_t)(dot + 1 - h);
+	return map_get(&b->tls_wild, b->arena.buf, hash_str(dot + 1, sl, 0), 0, dot + 1, sl) >= 0;
 }
 
 /* ---- dump --------------------------------------------------------------------------------- */

@@ -91,6 +91,10 @@ void route_table_set_series(struct route_table *t, route_series_fn series, void 
 uint32_t route_pool_count(const struct route_table *t);
 uint32_t route_rule_count(const struct route_table *t);
 uint32_t route_passthrough_count(const struct route_table *t);
+/* Whether plain HTTP requests for host (as in a Host header: any case, maybe a port) are
+ * redirected to HTTPS: the host, or its "*." wildcard, was added with route_builder_add_tls_host.
+ */
+bool route_host_redirects(const struct route_table *t, const char *host, size_t len);
 
 /* ---- building ----------------------------------------------------------------------------- */
 
@@ -129,6 +133,10 @@ int route_builder_add_rule(struct route_builder *b, const char *host, const char
  * precedence order like rules: 1 added, 0 when an earlier call has the name, -1 invalid. */
 int route_builder_add_passthrough(struct route_builder *b, const char *host, uint32_t pool,
 				  const char *ns, const char *ingress);
+
+/* HTTP→HTTPS redirect: a host (exact or "*.") that an Ingress's spec.tls serves, unless that
+ * Ingress turned the redirect off. 1 added, 0 already there, -1 invalid. */
+int route_builder_add_tls_host(struct route_builder *b, const char *host);
 
 /* Default backend for a host's unmatched paths (host "" = the host-less entry). The first
  * call for a host wins; returns 0 if one was already set. */

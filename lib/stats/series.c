@@ -222,7 +222,7 @@ uint64_t stats_answers(unsigned code)
 		if (answer_codes[k] == code)
 			for (uint32_t n = 0; n < reg.n; n++)
 				sum += stats_series_sum(
-					n, (enum stats_series_kind)(STATS_ANSWER_400 + k));
+					n, (enum stats_series_kind)(STATS_ROUTED + 1 + k));
 	return sum;
 }
 
@@ -304,7 +304,7 @@ void stats_render_series(struct stats_text *t)
 	for (uint32_t n = 0; n < reg.n; n++)
 		for (unsigned k = 0; k < sizeof(answer_codes) / sizeof(answer_codes[0]); k++) {
 			uint64_t v =
-				stats_series_sum(n, (enum stats_series_kind)(STATS_ANSWER_400 + k));
+				stats_series_sum(n, (enum stats_series_kind)(STATS_ROUTED + 1 + k));
 			if (v == 0)
 				continue;
 			stats_text_printf(t, "sluice_gateway_answers_total{code=\"%u\"",

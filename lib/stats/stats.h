@@ -158,10 +158,12 @@ enum stats_counter {
  * series stays until the process ends; there are at most metrics.route_series of them, and
  * requests beyond that count under STATS_SERIES_OTHER.
  */
-#define STATS_ANSWER_CODES(X) X(400) X(404) X(408) X(414) X(431) X(501) X(502) X(503) X(504) X(505)
+#define STATS_ANSWER_CODES(X)                                                                      \
+	X(308) X(400) X(404) X(408) X(414) X(431) X(501) X(502) X(503) X(504) X(505)
 
 enum stats_series_kind {
-	STATS_ROUTED, /* requests routed to the series' Service */
+	STATS_ROUTED, /* requests routed to the series' Service; the answers follow, in the order
+		       * of STATS_ANSWER_CODES */
 #define STATS_ANSWER_ENUM(code) STATS_ANSWER_##code,
 	STATS_ANSWER_CODES(STATS_ANSWER_ENUM)
 #undef STATS_ANSWER_ENUM

@@ -80,8 +80,13 @@ int tcpl_explain(const struct tcpl_config *cfg, const struct route_table *t, con
 			break;
 		}
 		const struct route_table *routes;
-		bool bad;
-		const struct route_target *tg = lookup_head(c, buf + pos, &r, &routes, &bad);
+		bool bad, redirect;
+		const struct route_target *tg =
+			lookup_head(c, &f, buf + pos, &r, &routes, &bad, &redirect);
+		if (redirect) {
+			stop(&s, TCPL_ANSWERED, pos, 308, "https redirect");
+			break;
+		}
 		if (bad || tg == NULL) {
 			stop(&s, TCPL_ANSWERED, pos, bad ? 400 : 404,
 			     bad ? "bad path" : "no route");

@@ -187,8 +187,9 @@ enum frame_verdict frame_walk(struct tcpl_ctx *c, struct conn *f, const uint8_t 
 		if (rc == HTTP_ERROR)
 			return FV_MOVE; /* answered after the requests before it */
 		const struct route_table *routes;
-		bool bad;
-		const struct route_target *t = lookup_head(c, d + off, &r, &routes, &bad);
+		bool bad, redirect;
+		const struct route_target *t =
+			lookup_head(c, f, d + off, &r, &routes, &bad, &redirect);
 		const struct route_pool *pool = t ? route_pool(routes, t->pool) : NULL;
 		if (pool == NULL || upgrade_to_websocket(d + off, &r) || pool->id != f->pool_id ||
 		    !pool_has_pod(pool, f->pod_ip, rte_be_to_cpu_16(f->pod_port)))

@@ -15,16 +15,22 @@
 
 #define HEAD_SCRATCH 4096 /* normalised path */
 
-const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
+const struct route_target *lookup_head(struct tcpl_ctx *c, const struct conn *f, const uint8_t *b,
 				       const struct http_request *r,
-				       const struct route_table **routes, bool *bad)
+				       const struct route_table **routes, bool *bad, bool *redirect)
 {
 	char path[HEAD_SCRATCH];
 	int pl = http_normalize_path(b + r->path.off, r->path.len, path, sizeof(path));
 	*bad = pl < 0;
+	*redirect = false;
 	*routes = __atomic_load_n(&c->routes, __ATOMIC_ACQUIRE);
 	if (pl < 0 || *routes == NULL)
 		return NULL;
+	if (unlikely(c->ports[f->client_pi].n_tls > 0) &&
+	    route_host_redirects(*routes, (const char *)b + r->host.off, r->host.len)) {
+		*redirect = true;
+		return NULL;
+	}
 	return route_lookup(*routes, (const char *)b + r->host.off, r->host.len, path, (size_t)pl);
 }
 
@@ -46,10 +52,12 @@ static enum conn_state route_request(struct tcpl_ctx *c, uint32_t idx, struct co
 	if (unlikely(c->alog != NULL))
 		access_begin(c, f, b, r, head_us, now);
 	const struct route_table *routes;
-	bool bad;
-	const struct route_target *t = lookup_head(c, b, r, &routes, &bad);
+	bool bad, redirect;
+	const struct route_target *t = lookup_head(c, f, b, r, &routes, &bad, &redirect);
 	if (bad)
 		return local_response(c, idx, f, RESP_400, now, tx);
+	if (redirect)
+		return redirect_response(c, idx, f, r, now, tx);
 	if (t == NULL)
 		return local_response(c, idx, f, RESP_404, now, tx);
 	f->series = (uint16_t)t->series;

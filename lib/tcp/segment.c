@@ -22,6 +22,7 @@ static const struct {
 	enum stats_series_kind kind;
 	bool routed;
 } responses[RESP__COUNT] = {
+	[RESP_308] = {308, "Permanent Redirect", STATS_ANSWER_308, false},
 	[RESP_400] = {400, "Bad Request", STATS_ANSWER_400, false},
 	[RESP_404] = {404, "Not Found", STATS_ANSWER_404, false},
 	[RESP_408] = {408, "Request Timeout", STATS_ANSWER_408, false},
@@ -187,6 +188,7 @@ static uint8_t alert_for(enum local_status s)
 	case RESP_503:
 	case RESP_504:
 		return TLS_ALERT_INTERNAL_ERROR;
+	case RESP_308: /* never on a TLS listener */
 	case RESP_408:
 	case RESP_CLOSE:
 		return 0;
@@ -221,6 +223,10 @@ void responses_init(struct tcpl_ctx *c)
 
 const uint8_t *local_response_bytes(const struct tcpl_ctx *c, const struct conn *f, uint16_t *len)
 {
+	if (f->resp_status_idx == RESP_308) {
+		*len = f->resp_len; /* built in the request buffer (redirect_response) */
+		return c->bufs + (size_t)f->buf * c->cfg.request_buffer;
+	}
 	if (conn_tls(c, f)) {
 		*len = c->alert_len[f->resp_status_idx];
 		return c->alert[f->resp_status_idx];
@@ -254,10 +260,42 @@ enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 		local_response_bytes(c, f, &said); /* an HTTP answer, or a TLS alert */
 		access_answer(c, f, responses[s].code, said, now);
 	}
-	buf_release(c, f);
+	if (s != RESP_308) /* a redirect is sent from the buffer: it goes when the record does */
+		buf_release(c, f);
 	send_local_response(c, f, tx);
 	timer_arm(c, idx, f, now + c->cfg.rto_tsc);
 	return CONN_LOCAL_RESP;
+}
+
+enum conn_state redirect_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				  const struct http_request *r, uint64_t now, struct tcpl_tx *tx)
+{
+	uint8_t *b = buf_of(c, f);
+	const char *host = (const char *)b + r->host.off;
+	size_t hl = r->host.len;
+	const char *colon = memchr(host, ':', hl);
+	if (colon)
+		hl = (size_t)(colon - host); /* the HTTP port is not the HTTPS one */
+	const struct tcpl_port *tp = &c->ports[f->client_pi];
+	char port[8] = "";
+	if (tp->tls_ports[0] != 443)
+		snprintf(port, sizeof(port), ":%u", tp->tls_ports[0]);
+	/* One segment carries it (the client's MSS, less timestamps): a longer target gets 414. */
+	char out[1500];
+	size_t most = f->mss > 12 + 64 ? f->mss - 12u : 64u;
+	if (most > sizeof(out))
+		most = sizeof(out);
+	if (most > c->cfg.request_buffer)
+		most = c->cfg.request_buffer;
+	int n = snprintf(out, sizeof(out),
+			 "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s\r\n"
+			 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+			 (int)hl, host, port, (int)r->target.len, (const char *)b + r->target.off);
+	if (n < 0 || (size_t)n > most)
+		return local_response(c, idx, f, RESP_414, now, tx);
+	memcpy(b, out, (size_t)n); /* the request is done with: the buffer holds the answer */
+	f->resp_len = (uint16_t)n;
+	return local_response(c, idx, f, RESP_308, now, tx);
 }
 
 enum conn_state local_response_resend(struct tcpl_ctx *c, uint32_t idx, struct conn *f,

@@ -195,6 +195,10 @@ enum conn_state local_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 			       enum local_status s, uint64_t now, struct tcpl_tx *tx);
 enum conn_state local_response_resend(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				      uint64_t now, struct tcpl_tx *tx);
+/* HTTP→HTTPS: 308 to https://host[:tls port]/target, built in the connection's request buffer
+ * (r parsed from it); a target too long for one segment gets 414. */
+enum conn_state redirect_response(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				  const struct http_request *r, uint64_t now, struct tcpl_tx *tx);
 /* The status for a parser error (enum http_error's status). */
 enum local_status status_of(uint16_t code);
 
@@ -239,10 +243,12 @@ enum conn_state sni_route(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint
 enum conn_state head_parse(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 			   struct tcpl_tx *tx);
 /* Look a parsed head up in the current table; NULL for no route, *bad when the path cannot be
- * normalised. */
-const struct route_target *lookup_head(struct tcpl_ctx *c, const uint8_t *b,
+ * normalised, *redirect (with NULL) when its host is served over HTTPS and the client's port
+ * has a TLS listener to send it to. */
+const struct route_target *lookup_head(struct tcpl_ctx *c, const struct conn *f, const uint8_t *b,
 				       const struct http_request *r,
-				       const struct route_table **routes, bool *bad);
+				       const struct route_table **routes, bool *bad,
+				       bool *redirect);
 
 /* ---- frame.c: the client's stream, request by request --------------------------------------- */
 

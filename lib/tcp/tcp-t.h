@@ -119,7 +119,10 @@ struct conn {
 	uint32_t timer_prev, timer_next; /* timer wheel links (CONN_NONE: end) */
 	uint8_t fr;			 /* CONN_FR_* */
 	uint8_t up_match;		 /* upgrade: bytes of the pod's status line seen */
-	uint16_t up_status;		 /* upgrade: its status digits so far */
+	union {
+		uint16_t up_status; /* upgrade: its status digits so far */
+		uint16_t resp_len;  /* CONN_LOCAL_RESP with RESP_308: the answer's length */
+	};
 } __attribute__((aligned(64)));
 
 _Static_assert(offsetof(struct conn, pod_ack) + sizeof(uint32_t) <= 64,
@@ -155,6 +158,7 @@ _Static_assert(sizeof(struct conn) == 192, "struct conn: keep to three cache lin
 
 /* The gateway's own answers. */
 enum local_status {
+	RESP_308, /* HTTP→HTTPS: the answer is built per request in the request buffer */
 	RESP_400,
 	RESP_404,
 	RESP_408,

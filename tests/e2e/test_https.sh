@@ -30,7 +30,7 @@ leaf() { # name SAN [rsa]
 	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
 		-extfile "$1.ext" -out "$1.pem" 2>/dev/null
 }
-leaf shop 'DNS:shop.example,DNS:headers.example'
+leaf shop 'DNS:shop.example,DNS:headers.example,DNS:open.example'
 leaf wild 'DNS:*.wild.example'
 leaf pass DNS:pass.example
 
@@ -112,6 +112,26 @@ spec:
       http:
         paths:
           - {path: /, pathType: Prefix, backend: {service: {name: pass, port: {name: https}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: open
+  namespace: e2e
+  annotations: {sluice.dev/ssl-redirect: "false"}
+spec:
+  ingressClassName: sluice
+  tls:
+    - {hosts: [open.example], secretName: shop-tls}
+  rules:
+    - host: open.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+    - host: plain.example
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 YAML
 } >"$work/manifests/60-secure.yaml"
 
@@ -213,6 +233,43 @@ reqs=$(echo "$res" | awk '/requests in/ {print $1}')
 after=$(metric term_requests)
 [ $((after - before)) -ge "$reqs" ] || fail "term_requests grew by $((after - before)), wrk made $reqs"
 echo "ok: wrk over https: $reqs requests, no errors"
+
+# HTTP→HTTPS: plain HTTP for a host with spec.tls gets the gateway's 308 to the same URL (also
+# for a later request on a kept-alive connection); a host without TLS, or whose Ingress says
+# ssl-redirect "false", is served over plain HTTP.
+loc=$(in_client curl -s --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' \
+	-H 'Host: headers.example:80' "http://$V/a/b?c=d&e")
+[ "$loc" = "308 https://headers.example/a/b?c=d&e" ] || fail "plain HTTP to a TLS host: '$loc'"
+long=$(printf 'a%.0s' $(seq 1600))
+[ "$(in_client curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H 'Host: headers.example' "http://$V/$long")" = 414 ] ||
+	fail "a redirect too long for one segment was not answered 414"
+out=$(in_client curl -s --max-time 5 -H 'Host: plain.example' "http://$V/api/" "http://$V/api/")
+[ "$(echo $out)" = "pod1-api pod1-api" ] || fail "a host without TLS over plain HTTP: '$out'"
+[ "$(in_client curl -s --max-time 5 -H 'Host: open.example' "http://$V/")" = pod1 ] ||
+	fail "a TLS host whose Ingress says ssl-redirect \"false\" was not served over HTTP"
+[ "$(https open.example /)" = pod1 ] || fail "open.example over HTTPS"
+chain=$(in_client curl -sL --max-time 10 --cacert "$work/ca.pem" --resolve "a.wild.example:443:$V" \
+	--resolve "a.wild.example:80:$V" http://a.wild.example/api/)
+[ "$chain" = pod2-api ] || fail "following the redirect over a wildcard host: '$chain'"
+# A kept-alive plain connection: the first request stays on HTTP, the second, for a TLS
+# host, is redirected after the first's answer.
+two=$(in_client python3 - "$V" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=10)
+s.sendall(b"GET /api/ HTTP/1.1\r\nHost: plain.example\r\n\r\n"
+          b"GET /x HTTP/1.1\r\nHost: headers.example\r\n\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+print(data.count(b"HTTP/1.1 200"), data.count(b"HTTP/1.1 308"),
+      b"Location: https://headers.example/x\r\n" in data)
+PY
+)
+[ "$two" = "1 1 True" ] || fail "a kept-alive connection's second request, for a TLS host: '$two'"
+n308=$(ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" |
+	awk '/^sluice_gateway_answers_total\{code="308"/ {s += $2} END {printf "%.0f\n", s}')
+[ "$n308" -ge 3 ] || fail "308s counted: $n308"
+echo "ok: plain HTTP for TLS hosts redirected with 308 (also mid-connection); others served"
 
 # Counters: connections terminated, requests, kept-alive pod connections reused.
 [ "$(metric tls_terminated)" -ge 20 ] || fail "tls_terminated is $(metric tls_terminated)"

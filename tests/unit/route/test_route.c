@@ -824,3 +824,48 @@ Test(route, ssl_passthrough_conflicts_go_to_the_oldest_ingress)
 	cr_assert(has_error("Ingress default/new: host \"dup.example\" is already passed through "
 			    "by an older Ingress; ignored here"));
 }
+
+/* ---- HTTP→HTTPS redirect ------------------------------------------------------------------ */
+
+static bool redirects(const char *host)
+{
+	return route_host_redirects(table, host, strlen(host));
+}
+
+Test(route, spec_tls_hosts_redirect_unless_the_ingress_says_false)
+{
+	service("default", "a", "198.19.0.11");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'s',"
+	    "'namespace':'default'},'spec':{'ingressClassName':'sluice','tls':["
+	    "{'hosts':['shop.example','*.wild.example'],'secretName':'x'}],"
+	    "'rules':[{'host':'shop.example','http':{'paths':[" P("/", "Prefix", "a") "]}}]}}");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'r',"
+	    "'namespace':'default'},'spec':{'ingressClassName':'sluice','tls':["
+	    "{'secretName':'y'}],"
+	    "'rules':[{'host':'rules.example','http':{'paths':[" P("/", "Prefix", "a") "]}}]}}");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'o',"
+	    "'namespace':'default','annotations':{'sluice.dev/ssl-redirect':'false'}},"
+	    "'spec':{'ingressClassName':'sluice','tls':[{'hosts':['open.example'],"
+	    "'secretName':'x'}],"
+	    "'rules':[{'host':'open.example','http':{'paths':[" P("/", "Prefix", "a") "]}}]}}");
+	add("{'apiVersion':'networking.k8s.io/v1','kind':'Ingress','metadata':{'name':'b',"
+	    "'namespace':'default','annotations':{'sluice.dev/ssl-redirect':'yes'}},"
+	    "'spec':{'ingressClassName':'sluice','tls':[{'hosts':['odd.example'],"
+	    "'secretName':'x'}],"
+	    "'rules':[{'host':'odd.example','http':{'paths':[" P("/", "Prefix", "a") "]}}]}}");
+	ingress_ann("plain", "plain.example", "a", "'x':'y'", "2026-01-01T00:00:00Z");
+	compile();
+	cr_assert(redirects("shop.example"));
+	cr_assert(redirects("SHOP.Example:80"), "any case, with a port");
+	cr_assert(redirects("shop.example."), "a trailing dot is the same name");
+	cr_assert(redirects("a.wild.example"));
+	cr_assert_not(redirects("a.b.wild.example"), "a wildcard is one label");
+	cr_assert(redirects("rules.example"), "an entry without hosts: the rule hosts");
+	cr_assert_not(redirects("open.example"), "ssl-redirect \"false\"");
+	cr_assert_not(redirects("plain.example"), "no spec.tls");
+	cr_assert_not(redirects("[::1]:80"));
+	cr_assert_not(redirects(""));
+	cr_assert(redirects("odd.example"), "an unknown value keeps the redirect");
+	cr_assert(has_error("Ingress default/b: annotation sluice.dev/ssl-redirect: \"yes\": "
+			    "expected \"true\" or \"false\"; redirecting"));
+}
