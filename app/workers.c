@@ -110,6 +110,7 @@ struct worker_ctx *workers_make(struct daemon *d, unsigned wi, struct rte_mempoo
 		if (tp[p].n_tls) {
 			tc.tls = d->tls;
 			tc.terminated = c->limits.terminated_connections;
+			tc.terminated_per_client = c->limits.terminated_per_client;
 		}
 	/* Hand-off: this worker's place among its peers and its SNAT partition. */
 	w->worker_index = (uint16_t)wi;

@@ -107,6 +107,7 @@ struct conf_limits {
 	uint32_t request_buffers;  /* request buffers per worker */
 	uint32_t heads_per_client; /* buffers one client address may hold for heads in progress */
 	uint32_t terminated_connections; /* TLS connections the gateway terminates, per worker */
+	uint32_t terminated_per_client;	 /* of those, what one client address may hold */
 	uint32_t max_header_bytes;	 /* request head limit → 431 */
 	uint32_t max_request_line;	 /* → 414 */
 	uint32_t max_headers;		 /* header field count → 431 */

@@ -82,6 +82,8 @@
 	  "ClientHellos for a server name no passthrough Ingress names (unrecognized_name)")       \
 	X(tls_terminated,                                                                          \
 	  "TLS connections the gateway terminates (no passthrough Ingress names their server)")    \
+	X(tls_terminated_over_cap, "TLS connections refused because their client address held "    \
+				   "limits.terminated_per_client")                                 \
 	X(tls_terminated_full,                                                                     \
 	  "TLS connections refused because every terminated-connection record was in use")         \
 	X(tls_handshakes_deferred,                                                                 \

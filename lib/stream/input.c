@@ -258,9 +258,11 @@ static void data_in(struct stream_leg *l, const struct seg *s, uint32_t now)
 			len = put;
 			l->ack_now = 1;
 		}
-		l->last_progress = now;
 	}
 	if (seq == l->rcv_nxt) {
+		if (len > 0) /* only bytes in order are progress: an out-of-order byte resent
+			      * forever must not keep an idle connection alive */
+			l->last_progress = now;
 		bool had_ooo = l->ooo.n > 0;
 		l->rcv_nxt += len;
 		/* Pull the ranges this made contiguous. */

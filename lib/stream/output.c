@@ -135,8 +135,11 @@ bool send_segment(struct stream_leg *l, uint32_t seq, uint8_t flags, uint32_t le
 	uint16_t optlen =
 		(flags & TH_SYN) ? syn_options(l, now, ob) : options(l, now, flags, len, ob);
 	uint16_t l4 = (uint16_t)(sizeof(struct rte_tcp_hdr) + optlen);
-	uint16_t total = (uint16_t)(sizeof(struct rte_ipv4_hdr) + l4 + len);
-	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, total);
+	uint32_t whole = (uint32_t)sizeof(struct rte_ipv4_hdr) + l4 + len;
+	uint16_t total = (uint16_t)whole;
+	/* Never more than the mbuf holds (the MSS is capped to a slot; this is the guard). */
+	uint8_t *d =
+		whole > rte_pktmbuf_tailroom(m) ? NULL : (uint8_t *)rte_pktmbuf_append(m, total);
 	if (d == NULL) {
 		rte_pktmbuf_free(m);
 		l->n.nobufs++;

@@ -31,6 +31,9 @@ bool stream_cfg_defaults(struct stream_cfg *cfg)
 		cfg->fin_wait_ms = 30000;
 	if (cfg->max_retries == 0)
 		cfg->max_retries = 8;
+	/* A segment (IPv4, TCP with 40 bytes of options, data) is built in one slot-sized mbuf. */
+	if (cfg->mss > STREAM_SLOT - 80)
+		cfg->mss = STREAM_SLOT - 80;
 	uint32_t most = (STREAM_RING_SLOTS - 1) * STREAM_SLOT;
 	cfg->rcv_buf = u32_min(cfg->rcv_buf, most);
 	cfg->snd_buf = u32_min(cfg->snd_buf, most);
@@ -85,11 +88,10 @@ static void leg_init(struct stream_leg *l, const struct stream_cfg *cfg, uint32_
  * counts data only, so options come out of it). */
 static uint16_t send_mss(const struct stream_cfg *cfg, uint16_t peer_mss, bool ts)
 {
-	uint32_t mss = u32_min(cfg->mss, peer_mss ? peer_mss : 536);
-	if (ts)
-		mss -= 12;
-	return (uint16_t)u32_max(mss, 64); /* a peer's tiny MSS would make us send a segment per
-					    * few bytes */
+	/* A peer's tiny MSS would make us send a segment per few bytes: at least 64 bytes of data
+	 * (floored before the options come off, so nothing can wrap). */
+	uint32_t mss = u32_max(u32_min(cfg->mss, peer_mss ? peer_mss : 536), ts ? 76u : 64u);
+	return (uint16_t)(ts ? mss - 12 : mss);
 }
 
 /* The options a SYN from the peer settled (the peer's part; ours follow from cfg). */
@@ -197,6 +199,7 @@ bool stream_adopt(struct stream_leg *l, const struct stream_cfg *cfg,
 	}
 	l->rcv.len = len;
 	l->rcv_nxt += len;
+	l->last_ack_sent = l->rcv_nxt; /* the owner acknowledged them */
 	/* Never pull back an edge the peer was shown; never past the ring. */
 	uint32_t ring_end = l->rcv.head + l->rcv.cap;
 	l->rcv_adv = sq_lt(ring_end, a->rcv_adv) ? ring_end : a->rcv_adv;

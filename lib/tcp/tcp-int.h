@@ -436,5 +436,8 @@ void challenge_ack(struct tcpl_ctx *c, struct conn *f, uint32_t ack, struct tcpl
 /* Per-client count of connections holding a buffer for a head in progress. */
 bool held_inc(struct tcpl_ctx *c, uint32_t addr);
 void held_dec(struct tcpl_ctx *c, uint32_t addr);
+/* The same count in another table (terminated connections per client), with its own cap. */
+bool held_inc_in(struct tcpl_ctx *c, struct held_slot *tab, uint32_t cap, uint32_t addr);
+void held_dec_in(struct tcpl_ctx *c, struct held_slot *tab, uint32_t addr);
 
 #endif

@@ -278,9 +278,10 @@ struct tcpl_ctx {
 	struct term_env term_env;
 	struct stream_cfg client_cfg, pod_cfg;
 	struct rte_mempool *term_pool;
-	uint32_t term_conn;	  /* the connection lib/term's callbacks act for */
-	uint16_t client_win;	  /* the window field of the client segment being handled */
-	uint32_t handshakes_left; /* handshake steps this burst may still run */
+	struct held_slot *term_held; /* terminated records per client address */
+	uint32_t term_conn;	     /* the connection lib/term's callbacks act for */
+	uint16_t client_win;	     /* the window field of the client segment being handled */
+	uint32_t handshakes_left;    /* handshake steps this burst may still run */
 };
 
 #endif

@@ -36,14 +36,14 @@ static inline uint32_t held_home(const struct tcpl_ctx *c, uint32_t addr)
 	return (uint32_t)lb_hash32(addr ^ c->hash_key) & (HELD_SLOTS - 1);
 }
 
-bool held_inc(struct tcpl_ctx *c, uint32_t addr)
+bool held_inc_in(struct tcpl_ctx *c, struct held_slot *tab, uint32_t cap, uint32_t addr)
 {
 	uint32_t h = held_home(c, addr);
 	struct held_slot *free_slot = NULL;
 	for (uint32_t k = 0; k < HELD_PROBE; k++) {
-		struct held_slot *s = &c->held[(h + k) & (HELD_SLOTS - 1)];
+		struct held_slot *s = &tab[(h + k) & (HELD_SLOTS - 1)];
 		if (s->n && s->addr == addr) {
-			if (s->n >= c->cfg.heads_per_client)
+			if (s->n >= cap)
 				return false;
 			s->n++;
 			return true;
@@ -51,23 +51,33 @@ bool held_inc(struct tcpl_ctx *c, uint32_t addr)
 		if (s->n == 0 && free_slot == NULL)
 			free_slot = s;
 	}
-	if (free_slot == NULL || c->cfg.heads_per_client == 0)
+	if (free_slot == NULL || cap == 0)
 		return false; /* a crowded window counts as over the cap: refuse, never lose count
 			       */
 	*free_slot = (struct held_slot){addr, 1};
 	return true;
 }
 
-void held_dec(struct tcpl_ctx *c, uint32_t addr)
+void held_dec_in(struct tcpl_ctx *c, struct held_slot *tab, uint32_t addr)
 {
 	uint32_t h = held_home(c, addr);
 	for (uint32_t k = 0; k < HELD_PROBE; k++) {
-		struct held_slot *s = &c->held[(h + k) & (HELD_SLOTS - 1)];
+		struct held_slot *s = &tab[(h + k) & (HELD_SLOTS - 1)];
 		if (s->n && s->addr == addr) {
 			s->n--;
 			return;
 		}
 	}
+}
+
+bool held_inc(struct tcpl_ctx *c, uint32_t addr)
+{
+	return held_inc_in(c, c->held, c->cfg.heads_per_client, addr);
+}
+
+void held_dec(struct tcpl_ctx *c, uint32_t addr)
+{
+	held_dec_in(c, c->held, addr);
 }
 
 bool buf_take(struct tcpl_ctx *c, struct conn *f)

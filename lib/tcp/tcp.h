@@ -76,6 +76,7 @@ struct tcpl_config {
 	 * worker. tls NULL or terminated 0: such connections are refused (unrecognized_name). */
 	struct tls_server *tls;
 	uint32_t terminated;
+	uint32_t terminated_per_client; /* records one client address may hold (0: terminated/8) */
 	uint32_t term_mbufs;	  /* mbufs of the legs' rings, per worker (0: 32 per record) */
 	uint32_t term_handshakes; /* handshake steps per burst (0: 4) */
 };

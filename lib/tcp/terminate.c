@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_ip.h>
 #include <rte_malloc.h>
 
 /* ---- what lib/term asks of the engine ------------------------------------------------------- */
@@ -137,6 +138,20 @@ static void send_leg(struct tcpl_ctx *c, struct conn *f, struct term_slot *s, st
 	}
 	for (uint16_t i = 0; i < op->n; i++) {
 		struct rte_mbuf *m = op->pkts[i];
+		uint32_t dst = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *)->dst_addr;
+		if (dst != f->pod_ip) {
+			/* The last words to a pod left for another (a RST): its own neighbour. */
+			struct rte_ether_addr mac;
+			bool ask = false;
+			if (net_neigh_lookup(c->neigh, next_hop(c, dst), now, &mac, &ask) == 0 &&
+			    l2_wrap(c, c->pod_pi, m, &mac)) {
+				emit(tx, m, c->pod_pi, c->st);
+			} else {
+				stats_add(c->st, STATS_term_pod_unresolved, 1);
+				rte_pktmbuf_free(m);
+			}
+			continue;
+		}
 		if (!pod_mac(c, f, s, now)) {
 			/* Keep the first (the SYN) until the neighbour answers; later ones the leg
 			 * sends again. */
@@ -185,10 +200,14 @@ struct term_io {
 	struct stream_out oc, op;
 };
 
+/* Room kept in the transmit list for the rest of the burst's packets (forwards, SYN-ACKs). */
+#define TERM_TX_RESERVE 32
+
 static void io_init(struct term_io *io, const struct tcpl_tx *tx)
 {
 	uint16_t room = (uint16_t)(tx->cap - tx->n);
-	uint16_t each = room / 2 > TERM_OUT ? TERM_OUT : room / 2;
+	uint16_t avail = room > TERM_TX_RESERVE + 8 ? room - TERM_TX_RESERVE : room / 4;
+	uint16_t each = avail / 2 > TERM_OUT ? TERM_OUT : avail / 2;
 	io->oc = (struct stream_out){io->cm, 0, each};
 	io->op = (struct stream_out){io->pm, 0, each};
 }
@@ -239,6 +258,7 @@ void terminate_release(struct tcpl_ctx *c, struct conn *f)
 		s->parked = NULL;
 	}
 	s->conn = CONN_NONE;
+	held_dec_in(c, c->term_held, f->client_ip);
 	c->term_free[c->n_term_free++] = f->term;
 	f->term = CONN_NONE;
 }
@@ -288,6 +308,12 @@ enum conn_state terminate_start(struct tcpl_ctx *c, uint32_t idx, struct conn *f
 		stats_add(c->st, STATS_tls_terminated_full, 1);
 		return local_response(c, idx, f, RESP_503, now, tx);
 	}
+	uint32_t cap = c->cfg.terminated_per_client ? c->cfg.terminated_per_client
+						    : (c->cfg.terminated + 7) / 8;
+	if (!held_inc_in(c, c->term_held, cap, f->client_ip)) {
+		stats_add(c->st, STATS_tls_terminated_over_cap, 1);
+		return local_response(c, idx, f, RESP_503, now, tx);
+	}
 	uint32_t si = c->term_free[c->n_term_free - 1];
 	struct term_slot *s = &c->terms[si];
 	bool ws = (f->opts & CONN_OPT_WS) != 0;
@@ -311,10 +337,13 @@ enum conn_state terminate_start(struct tcpl_ctx *c, uint32_t idx, struct conn *f
 		.rcv_adv = buf_start(f) + c->cfg.request_buffer,
 	};
 	uint32_t ms = ms_of(c, now);
-	if (!stream_adopt(&s->t.client, &c->client_cfg, &a, buf_of(c, f), f->req_len, ms))
+	if (!stream_adopt(&s->t.client, &c->client_cfg, &a, buf_of(c, f), f->req_len, ms)) {
+		held_dec_in(c, c->term_held, f->client_ip);
 		return local_response(c, idx, f, RESP_503, now, tx);
+	}
 	if (!term_start(&s->t, &c->term_env, rte_be_to_cpu_16(f->vip_port), ms)) {
 		stream_release(&s->t.client);
+		held_dec_in(c, c->term_held, f->client_ip);
 		return local_response(c, idx, f, RESP_503, now, tx);
 	}
 	c->n_term_free--;
@@ -402,12 +431,17 @@ bool terminate_init(struct tcpl_ctx *c, const char *name, int socket, char *err,
 	uint32_t n = cfg->terminated;
 	c->terms = rte_zmalloc_socket("terms", (size_t)n * sizeof(struct term_slot), 64, socket);
 	c->term_free = rte_malloc_socket("termfree", (size_t)n * sizeof(uint32_t), 64, socket);
+	c->term_held =
+		rte_zmalloc_socket("termheld", HELD_SLOTS * sizeof(struct held_slot), 64, socket);
 	uint32_t mbufs = cfg->term_mbufs ? cfg->term_mbufs : 32 * n;
 	char pname[RTE_MEMPOOL_NAMESIZE];
 	snprintf(pname, sizeof(pname), "tm_%s", name);
-	c->term_pool = rte_pktmbuf_pool_create(pname, mbufs, 256, 0,
+	/* DPDK wants at least 1.5 cached mbufs per pool mbuf: no cache for a small pool. */
+	unsigned cache = mbufs >= 3 * 256 ? 256 : 0;
+	c->term_pool = rte_pktmbuf_pool_create(pname, mbufs, cache, 0,
 					       RTE_PKTMBUF_HEADROOM + STREAM_SLOT, socket);
-	if (c->terms == NULL || c->term_free == NULL || c->term_pool == NULL) {
+	if (c->terms == NULL || c->term_free == NULL || c->term_held == NULL ||
+	    c->term_pool == NULL) {
 		snprintf(err, errlen,
 			 "cannot allocate %u terminated connections (%zu bytes each) and %u mbufs "
 			 "for their buffers; reserve more hugepages or lower "
@@ -458,6 +492,8 @@ void terminate_free(struct tcpl_ctx *c)
 	}
 	rte_free(c->terms);
 	rte_free(c->term_free);
+	rte_free(c->term_held);
+	c->term_held = NULL;
 	rte_mempool_free(c->term_pool);
 	c->terms = NULL;
 	c->term_free = NULL;

@@ -610,6 +610,9 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 			 * must not wait for the next segment to be read. */
 			enum tls_io st;
 			uint32_t was;
+			/* Ciphertext counts: a client that sends part of a record and stops must
+			 * meet the head's budget too. */
+			bool cipher = stream_readable(&t->client) > 0;
 			do {
 				was = t->head_len;
 				st = fill_head(t);
@@ -617,7 +620,7 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 				 t->head_len < sizeof(t->head));
 			if (st == TLS_IO_CLOSED || st == TLS_IO_FAILED || stream_eof(&t->client))
 				t->client_eof = true;
-			if (t->head_len > 0 && t->head_since == 0)
+			if ((t->head_len > 0 || cipher) && t->head_since == 0)
 				t->head_since = now ? now : 1; /* the head's clock starts */
 			if (t->head_len > 0 || t->client_eof)
 				start_request(t, now, to_pod);
@@ -672,6 +675,15 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 		stream_release(&t->pod);
 		t->pod_open = false;
 	}
+	if (t->phase == TERM_CLOSING && t->client.state == STREAM_TIME_WAIT) {
+		/* Everything delivered both ways: the record goes now, not after TIME-WAIT (the
+		 * owner's flow record absorbs strays). */
+		stream_release(&t->client);
+		t->client.state = STREAM_CLOSED;
+	} else if (t->phase == TERM_CLOSING && t->client.state == STREAM_FIN_WAIT_2 &&
+		   t->fin_acked_since == 0) {
+		t->fin_acked_since = now ? now : 1;
+	}
 	if (t->client.state == STREAM_CLOSED && stream_readable(&t->client) == 0) {
 		pod_drop(t, now, to_pod);
 		t->phase = TERM_DONE;
@@ -705,6 +717,12 @@ uint32_t term_deadline(const struct term_conn *t)
 	idle = idle ? idle : 1;
 	if (best == 0 || (int32_t)(idle - best) < 0)
 		best = idle;
+	if (t->fin_acked_since != 0) {
+		uint32_t f = t->fin_acked_since + TERM_LINGER_MS;
+		f = f ? f : 1;
+		if ((int32_t)(f - best) < 0)
+			best = f;
+	}
 	if (t->head_since != 0 && t->env->header_ms != 0) {
 		uint32_t h = t->head_since + t->env->header_ms;
 		h = h ? h : 1;
@@ -719,6 +737,14 @@ void term_timer(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 {
 	if ((int32_t)(now - (t->last_progress + t->env->idle_ms)) >= 0 && t->phase != TERM_DONE) {
 		t->n.idle_timeouts++;
+		stream_abort(&t->client, now, to_client);
+		pod_drop(t, now, to_pod);
+		t->phase = TERM_DONE;
+		return;
+	}
+	if (t->fin_acked_since != 0 && t->phase != TERM_DONE &&
+	    (int32_t)(now - (t->fin_acked_since + TERM_LINGER_MS)) >= 0) {
+		/* The client has every byte and our FIN, and keeps its side open. */
 		stream_abort(&t->client, now, to_client);
 		pod_drop(t, now, to_pod);
 		t->phase = TERM_DONE;

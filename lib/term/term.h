@@ -57,6 +57,9 @@ struct term_env {
 
 #define TERM_HEAD_MAX 16384 /* request and response heads */
 #define TERM_PIPE     16384 /* bytes in flight between TLS and a leg, each direction */
+#define TERM_LINGER_MS                                                                             \
+	2000 /* after the gateway's last byte and FIN are acknowledged, the client's FIN is        \
+	      * awaited this long; then a RST frees the record */
 
 enum term_phase {
 	TERM_TLS,	/* handshake */
@@ -90,6 +93,8 @@ struct term_conn {
 	uint16_t listen_port; /* host order, for X-Forwarded-Port */
 	uint32_t last_progress;
 	uint32_t head_since; /* when the handshake or the pending head began (0: none pending) */
+	uint32_t fin_acked_since; /* TERM_CLOSING: when the client acknowledged our FIN (0: not
+				   * yet); its FIN is awaited TERM_LINGER_MS, then a RST */
 
 	struct http_request_parser ps;
 	struct http_request req;

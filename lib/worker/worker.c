@@ -96,9 +96,9 @@ uint16_t worker_process_handoff(struct worker_ctx *ctx, struct rte_mbuf **pkts, 
 		}
 	}
 	if (n_tcp) {
-		struct tcpl_out out[2 * WORKER_BURST];
+		struct tcpl_out out[4 * WORKER_BURST];
 		uint16_t no = tcpl_input_burst(ctx->tcp, ctx->pod_pi, tcp_pkts, tcp_info, n_tcp,
-					       now, out, 2 * WORKER_BURST);
+					       now, out, 4 * WORKER_BURST);
 		for (uint16_t o = 0; o < no; o++)
 			queued += worker_tx_enqueue(ctx, out[o].port, out[o].m);
 	}
@@ -203,9 +203,9 @@ uint16_t worker_process_burst(struct worker_ctx *ctx, uint16_t pi, struct rte_mb
 		if (n_tcp) {
 			/* The TCP-lite engine takes the burst's TCP at once (cookies and flow
 			 * lookups are done per burst) and says what to send where. */
-			struct tcpl_out out[2 * WORKER_BURST];
+			struct tcpl_out out[4 * WORKER_BURST];
 			uint16_t no = tcpl_input_burst(ctx->tcp, pi, tcp_pkts, tcp_info, n_tcp, now,
-						       out, 2 * WORKER_BURST);
+						       out, 4 * WORKER_BURST);
 			for (uint16_t o = 0; o < no; o++)
 				queued += worker_tx_enqueue(ctx, out[o].port, out[o].m);
 		}
@@ -236,9 +236,9 @@ static void send_arp_request(struct worker_ctx *ctx, uint16_t pi, uint32_t targe
 void worker_housekeeping(struct worker_ctx *ctx, uint64_t now)
 {
 	if (ctx->tcp) {
-		struct tcpl_out out[64];
+		struct tcpl_out out[4 * WORKER_BURST];
 		tcpl_set_seconds(ctx->tcp, now / ctx->tsc_hz);
-		uint16_t no = tcpl_tick(ctx->tcp, now, out, 64);
+		uint16_t no = tcpl_tick(ctx->tcp, now, out, 4 * WORKER_BURST);
 		for (uint16_t o = 0; o < no; o++)
 			worker_tx_enqueue(ctx, out[o].port, out[o].m);
 	}

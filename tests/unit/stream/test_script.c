@@ -402,3 +402,31 @@ Test(script, adopt_continues_the_handshake)
 	cr_expect_eq(stream_held_bytes(&l2), 0);
 	stream_release(&l);
 }
+
+/* A peer announcing a tiny MSS (1 to 11 bytes, with timestamps) must not wrap the segment size:
+ * data goes in 64-byte segments, each inside its mbuf, however long the leg keeps sending. */
+Test(script, tiny_peer_mss_never_wraps)
+{
+	static uint8_t data[70000];
+	for (uint16_t mss = 1; mss <= 12; mss += 11) {
+		struct stream_leg l;
+		struct stream_cfg cfg = {.pool = pool, .ts = true, .sack = true, .ws = true};
+		open_passive(&l, &cfg, 5000, 9000, true, true, 7, mss, 65535, 10);
+		cr_assert_eq(l.mss, 64, "peer MSS %u: %u-byte segments", mss, l.mss);
+		uint32_t put = stream_write(&l, data, sizeof(data));
+		cr_assert_gt(put, 0);
+		stream_output(&l, 20, &out);
+		collect();
+		for (unsigned i = 0; i < ngot; i++)
+			cr_assert_leq(got[i].len, 64u, "a %u-byte segment", got[i].len);
+		/* Nothing acknowledged: the retransmissions stay as small. */
+		for (uint32_t t = 1200; t < 20000; t += 1200) {
+			stream_timer(&l, t, &out);
+			collect();
+			for (unsigned i = 0; i < ngot; i++)
+				cr_assert_leq(got[i].len, 64u, "a resent %u-byte segment",
+					      got[i].len);
+		}
+		stream_release(&l);
+	}
+}
