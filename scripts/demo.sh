@@ -2,8 +2,8 @@
 # Set up everything (packages, hugepages, build) and run the gateway on its embedded default:
 # a demo topology in network namespaces — a client, the gateway on af_packet veth ports, a pod
 # network with two backend pods running real HTTP servers — then show it at work: ARP and
-# ping of the VIP, requests routed by host and path (once the data path is built), and the
-# metrics. On a terminal it keeps running until Ctrl-C; otherwise it stops after the show.
+# ping of the VIP, HTTP requests routed by host and path, HTTPS terminated with the demo
+# Secret's certificate (and plain HTTP redirected to it), and the metrics. On a terminal it keeps running until Ctrl-C; otherwise it stops after the show.
 # Everything it creates is removed on exit.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,13 +58,29 @@ req() {
 		echo "(failed)"
 }
 say "HTTP through the gateway, routed by the Ingress in demo/manifests"
-req shop.example /
-req shop.example /api/
 req v1.api.example /api/
+req v2.api.example /
 req unknown.example /
+say "shop.example has spec.tls (demo/manifests/30-tls.yaml): plain HTTP gets the gateway's 308"
+printf '  $ curl -i -H "Host: shop.example" http://%s/api/\n' "$TOPO_VIP"
+ip netns exec "${P}client" curl -si --max-time 5 -H "Host: shop.example" "http://$TOPO_VIP/api/" |
+	tr -d '\r' | sed 's/^/  /' || echo "  (failed)"
+say "HTTPS, terminated by the gateway with the Secret's certificate, routed by host and path"
+sreq() {
+	printf '  $ curl --cacert demo/tls/ca.pem --resolve shop.example:443:%s https://shop.example%s\n  ' \
+		"$TOPO_VIP" "$1"
+	ip netns exec "${P}client" curl -sS --max-time 5 --cacert "$here/demo/tls/ca.pem" \
+		--resolve "shop.example:443:$TOPO_VIP" "https://shop.example$1" || echo "(failed)"
+}
+sreq /
+sreq /api/
+printf '  $ curl -L ... http://shop.example/api/   (follows the redirect)\n  '
+ip netns exec "${P}client" curl -sL --max-time 5 --cacert "$here/demo/tls/ca.pem" \
+	--resolve "shop.example:443:$TOPO_VIP" --resolve "shop.example:80:$TOPO_VIP" \
+	http://shop.example/api/ || echo "(failed)"
 
 say "metrics: curl http://127.0.0.1:9180/metrics (in ${P}gw)"
-metrics metrics | grep -E '^sluice_(rx_packets|tx_packets|arp_replies|icmp_echo_replies|tcp_syn_in|http_requests|spliced_to_pod|spliced_to_client)_total|^sluice_(route_requests|gateway_answers)_total' | sed 's/^/  /'
+metrics metrics | grep -E '^sluice_(rx_packets|tx_packets|arp_replies|icmp_echo_replies|tcp_syn_in|http_requests|spliced_to_pod|spliced_to_client|tls_terminated|term_requests|tls_handshakes)_total|^sluice_(route_requests|gateway_answers)_total' | sed 's/^/  /'
 
 say "telemetry: echo /sluice/stats | dpdk-telemetry.py -f sluice-demo"
 echo /sluice/stats | dpdk-telemetry.py -f sluice-demo 2>/dev/null | sed 's/^/  /' || true

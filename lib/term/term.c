@@ -601,7 +601,11 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 	}
 	for (int guard = 0; guard < 32 && t->phase != TERM_TLS; guard++) {
 		uint8_t before = t->phase;
-		uint32_t moved = t->to_client_off + t->to_pod_off + t->head_len + t->rhead_len;
+		/* What a step can change: a step that changed none of it is the last. (A sum
+		 * would miss a buffer filled by the same step that left the others alone: the
+		 * body bytes read just before the pod's FIN, with no event after them.) */
+		const uint32_t moved[6] = {t->to_client_off, t->to_client_len, t->to_pod_off,
+					   t->to_pod_len,    t->head_len,      t->rhead_len};
 		if (!flush_client(t) && t->phase != TERM_CLOSING)
 			break; /* the client's ring is full: everything waits for it */
 		switch (t->phase) {
@@ -655,8 +659,9 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 			pod_drop(t, now, to_pod);
 			break;
 		}
-		uint32_t after = t->to_client_off + t->to_pod_off + t->head_len + t->rhead_len;
-		if (t->phase == before && after == moved)
+		const uint32_t after[6] = {t->to_client_off, t->to_client_len, t->to_pod_off,
+					   t->to_pod_len,    t->head_len,      t->rhead_len};
+		if (t->phase == before && memcmp(after, moved, sizeof(moved)) == 0)
 			break;
 	}
 	if (t->pod_open) {

@@ -25,6 +25,21 @@ assert "error" in rows[4], rows[4]
 print("ok: line mode")
 PY
 
+# The demo's certificate Secret serves shop.example (demo/manifests/30-tls.yaml), verified
+# against the demo CA it ships with.
+certs=$(printf 'shop.example /\nv1.api.example /\n' | "$SLUICE" route --manifests "$m" --certs)
+python3 - "$certs" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+c = rows[0]["certificate"]
+assert c["source"] == "demo/shop-tls" and c["match"] == "exact" and c["key"] == "ECDSA", c
+assert rows[1]["certificate"]["match"] == "default", rows[1]
+print("ok: the demo certificate")
+PY
+crt=$(python3 -c 'import base64,re,sys; t=open(sys.argv[1]).read(); print(base64.b64decode(re.search(r"tls.crt: (\S+)", t).group(1)).decode())' "$m/30-tls.yaml")
+openssl verify -CAfile "$SOURCE_ROOT/demo/tls/ca.pem" <(echo "$crt") >/dev/null ||
+	fail "the demo certificate does not verify against demo/tls/ca.pem"
+
 printf 'GET /api/items HTTP/1.1\r\nHost: shop.example\r\n\r\n' >"$work/ok.http"
 printf 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n' >"$work/twohosts.http"
 printf 'POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n' >"$work/smuggle.http"

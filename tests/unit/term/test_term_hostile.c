@@ -32,6 +32,7 @@ static struct {
 	/* bytes to send at a later time */
 	char later[4096];
 	uint32_t later_len, later_at;
+	bool later_fin; /* the later bytes end the pod's side: a FIN with them */
 	bool dribble;
 } * pods;
 static int pod_conns;
@@ -72,6 +73,8 @@ static void pod_serve(int k)
 	if (pods[k].later_len && (int32_t)(now - pods[k].later_at) >= 0) {
 		pod_write(k, pods[k].later, pods[k].later_len);
 		pods[k].later_len = 0;
+		if (pods[k].later_fin)
+			stream_shutdown(l);
 	}
 	if (pods[k].dribble && now % 1000 == 0 && stream_writable(l) > 0)
 		pod_write(k, "x", 1);
@@ -381,4 +384,28 @@ Test(hostile, bad_chunked_response_dribble_never_ends, .timeout = 120)
 	cr_log_info("dribble: client leg %s after %u ms (idle_ms 20000), phase %u\n",
 		    stream_state_name((enum stream_state)client.state), now - t0, tc->phase);
 	cr_expect_eq(client.state, STREAM_CLOSED, "still open after %u ms", now - t0);
+}
+
+/* An HTTP/1.0 pod (Python's http.server): the head in one segment, then the body with its FIN
+ * in the next, and nothing after. The pump must carry the body through in the step that reads
+ * it: no later event would wake it (found by the demo: one request in six hung). */
+static void pod_http10(int k, int nreq, const uint8_t *head, uint32_t hl)
+{
+	(void)nreq, (void)head, (void)hl;
+	static const char h[] = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\n";
+	pod_write(k, h, sizeof(h) - 1);
+	memcpy(pods[k].later, "hello from pod1", 15);
+	pods[k].later_len = 15;
+	pods[k].later_at = now + 2;
+	pods[k].later_fin = true;
+}
+
+Test(hostile, body_and_fin_in_one_segment_is_delivered, .timeout = 60)
+{
+	pod_handler = pod_http10;
+	world_init(60000, 5000);
+	client_sends("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+	steps(25); /* before the client's delayed ACK (40 ms) could wake the gateway */
+	cr_expect_not_null(strstr((char *)answers, "hello from pod1"),
+			   "the body never reached the client: %s", answers);
 }
