@@ -20,7 +20,7 @@ packages=(
 	libcurl4-openssl-dev libssl-dev libpcap-dev libbsd-dev
 	# tests: Criterion, fuzzing (clang/libFuzzer + sanitizer runtime), real peers and tools
 	libcriterion-dev clang libclang-rt-14-dev iproute2 ethtool iputils-ping curl
-	nginx-light wrk python3 python3-yaml openssl util-linux procps psmisc
+	nginx-light wrk python3 python3-yaml openssl util-linux procps psmisc testssl.sh
 	# perf/: the kernel peers, the results chart, the Pktgen scripts' syntax check
 	haproxy gnuplot-nox lua5.4
 )
