@@ -20,19 +20,11 @@ trap cleanup_https EXIT
 
 topo_up "$P"
 cd "$work"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	-out ca.pem -days 2 -subj /CN=sluice-e2e-ca 2>/dev/null
-leaf() { # name SAN [rsa]
-	local kind=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
-	[ "${3:-}" = rsa ] && kind=(-newkey rsa:2048)
-	openssl req "${kind[@]}" -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
-	printf 'subjectAltName=%s\n' "$2" >"$1.ext"
-	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile "$1.ext" -out "$1.pem" 2>/dev/null
-}
-leaf shop 'DNS:shop.example,DNS:headers.example,DNS:open.example'
-leaf wild 'DNS:*.wild.example'
-leaf pass DNS:pass.example
+. "$here/lib/certs.sh"
+certs_ca
+certs_leaf shop 'DNS:shop.example,DNS:headers.example,DNS:open.example'
+certs_leaf wild 'DNS:*.wild.example'
+certs_leaf pass DNS:pass.example
 
 # pod1 and pod2: nginx on 8080 (pod1/pod2 content), pod2 also echoes the X-Forwarded-*
 # fields it receives on 8082; pod1 also terminates TLS itself on 8443 (the passthrough name).
@@ -43,16 +35,12 @@ nginx_pods "
         ssl_protocols TLSv1.2 TLSv1.3; root $work/pod1; }"
 head -c 1048576 /dev/urandom >"$work/pod1/big.bin"
 
-secret_yaml() { # name crt key
-	printf 'apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: %s, namespace: e2e}\ndata:\n  tls.crt: %s\n  tls.key: %s\n' \
-		"$1" "$(base64 -w0 "$2")" "$(base64 -w0 "$3")"
-}
 mkdir -p "$work/manifests"
 cp "$here/manifests/"*.yaml "$work/manifests/"
 {
-	secret_yaml shop-tls shop.pem shop.key
+	certs_secret shop-tls shop.pem shop.key
 	echo ---
-	secret_yaml wild-tls wild.pem wild.key
+	certs_secret wild-tls wild.pem wild.key
 	echo ---
 	cat <<'YAML'
 apiVersion: v1

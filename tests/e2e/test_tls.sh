@@ -21,17 +21,10 @@ topo_up "$P"
 
 # A test CA and one certificate per pod: pod1 serves tls.example, pod2 *.wild.example.
 cd "$work"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	-out ca.pem -days 2 -subj /CN=sluice-e2e-ca 2>/dev/null
-leaf() { # name SAN
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
-		-out "$1.csr" -subj "/CN=$1" 2>/dev/null
-	printf 'subjectAltName=%s\n' "$2" >"$1.ext"
-	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile "$1.ext" -out "$1.pem" 2>/dev/null
-}
-leaf tls DNS:tls.example
-leaf wild 'DNS:*.wild.example'
+. "$here/lib/certs.sh"
+certs_ca
+certs_leaf tls DNS:tls.example
+certs_leaf wild 'DNS:*.wild.example'
 for i in 1 2; do
 	cert=$([ "$i" = 1 ] && echo tls || echo wild)
 	mkdir -p "$work/pod$i"
@@ -116,15 +109,11 @@ YAML
 
 # Certificates from spec.tls (compiled beside the routes; served once a listener terminates):
 # a good Secret, one whose key does not match, one that is missing.
-secret_yaml() { # name crt key
-	printf 'apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: %s, namespace: e2e}\ndata:\n  tls.crt: %s\n  tls.key: %s\n' \
-		"$1" "$(base64 -w0 "$2")" "$(base64 -w0 "$3")"
-}
-leaf site DNS:site.example
+certs_leaf site DNS:site.example
 {
-	secret_yaml site-tls site.pem site.key
+	certs_secret site-tls site.pem site.key
 	echo ---
-	secret_yaml broken-tls tls.pem wild.key
+	certs_secret broken-tls tls.pem wild.key
 	echo ---
 	cat <<'YAML'
 apiVersion: networking.k8s.io/v1
@@ -252,11 +241,11 @@ grep -q "Secret e2e/broken-tls (spec.tls\[1\] of Ingress e2e/terminate): tls.key
 grep -q "Secret e2e/no-such-secret (spec.tls\[2\] of Ingress e2e/terminate): not found" "$work/gw.log" ||
 	fail "the missing Secret was not logged"
 parses=$(metric tls_secret_parses)
-leaf site DNS:site.example # a new certificate for the same Secret
+certs_leaf site DNS:site.example # a new certificate for the same Secret
 {
-	secret_yaml site-tls site.pem site.key
+	certs_secret site-tls site.pem site.key
 	echo ---
-	secret_yaml broken-tls tls.pem wild.key
+	certs_secret broken-tls tls.pem wild.key
 	sed -n '/^apiVersion: networking/,$p' "$work/manifests/60-certs.yaml" | sed '1i ---'
 } >"$work/manifests/60-certs.yaml.new"
 mv "$work/manifests/60-certs.yaml.new" "$work/manifests/60-certs.yaml"
