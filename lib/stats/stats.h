@@ -97,6 +97,8 @@
 	X(term_pod_connects, "Pod connections opened for terminated connections")                  \
 	X(term_pod_reused,                                                                         \
 	  "Requests on terminated connections sent over a kept-alive pod connection")              \
+	X(term_pod_retries, "Requests on terminated connections sent to another pod after theirs " \
+			    "refused or did not answer")                                           \
 	X(term_pod_failed,                                                                         \
 	  "Requests on terminated connections whose pod connection failed (502, 504)")             \
 	X(term_bad_responses, "Pod responses on terminated connections refused as malformed (the " \

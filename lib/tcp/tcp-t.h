@@ -216,6 +216,11 @@ struct term_slot {
 	uint32_t pod_mac_of; /* the pod address pod_mac is for (0: not resolved) */
 	uint32_t arp_for;    /* a neighbour to ask for (0: none) */
 	bool again; /* work left (output cut short, handshake deferred): at the next tick */
+	/* The last request's Service, for another endpoint when its pod refuses: the table it
+	 * was routed with is kept only while that pod connection is being made (the publisher's
+	 * rule for flows that connect, lib/control/publish.h). */
+	const struct route_table *routes;
+	uint32_t pool;
 };
 
 struct held_slot {

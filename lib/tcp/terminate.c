@@ -55,6 +55,8 @@ static bool term_route(void *ctx, const char *host, size_t host_len, const char 
 	f->series = (uint16_t)t->series;
 	stats_series_add(c->st, t->series, STATS_ROUTED);
 	const struct route_pool *p = route_pool(routes, t->pool);
+	s->routes = routes;
+	s->pool = t->pool;
 	/* The same Service as the kept-alive pod connection: the same pod, while it is still one
 	 * of the Service's endpoints (lib/term reuses the connection when all three match). */
 	if (s->t.pod_open && s->t.cur.id == p->id && endpoint_in(p, s->t.cur.ip, s->t.cur.port)) {
@@ -67,6 +69,29 @@ static bool term_route(void *ctx, const char *host, size_t host_len, const char 
 		*pod = (struct term_pod){0, 0, p->id};
 		return true;
 	}
+	const struct lb_endpoint *ep = &p->lb.endpoints[e];
+	*pod = (struct term_pod){ep->addr, rte_cpu_to_be_16(ep->port), p->id};
+	return true;
+}
+
+static bool term_repick(void *ctx, const struct term_pod *failed, struct term_pod *pod)
+{
+	struct tcpl_ctx *c = ctx;
+	struct conn *f = conn_of(c, c->term_conn);
+	struct term_slot *s = &c->terms[f->term];
+	if (failed->ip != 0)
+		lb_eject(c->lb, failed->ip, rte_be_to_cpu_16(failed->port), c->now);
+	if (s->routes == NULL)
+		return false;
+	const struct route_pool *p = route_pool(s->routes, s->pool);
+	uint32_t avoid = UINT32_MAX;
+	for (uint32_t i = 0; i < p->lb.n_endpoints; i++)
+		if (p->lb.endpoints[i].addr == failed->ip &&
+		    rte_cpu_to_be_16(p->lb.endpoints[i].port) == failed->port)
+			avoid = i;
+	int e = lb_pick(&p->lb, c->lb, avoid, f->client_ip, c->now);
+	if (e < 0 || (uint32_t)e == avoid)
+		return false;
 	const struct lb_endpoint *ep = &p->lb.endpoints[e];
 	*pod = (struct term_pod){ep->addr, rte_cpu_to_be_16(ep->port), p->id};
 	return true;
@@ -218,6 +243,12 @@ static void report(struct tcpl_ctx *c, struct term_slot *s)
 {
 	const struct term_counts *n = &s->t.n;
 	struct term_counts *o = &s->told;
+	/* Passive health, as on the splice path: a pod that failed a request (refused, reset or
+	 * silent before answering) is ejected for a back-off; one that answered is well. */
+	if (n->pod_failed != o->pod_failed && s->t.cur.ip != 0)
+		lb_eject(c->lb, s->t.cur.ip, rte_be_to_cpu_16(s->t.cur.port), c->now);
+	else if (n->responses != o->responses && s->t.cur.ip != 0)
+		lb_success(c->lb, s->t.cur.ip, rte_be_to_cpu_16(s->t.cur.port));
 #define TOLD(field, counter)                                                                       \
 	if (n->field != o->field) {                                                                \
 		stats_add(c->st, counter, n->field - o->field);                                    \
@@ -229,6 +260,7 @@ static void report(struct tcpl_ctx *c, struct term_slot *s)
 	TOLD(no_route, STATS_term_no_route)
 	TOLD(pod_connects, STATS_term_pod_connects)
 	TOLD(pod_reused, STATS_term_pod_reused)
+	TOLD(pod_retries, STATS_term_pod_retries)
 	TOLD(pod_failed, STATS_term_pod_failed)
 	TOLD(bad_responses, STATS_term_bad_responses)
 	TOLD(idle_timeouts, STATS_term_idle_timeouts)
@@ -475,6 +507,9 @@ bool terminate_init(struct tcpl_ctx *c, const char *name, int socket, char *err,
 		.header_ms = (uint32_t)(cfg->header_tsc / ms),
 		.route = term_route,
 		.source = term_source,
+		.repick = term_repick,
+		.connect_ms = (uint32_t)(cfg->connect_tsc / ms),
+		.connect_tries = cfg->connect_tries,
 		.ctx = c,
 	};
 	return true;

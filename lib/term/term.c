@@ -275,7 +275,29 @@ static bool pod_connect(struct term_conn *t, const struct term_pod *p, uint32_t 
 		return false;
 	t->pod_open = true;
 	t->pod_keep = false;
+	t->pod_up = false;
+	t->connect_expired = false;
+	t->connect_since = now ? now : 1;
 	t->n.pod_connects++;
+	return true;
+}
+
+/* The current pod never accepted: the same request to another endpoint, if one is left. The
+ * request's head (and any body piece) still waits in to_pod: nothing is written to a pod leg
+ * before it is established. */
+static bool pod_retry(struct term_conn *t, uint32_t now, struct stream_out *to_pod)
+{
+	const struct term_env *e = t->env;
+	uint8_t most = e->connect_tries ? e->connect_tries : 1;
+	struct term_pod next;
+	if (t->tries + 1 >= most || e->repick == NULL || !e->repick(e->ctx, &t->cur, &next))
+		return false;
+	pod_drop(t, now, to_pod);
+	if (!pod_connect(t, &next, now, to_pod))
+		return false;
+	t->cur = next;
+	t->tries++;
+	t->n.pod_retries++;
 	return true;
 }
 
@@ -392,6 +414,7 @@ static void start_request(struct term_conn *t, uint32_t now, struct stream_out *
 		}
 	}
 	t->cur = pod;
+	t->tries = 0;
 	t->head_since = 0; /* the head is whole */
 	t->to_pod_len = (uint32_t)n;
 	t->to_pod_off = 0;
@@ -413,13 +436,19 @@ static void start_request(struct term_conn *t, uint32_t now, struct stream_out *
 }
 
 /* Request bytes to the pod: the rewritten head, then body bytes as framing accepts them. */
-static void request_body(struct term_conn *t)
+static void request_body(struct term_conn *t, uint32_t now, struct stream_out *to_pod)
 {
+	if (t->pod.state == STREAM_SYN_SENT)
+		return; /* the request waits in to_pod until the pod accepts (or another does) */
 	if (t->pod.state == STREAM_CLOSED) { /* refused, reset or timed out before answering */
+		bool timeout = t->connect_expired || t->pod.end == STREAM_END_TIMEOUT;
+		if (!t->pod_up && pod_retry(t, now, to_pod))
+			return;
 		t->n.pod_failed++;
-		answer(t, t->pod.end == STREAM_END_TIMEOUT ? 504 : 502);
+		answer(t, timeout ? 504 : 502);
 		return;
 	}
+	t->pod_up = true;
 	for (int guard = 0; guard < 64; guard++) {
 		if (t->to_pod_off < t->to_pod_len) {
 			uint32_t w = stream_write(&t->pod, t->to_pod + t->to_pod_off,
@@ -631,7 +660,7 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 			break;
 		}
 		case TERM_REQ_BODY:
-			request_body(t);
+			request_body(t, now, to_pod);
 			break;
 		case TERM_RESP_HEAD:
 			response_head(t);
@@ -713,6 +742,12 @@ void term_pod_input(struct term_conn *t, const struct rte_mbuf *m, const struct 
 uint32_t term_deadline(const struct term_conn *t)
 {
 	uint32_t best = stream_deadline(&t->client);
+	if (t->pod_open && t->pod.state == STREAM_SYN_SENT && t->env->connect_ms != 0) {
+		uint32_t c = t->connect_since + t->env->connect_ms;
+		c = c ? c : 1;
+		if (best == 0 || (int32_t)(c - best) < 0)
+			best = c;
+	}
 	if (t->pod_open) {
 		uint32_t d = stream_deadline(&t->pod);
 		if (d != 0 && (best == 0 || (int32_t)(d - best) < 0))
@@ -746,6 +781,12 @@ void term_timer(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 		pod_drop(t, now, to_pod);
 		t->phase = TERM_DONE;
 		return;
+	}
+	if (t->pod_open && t->pod.state == STREAM_SYN_SENT && t->env->connect_ms != 0 &&
+	    (int32_t)(now - (t->connect_since + t->env->connect_ms)) >= 0) {
+		/* The pod never answered the SYN in time: given up; the pump tries another. */
+		stream_abort(&t->pod, now, to_pod);
+		t->connect_expired = true;
 	}
 	if (t->fin_acked_since != 0 && t->phase != TERM_DONE &&
 	    (int32_t)(now - (t->fin_acked_since + TERM_LINGER_MS)) >= 0) {

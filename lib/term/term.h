@@ -52,6 +52,12 @@ struct term_env {
 	/* A source address, port and ISN for a pod leg towards pod (network order). */
 	bool (*source)(void *ctx, const struct term_pod *pod, uint32_t *ip, uint16_t *port,
 		       uint32_t *iss);
+	/* The pod `failed` did not accept the connection (refused, or silent for connect_ms):
+	 * another endpoint of the same Service for the same request, or false (NULL: none). */
+	bool (*repick)(void *ctx, const struct term_pod *failed, struct term_pod *pod);
+	uint32_t connect_ms;   /* a pod that has not accepted by then has failed (0: the leg's
+				* own SYN retries decide) */
+	uint8_t connect_tries; /* pods tried per request, the first included (0: 1) */
 	void *ctx;
 };
 
@@ -73,7 +79,7 @@ enum term_phase {
 
 struct term_counts {
 	uint32_t requests, responses, answered; /* answered: the gateway's own answers */
-	uint32_t pod_connects, pod_reused;
+	uint32_t pod_connects, pod_reused, pod_retries;
 	uint32_t bad_requests, no_route, pod_failed, bad_responses, idle_timeouts, tls_failed;
 	uint32_t header_timeouts;
 };
@@ -87,10 +93,15 @@ struct term_conn {
 	bool pod_keep;	  /* the pod said its connection may serve another request */
 	bool close_after; /* the current exchange is the last */
 	bool client_eof;
-	bool drop_pod;	      /* the pod leg is done with: reset it at the next step */
-	bool abort_client;    /* a response was cut short: the client gets a RST, not a FIN */
-	struct term_pod cur;  /* the pod of the current (or last) request */
-	uint16_t listen_port; /* host order, for X-Forwarded-Port */
+	bool drop_pod;		/* the pod leg is done with: reset it at the next step */
+	bool abort_client;	/* a response was cut short: the client gets a RST, not a FIN */
+	bool pod_up;		/* the current pod leg was established (its request may have been
+				 * read: never retried elsewhere) */
+	bool connect_expired;	/* the current pod leg was given up after env->connect_ms */
+	uint8_t tries;		/* pods tried for the current request */
+	uint32_t connect_since; /* when the current pod leg's SYN went */
+	struct term_pod cur;	/* the pod of the current (or last) request */
+	uint16_t listen_port;	/* host order, for X-Forwarded-Port */
 	uint32_t last_progress;
 	uint32_t head_since; /* when the handshake or the pending head began (0: none pending) */
 	uint32_t fin_acked_since; /* TERM_CLOSING: when the client acknowledged our FIN (0: not

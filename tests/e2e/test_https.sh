@@ -224,6 +224,16 @@ after=$(metric term_requests)
 [ $((after - before)) -ge "$reqs" ] || fail "term_requests grew by $((after - before)), wrk made $reqs"
 echo "ok: wrk over https: $reqs requests, no errors"
 
+# A Service whose endpoints refuse (.13) or never answer (.99) beside a live one (.11): every
+# request over TLS is still served — another endpoint is tried (the request waits in the
+# gateway until a pod accepts), and the failed ones are ejected.
+for i in 1 2 3 4 5 6; do
+	got=$(in_client curl -sk --max-time 15 --resolve "flaky.example:443:$V" https://flaky.example/ || true)
+	[ "$got" = pod1 ] || fail "flaky.example over TLS, request $i: '$got'"
+done
+[ "$(metric term_pod_retries)" -ge 1 ] || fail "term_pod_retries not counted"
+echo "ok: refusing and silent endpoints: every request served by another ($(metric term_pod_retries) retries)"
+
 # HTTP→HTTPS: plain HTTP for a host with spec.tls gets the gateway's 308 to the same URL (also
 # for a later request on a kept-alive connection); a host without TLS, or whose Ingress says
 # ssl-redirect "false", is served over plain HTTP.
