@@ -115,8 +115,10 @@ enum conn_state local_resp_from_client(struct tcpl_ctx *c, uint32_t idx, struct 
 		rte_pktmbuf_free(m);
 		return conn_dead_end(f);
 	}
-	if ((flags & RTE_TCP_ACK_FLAG) && !seq_lt(rte_be_to_cpu_32(th->recv_ack), our_end))
+	if ((flags & RTE_TCP_ACK_FLAG) && !seq_lt(rte_be_to_cpu_32(th->recv_ack), our_end)) {
 		timer_cancel(c, idx, f); /* response delivered */
+		buf_release(c, f);	 /* a 308 was sent from it: not needed again */
+	}
 	if (flags & RTE_TCP_FIN_FLAG) {
 		uint32_t fin_ack = seq_add(seq, p->payload_len + 1);
 		emit(tx, to_client(c, f, our_end, fin_ack, RTE_TCP_ACK_FLAG, 0, NULL, 0),

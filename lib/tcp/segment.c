@@ -225,7 +225,8 @@ const uint8_t *local_response_bytes(const struct tcpl_ctx *c, const struct conn 
 {
 	if (f->resp_status_idx == RESP_308) {
 		*len = f->resp_len; /* built in the request buffer (redirect_response) */
-		return c->bufs + (size_t)f->buf * c->cfg.request_buffer;
+		return f->buf == CONN_NONE ? NULL
+					   : c->bufs + (size_t)f->buf * c->cfg.request_buffer;
 	}
 	if (conn_tls(c, f)) {
 		*len = c->alert_len[f->resp_status_idx];
@@ -287,10 +288,17 @@ enum conn_state redirect_response(struct tcpl_ctx *c, uint32_t idx, struct conn 
 		most = sizeof(out);
 	if (most > c->cfg.request_buffer)
 		most = c->cfg.request_buffer;
+	/* The path and query as sent (absolute-form loses its scheme and authority; "*" and an
+	 * empty path become "/"). */
+	const char *path = (const char *)b + r->path.off;
+	int pl = (int)r->path.len;
+	if (pl == 0 || path[0] != '/')
+		path = "/", pl = 1;
 	int n = snprintf(out, sizeof(out),
-			 "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s\r\n"
+			 "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s%s%.*s\r\n"
 			 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-			 (int)hl, host, port, (int)r->target.len, (const char *)b + r->target.off);
+			 (int)hl, host, port, pl, path, r->query.len ? "?" : "", (int)r->query.len,
+			 (const char *)b + r->query.off);
 	if (n < 0 || (size_t)n > most)
 		return local_response(c, idx, f, RESP_414, now, tx);
 	memcpy(b, out, (size_t)n); /* the request is done with: the buffer holds the answer */

@@ -221,6 +221,8 @@ struct term_slot {
 	 * rule for flows that connect, lib/control/publish.h). */
 	const struct route_table *routes;
 	uint32_t pool;
+	uint64_t routed_tsc;	 /* when: repick reads routes only within the connect budget */
+	struct term_pod ejected; /* the pod repick ejected last (not ejected twice) */
 };
 
 struct held_slot {

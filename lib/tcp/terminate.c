@@ -57,6 +57,8 @@ static bool term_route(void *ctx, const char *host, size_t host_len, const char 
 	const struct route_pool *p = route_pool(routes, t->pool);
 	s->routes = routes;
 	s->pool = t->pool;
+	s->routed_tsc = c->now;
+	s->ejected = (struct term_pod){0, 0, 0};
 	/* The same Service as the kept-alive pod connection: the same pod, while it is still one
 	 * of the Service's endpoints (lib/term reuses the connection when all three match). */
 	if (s->t.pod_open && s->t.cur.id == p->id && endpoint_in(p, s->t.cur.ip, s->t.cur.port)) {
@@ -79,9 +81,15 @@ static bool term_repick(void *ctx, const struct term_pod *failed, struct term_po
 	struct tcpl_ctx *c = ctx;
 	struct conn *f = conn_of(c, c->term_conn);
 	struct term_slot *s = &c->terms[f->term];
-	if (failed->ip != 0)
+	if (failed->ip != 0) {
 		lb_eject(c->lb, failed->ip, rte_be_to_cpu_16(failed->port), c->now);
-	if (s->routes == NULL)
+		s->ejected = *failed;
+	}
+	/* The table the request was routed with lives as long as a flow may be connecting
+	 * (lib/control/publish.h): past the connect budget it may be gone, and no other pod is
+	 * tried (a client that held the pump up that long gets the failure). */
+	uint64_t budget = c->cfg.connect_tsc * (c->cfg.connect_tries ? c->cfg.connect_tries : 1);
+	if (s->routes == NULL || c->now - s->routed_tsc > budget)
 		return false;
 	const struct route_pool *p = route_pool(s->routes, s->pool);
 	uint32_t avoid = UINT32_MAX;
@@ -245,7 +253,8 @@ static void report(struct tcpl_ctx *c, struct term_slot *s)
 	struct term_counts *o = &s->told;
 	/* Passive health, as on the splice path: a pod that failed a request (refused, reset or
 	 * silent before answering) is ejected for a back-off; one that answered is well. */
-	if (n->pod_failed != o->pod_failed && s->t.cur.ip != 0)
+	if (n->pod_failed != o->pod_failed && s->t.cur.ip != 0 &&
+	    !(s->ejected.ip == s->t.cur.ip && s->ejected.port == s->t.cur.port))
 		lb_eject(c->lb, s->t.cur.ip, rte_be_to_cpu_16(s->t.cur.port), c->now);
 	else if (n->responses != o->responses && s->t.cur.ip != 0)
 		lb_success(c->lb, s->t.cur.ip, rte_be_to_cpu_16(s->t.cur.port));

@@ -718,7 +718,9 @@ void term_pump(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 		   t->fin_acked_since == 0) {
 		t->fin_acked_since = now ? now : 1;
 	}
-	if (t->client.state == STREAM_CLOSED && stream_readable(&t->client) == 0) {
+	if (t->client.state == STREAM_CLOSED) {
+		/* Reset, timed out, or closed both ways after our FIN: bytes it still holds can
+		 * never be answered. */
 		pod_drop(t, now, to_pod);
 		t->phase = TERM_DONE;
 	}
@@ -790,8 +792,11 @@ void term_timer(struct term_conn *t, uint32_t now, struct stream_out *to_client,
 	}
 	if (t->fin_acked_since != 0 && t->phase != TERM_DONE &&
 	    (int32_t)(now - (t->fin_acked_since + TERM_LINGER_MS)) >= 0) {
-		/* The client has every byte and our FIN, and keeps its side open. */
-		stream_abort(&t->client, now, to_client);
+		/* The client has every byte and our FIN, and keeps its side open: the record goes
+		 * without a RST (which could discard what its application has not read yet); its
+		 * FIN, when it comes, meets the owner's lingering flow record. */
+		stream_release(&t->client);
+		t->client.state = STREAM_CLOSED;
 		pod_drop(t, now, to_pod);
 		t->phase = TERM_DONE;
 		return;

@@ -65,7 +65,7 @@ struct term_env {
 #define TERM_PIPE     16384 /* bytes in flight between TLS and a leg, each direction */
 #define TERM_LINGER_MS                                                                             \
 	2000 /* after the gateway's last byte and FIN are acknowledged, the client's FIN is        \
-	      * awaited this long; then a RST frees the record */
+	      * awaited this long; then the record goes (silently) */
 
 enum term_phase {
 	TERM_TLS,	/* handshake */

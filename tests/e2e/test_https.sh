@@ -263,6 +263,13 @@ while chunk := s.recv(65536):
     data += chunk
 print(data.count(b"HTTP/1.1 200"), data.count(b"HTTP/1.1 308"),
       b"Location: https://headers.example/x\r\n" in data)
+# An absolute-form target: the Location carries its path and query, not the scheme again.
+s = socket.create_connection((sys.argv[1], 80), timeout=10)
+s.sendall(b"GET http://headers.example/p/q?r=1 HTTP/1.1\r\nHost: headers.example\r\n\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+assert b"Location: https://headers.example/p/q?r=1\r\n" in data, data
 PY
 )
 [ "$two" = "1 1 True" ] || fail "a kept-alive connection's second request, for a TLS host: '$two'"

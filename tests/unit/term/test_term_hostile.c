@@ -409,3 +409,31 @@ Test(hostile, body_and_fin_in_one_segment_is_delivered, .timeout = 60)
 	cr_expect_not_null(strstr((char *)answers, "hello from pod1"),
 			   "the body never reached the client: %s", answers);
 }
+
+/* A client that resets while its pipelined bytes wait unread (the gateway is waiting for the
+ * pod): the record goes at once, not after the idle timeout. */
+static void pod_slow(int k, int nreq, const uint8_t *head, uint32_t hl)
+{
+	(void)head, (void)hl, (void)nreq;
+	static const char r[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	memcpy(pods[k].later, r, sizeof(r) - 1);
+	pods[k].later_len = sizeof(r) - 1;
+	pods[k].later_at = now + 50;
+}
+
+Test(hostile, reset_with_unread_bytes_frees_the_record, .timeout = 120)
+{
+	pod_handler = pod_slow;
+	world_init(60000, 5000);
+	client_sends("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+	steps(10);
+	client_sends("GET /2 HTTP/1.1\r\n");
+	steps(3);
+	cr_assert_gt(stream_readable(&tc->client), 0, "the pipelined bytes wait unread");
+	stream_abort(&client, now, &out);
+	take_out();
+	uint32_t t0 = now;
+	for (int i = 0; i < 70000 && tc->phase != TERM_DONE; i++)
+		step();
+	cr_expect_lt(now - t0, 1000, "the record was held %u ms after the client's RST", now - t0);
+}
