@@ -63,27 +63,29 @@ counters() {
 	ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" | awk '
 		/^sluice_busy_cycles_total/ {b += $2} /^sluice_driver_cycles_total/ {d += $2}
 		/^sluice_term_requests_total/ {r += $2} /^sluice_tls_handshakes_total/ {h += $2}
-		END {printf "%.0f %.0f %.0f %.0f\n", b, d, r, h}'
+		/^sluice_term_pod_connects_total/ {p += $2}
+		END {printf "%.0f %.0f %.0f %.0f %.0f\n", b, d, r, h, p}'
 }
 # Warm up (pod connections, ARP), then measure.
 ip netns exec "${P}client" wrk -t1 -c8 -d1s https://bench.example/bench >/dev/null 2>&1
-read -r b0 d0 r0 h0 < <(counters)
+read -r b0 d0 r0 h0 p0 < <(counters)
 out=$(ip netns exec "${P}client" wrk -t1 -c8 -d5s https://bench.example/bench 2>&1)
-read -r b1 d1 r1 h1 < <(counters)
+read -r b1 d1 r1 h1 p1 < <(counters)
 n=$(awk '/requests in/ {print $1}' <<<"$out")
 errors=$(grep -cE 'Non-2xx|Socket errors' <<<"$out" || true)
 [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$errors" = 0 ] || { echo "gateway.sh: wrk: $out" >&2; exit 1; }
 gw_stop >/dev/null
 # lib/term alone and nginx, in the same run (term_bench and nginx on this machine).
 vs=$(bash "$here/vs-nginx.sh" "$build" | head -n1)
-python3 - "$vs" "$((b1 - b0))" "$((d1 - d0))" "$((r1 - r0))" "$n" "$((h1 - h0))" <<'PY'
+python3 - "$vs" "$((b1 - b0))" "$((d1 - d0))" "$((r1 - r0))" "$n" "$((h1 - h0))" \
+	"$((p1 - p0))" <<'PY'
 import json, sys
 vs = json.loads(sys.argv[1])
-busy, driver, reqs, wrk_n, hs = map(int, sys.argv[2:7])
+busy, driver, reqs, wrk_n, hs, pods = map(int, sys.argv[2:8])
 hz = vs["sluice_cycles_per_request"] / vs["sluice_us_per_request"] * 1e6
 per = busy / reqs
 own = (busy - driver) / reqs
-res = {"requests": reqs, "wrk_requests": wrk_n, "handshakes": hs,
+res = {"requests": reqs, "wrk_requests": wrk_n, "handshakes": hs, "pod_connects": pods,
        "gateway_cycles_per_request": round(per), "gateway_us_per_request": round(per / hz * 1e6, 2),
        "gateway_own_cycles_per_request": round(own),
        "gateway_own_us_per_request": round(own / hz * 1e6, 2),
