@@ -28,7 +28,7 @@ enum {
 	ALOG_SKIPPED
 };
 
-static bool sampled(struct tcpl_ctx *c)
+bool access_sampled(struct tcpl_ctx *c)
 {
 	if (++c->alog_count < c->alog_every)
 		return false;
@@ -36,7 +36,7 @@ static bool sampled(struct tcpl_ctx *c)
 	return true;
 }
 
-static void rec_start(struct tcpl_ctx *c, struct alog_rec *r, const struct conn *f, uint64_t now)
+void access_rec_start(struct tcpl_ctx *c, struct alog_rec *r, const struct conn *f, uint64_t now)
 {
 	/* The fixed fields; the strings are read only up to their lengths. */
 	memset(r, 0, offsetof(struct alog_rec, method_text));
@@ -51,7 +51,7 @@ static void rec_start(struct tcpl_ctx *c, struct alog_rec *r, const struct conn 
 	r->bytes_out = ALOG_NONE;
 }
 
-static void push(struct tcpl_ctx *c, struct alog_rec *r)
+void access_push(struct tcpl_ctx *c, struct alog_rec *r)
 {
 	if (rte_ring_sp_enqueue_elem(c->alog, r, sizeof(*r)) == 0)
 		stats_add(c->st, STATS_access_log_records, 1);
@@ -78,12 +78,12 @@ void access_begin(struct tcpl_ctx *c, struct conn *f, const uint8_t *b,
 {
 	if (c->alog == NULL || f->buf == CONN_NONE)
 		return;
-	if (!sampled(c)) {
+	if (!access_sampled(c)) {
 		c->alog_state[f->buf] = ALOG_SKIPPED;
 		return;
 	}
 	struct alog_rec *rec = &c->alog_pend[f->buf];
-	rec_start(c, rec, f, now);
+	access_rec_start(c, rec, f, now);
 	rec->head_us = head_us;
 	alog_from_head(rec, b, r);
 	c->alog_state[f->buf] = ALOG_PENDING;
@@ -108,24 +108,24 @@ void access_forwarded(struct tcpl_ctx *c, struct conn *f, uint64_t now)
 	 * a fast connect can read a microsecond longer than the whole. The whole includes it. */
 	if (r->total_us < r->connect_us)
 		r->total_us = r->connect_us;
-	push(c, r);
+	access_push(c, r);
 	c->alog_state[f->buf] = ALOG_IDLE;
 }
 
 void access_same_pod(struct tcpl_ctx *c, struct conn *f, const uint8_t *b,
 		     const struct http_request *r, uint64_t now)
 {
-	if (c->alog == NULL || !sampled(c))
+	if (c->alog == NULL || !access_sampled(c))
 		return;
 	struct alog_rec rec;
-	rec_start(c, &rec, f, now);
+	access_rec_start(c, &rec, f, now);
 	alog_from_head(&rec, b, r);
 	rec.outcome = ALOG_FORWARDED;
 	rec.series = f->series;
 	rec.pod_ip = f->pod_ip;
 	rec.pod_port = f->pod_port;
 	rec.head_us = rec.total_us = 0; /* its head came whole: routed as it arrived */
-	push(c, &rec);
+	access_push(c, &rec);
 }
 
 void access_answer(struct tcpl_ctx *c, struct conn *f, uint16_t status, uint32_t bytes,
@@ -139,9 +139,9 @@ void access_answer(struct tcpl_ctx *c, struct conn *f, uint16_t status, uint32_t
 			c->alog_state[f->buf] = ALOG_IDLE;
 			return;
 		}
-		if (!sampled(c))
+		if (!access_sampled(c))
 			return;
-		rec_start(c, &rec, f, now);
+		access_rec_start(c, &rec, f, now);
 		r = &rec;
 	}
 	r->outcome = status ? ALOG_ANSWERED : ALOG_CLOSED;
@@ -151,7 +151,7 @@ void access_answer(struct tcpl_ctx *c, struct conn *f, uint16_t status, uint32_t
 	if (r->series != STATS_SERIES_NONE && f->pod_ip && f->state == CONN_CONNECT)
 		r->connect_us = alog_us(c, conn_elapsed(f, now));
 	r->total_us = total_us(c, r, now);
-	push(c, r);
+	access_push(c, r);
 	if (f->buf != CONN_NONE)
 		c->alog_state[f->buf] = ALOG_IDLE;
 }
@@ -163,14 +163,14 @@ void access_release(struct tcpl_ctx *c, struct conn *f)
 		r->outcome = ALOG_CLOSED;
 		r->series = f->series;
 		r->total_us = total_us(c, r, c->now);
-		push(c, r);
+		access_push(c, r);
 	} else if (c->alog_state[f->buf] == ALOG_IDLE &&
 		   (f->state == CONN_HOLD || f->state == CONN_DRAIN) && f->req_len &&
-		   buf_start(f) == f->frame && sampled(c)) {
+		   buf_start(f) == f->frame && access_sampled(c)) {
 		/* A request held for its route (its pod was never chosen) ends with the
 		 * connection: closed, with what its head says. */
 		struct alog_rec rec;
-		rec_start(c, &rec, f, c->now);
+		access_rec_start(c, &rec, f, c->now);
 		struct http_request_parser ps;
 		http_request_parser_init(&ps);
 		struct http_request hr;
@@ -178,7 +178,7 @@ void access_release(struct tcpl_ctx *c, struct conn *f)
 		int rc = http_request_parse(&ps, &c->cfg.limits, b, f->req_len, &hr);
 		alog_from_head(&rec, b, rc > 0 ? &hr : NULL);
 		rec.outcome = ALOG_CLOSED;
-		push(c, &rec);
+		access_push(c, &rec);
 	}
 	c->alog_state[f->buf] = ALOG_IDLE;
 }

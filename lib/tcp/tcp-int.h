@@ -73,7 +73,11 @@ static inline uint8_t *buf_of(struct tcpl_ctx *c, const struct conn *f)
 bool buf_take(struct tcpl_ctx *c, struct conn *f);
 void buf_release(struct tcpl_ctx *c, struct conn *f);
 
-/* access.c: the access log's hooks (each a no-op while the log is off). */
+/* access.c: the access log's hooks (each a no-op while the log is off). The pieces, for
+ * terminate.c's records: one request in alog_every; a record's fixed fields; into the ring. */
+bool access_sampled(struct tcpl_ctx *c);
+void access_rec_start(struct tcpl_ctx *c, struct alog_rec *r, const struct conn *f, uint64_t now);
+void access_push(struct tcpl_ctx *c, struct alog_rec *r);
 /* A request routed (or refused) from its buffer: its record waits there for the pod. */
 void access_begin(struct tcpl_ctx *c, struct conn *f, const uint8_t *b,
 		  const struct http_request *r, uint32_t head_us, uint64_t now);

@@ -223,6 +223,8 @@ struct term_slot {
 	uint32_t pool;
 	uint64_t routed_tsc;	 /* when: repick reads routes only within the connect budget */
 	struct term_pod ejected; /* the pod repick ejected last (not ejected twice) */
+	bool logging;		 /* rec is the access log record of the request in flight */
+	struct alog_rec rec;
 };
 
 struct held_slot {

@@ -76,6 +76,49 @@ static bool term_route(void *ctx, const char *host, size_t host_len, const char 
 	return true;
 }
 
+/* The access log (lib/alog): one record per request, settled by the pod's response head (its
+ * status: a terminated connection reads it), the gateway's answer, or the connection's end. */
+static void term_exchange(void *ctx, const struct term_conn *t, enum term_exchange ev,
+			  uint16_t status)
+{
+	struct tcpl_ctx *c = ctx;
+	if (c->alog == NULL)
+		return;
+	struct conn *f = conn_of(c, c->term_conn);
+	struct term_slot *s = &c->terms[f->term];
+	if (ev == TERM_EX_HEAD) {
+		f->series = STATS_SERIES_NONE; /* until this request is routed */
+		s->logging = access_sampled(c);
+		if (s->logging) {
+			access_rec_start(c, &s->rec, f, c->now);
+			alog_from_head(&s->rec, t->head, &t->req);
+		}
+		return;
+	}
+	if (!s->logging) {
+		/* An answer with no head behind it (408, a head cut off) settles one more request
+		 * than there were heads. */
+		if (ev != TERM_EX_ANSWER || t->n.requests >= t->n.answered + t->n.responses ||
+		    !access_sampled(c))
+			return;				 /* sampled out */
+		access_rec_start(c, &s->rec, f, c->now); /* an answer with no head (408...) */
+	}
+	s->logging = false;
+	s->rec.status = status;
+	s->rec.series = f->series;
+	uint64_t us = alog_us(c, c->now - s->rec.tsc);
+	s->rec.total_us = us < ALOG_NONE ? (uint32_t)us : ALOG_NONE - 1;
+	if (ev == TERM_EX_RESPONSE) {
+		s->rec.outcome = ALOG_FORWARDED;
+		s->rec.pod_ip = t->cur.ip;
+		s->rec.pod_port = t->cur.port;
+	} else {
+		s->rec.outcome = ALOG_ANSWERED;
+		s->rec.bytes_out = t->to_client_len;
+	}
+	access_push(c, &s->rec);
+}
+
 static bool term_repick(void *ctx, const struct term_pod *failed, struct term_pod *pod)
 {
 	struct tcpl_ctx *c = ctx;
@@ -289,6 +332,12 @@ void terminate_release(struct tcpl_ctx *c, struct conn *f)
 {
 	struct term_slot *s = &c->terms[f->term];
 	report(c, s);
+	if (s->logging) { /* the connection ended before the request was settled */
+		s->logging = false;
+		s->rec.outcome = ALOG_CLOSED;
+		s->rec.series = f->series;
+		access_push(c, &s->rec);
+	}
 	s->t.n = (struct term_counts){0};
 	s->told = s->t.n;
 	stats_add(c->st, STATS_tcp_retransmits,
@@ -517,6 +566,7 @@ bool terminate_init(struct tcpl_ctx *c, const char *name, int socket, char *err,
 		.route = term_route,
 		.source = term_source,
 		.repick = term_repick,
+		.exchange = term_exchange,
 		.connect_ms = (uint32_t)(cfg->connect_tsc / ms),
 		.connect_tries = cfg->connect_tries,
 		.ctx = c,

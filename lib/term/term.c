@@ -225,6 +225,12 @@ static const char *reason(uint16_t status)
 }
 
 /* Queue our answer for the client and close after it. */
+static void tell(const struct term_conn *t, enum term_exchange ev, uint16_t status)
+{
+	if (t->env->exchange)
+		t->env->exchange(t->env->ctx, t, ev, status);
+}
+
 static void answer(struct term_conn *t, uint16_t status)
 {
 	char body[64];
@@ -236,6 +242,7 @@ static void answer(struct term_conn *t, uint16_t status)
 	t->to_client_len = (uint32_t)n;
 	t->to_client_off = 0;
 	t->n.answered++;
+	tell(t, TERM_EX_ANSWER, status); /* to_client_len: the answer's bytes */
 	t->phase = TERM_CLOSING;
 	t->close_after = true;
 }
@@ -365,6 +372,7 @@ static void start_request(struct term_conn *t, uint32_t now, struct stream_out *
 		return;
 	}
 	t->n.requests++;
+	tell(t, TERM_EX_HEAD, 0);
 	if (r < 0) {
 		t->n.bad_requests++;
 		answer(t, t->req.status ? t->req.status : 400);
@@ -528,6 +536,7 @@ static void response_head(struct term_conn *t)
 	if (t->resp.status >= 100 && t->resp.status < 200)
 		return; /* still TERM_RESP_HEAD */
 	t->n.responses++;
+	tell(t, TERM_EX_RESPONSE, t->resp.status);
 	t->pod_keep = t->resp.keep_alive && t->resp.body != HTTP_BODY_CLOSE;
 	if (!t->resp.keep_alive)
 		t->close_after = true;

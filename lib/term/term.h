@@ -37,6 +37,16 @@ struct term_pod {
 			* for the next request only when id, address and port all match */
 };
 
+struct term_conn;
+
+/* A request's moments, for the owner's access log (term_env.exchange). */
+enum term_exchange {
+	TERM_EX_HEAD,	  /* a request head was read (t->head holds it, t->req its parse, which
+			   * may have failed): what follows settles it */
+	TERM_EX_RESPONSE, /* the pod's final response head (status) went to the client */
+	TERM_EX_ANSWER,	  /* the gateway answered the request itself (status) */
+};
+
 /* What every terminated connection of a worker shares. */
 struct term_env {
 	struct tls_server *tls;
@@ -58,6 +68,9 @@ struct term_env {
 	uint32_t connect_ms;   /* a pod that has not accepted by then has failed (0: the leg's
 				* own SYN retries decide) */
 	uint8_t connect_tries; /* pods tried per request, the first included (0: 1) */
+	/* Told of each request's moments (NULL: nobody listens). */
+	void (*exchange)(void *ctx, const struct term_conn *t, enum term_exchange ev,
+			 uint16_t status);
 	void *ctx;
 };
 

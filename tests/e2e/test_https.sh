@@ -128,6 +128,7 @@ TOPO_LISTEN="[80, 443]" topo_write_config "$work/sluice.conf" "$P" "$mport" "[1]
 	"$work/manifests"
 # One client address may hold 4 terminated connections (the hostile-client checks below).
 sed -i 's/^limits = {/limits = { terminated_per_client = 4;/' "$work/sluice.conf"
+echo "access_log = { enabled = true; path = \"$work/access.log\"; };" >>"$work/sluice.conf"
 gw_start "$work/sluice.conf" "$mport"
 gauge() { # full metric name → summed value
 	ip netns exec "${P}gw" curl -s "http://127.0.0.1:$mport/metrics" |
@@ -163,6 +164,24 @@ xf=$(https headers.example / -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Forwarded-Proto
 [ "$xf" = "xff=$TOPO_CLIENT_IP proto=https host=headers.example port=443" ] ||
 	fail "X-Forwarded-* at the pod: '$xf'"
 echo "ok: X-Forwarded-For/-Proto/-Host/-Port replaced by the gateway's ($xf)"
+
+# The access log: a line per terminated request, with the pod's status (the gateway reads it),
+# the pod, the route and the client's X-Request-ID; the gateway's own answers too.
+https shop.example /api/ -H 'X-Request-ID: https-rid-1' >/dev/null
+in_client curl -sk --max-time 5 --resolve "nolog.example:443:$V" -o /dev/null https://nolog.example/
+wait_for 5 grep -q https-rid-1 "$work/access.log" || fail "no access log line for a terminated request"
+python3 - "$work/access.log" <<'PY' || fail "access log lines of terminated requests"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+r = [x for x in rows if x["x_request_id"] == "https-rid-1"][0]
+assert r["outcome"] == "forwarded" and r["status"] == 200, r
+assert r["pod"] == "198.19.0.12:8080" and r["vip"] == "198.18.0.10:443", r
+assert r["host"] == "shop.example" and r["target"] == "/api/" and r["method"] == "GET", r
+assert r["ingress"] == "e2e/e2e" and r["service"] == "e2e/api:80", r
+n = [x for x in rows if x["host"] == "nolog.example"][0]
+assert n["outcome"] == "answered" and n["status"] == 404 and n["bytes_out"] > 0, n
+PY
+echo "ok: access log lines for terminated requests (the pod's status, the gateway's 404)"
 
 # A 1 MiB download through Python's ssl, byte-exact, with ALPN.
 in_client python3 - "$V" "$work/ca.pem" "$work/pod1/big.bin" <<'PY' || fail "Python ssl download"
