@@ -23,7 +23,7 @@ dpdk_cflags=$(pkg-config --cflags libdpdk)
 dpdk_libs=$(pkg-config --libs libdpdk)
 engine=("$root"/lib/tcp/*.c "$root"/lib/flow/flow.c "$root"/lib/lb/*.c "$root"/lib/route/route.c "$root"/lib/route/map.c
 	"$root"/lib/http/*.c "$root"/lib/tls/hello.c "$root"/lib/alog/alog.c "$root"/lib/net/*.c
-	"$root"/lib/crypto/crypto.c "$root"/lib/stream/*.c "$root"/lib/term/term.c
+	"$root"/lib/crypto/crypto.c "$root"/lib/stream/*.c "$root"/lib/term/term.c "$root"/lib/term/rewrite.c
 	"$root"/lib/tls/term.c "$root"/lib/tls/certs.c
 	"$root"/lib/stats/stats.c "$root"/lib/stats/series.c "$root"/lib/conf/*.c)
 
