@@ -147,10 +147,7 @@ wait "$w2" || fail "wrk on other.example: $(cat "$work/wrk-other.txt")"
 cat "$work/flood.txt"
 for h in shop other; do
 	res=$(cat "$work/wrk-$h.txt")
-	echo "$res" | grep -q "Socket errors" && { echo "$res" >&2; fail "wrk on $h.example saw socket errors"; }
-	echo "$res" | grep -q "Non-2xx" && { echo "$res" >&2; fail "wrk on $h.example saw non-2xx answers"; }
-	reqs=$(echo "$res" | awk '/requests in/ {print $1}')
-	[ "${reqs:-0}" -gt 200 ] || { echo "$res" >&2; fail "wrk on $h.example made only ${reqs:-0} requests"; }
+	reqs=$(wrk_clean "$res" 200 "$h.example")
 	echo "wrk $h.example: $reqs requests, no errors ($(echo "$res" | awk '/Latency/ {print "latency avg " $2 ", max " $4}'))"
 done
 sent=$(sed -n 's/^flood: \([0-9]*\) hellos sent.*/\1/p' "$work/flood.txt")

@@ -224,6 +224,17 @@ gw_start() {
 		fail "gateway did not come up"
 }
 
+# wrk_clean OUTPUT MIN WHAT: wrk's report must show no socket errors, no non-2xx answers and more
+# than MIN requests; prints the request count.
+wrk_clean() {
+	local res=$1 min=$2 what=$3 reqs
+	echo "$res" | grep -q "Socket errors" && { echo "$res" >&2; fail "$what: wrk saw socket errors"; }
+	echo "$res" | grep -q "Non-2xx" && { echo "$res" >&2; fail "$what: wrk saw non-2xx answers"; }
+	reqs=$(echo "$res" | awk '/requests in/ {print $1}')
+	[ "${reqs:-0}" -gt "$min" ] || { echo "$res" >&2; fail "$what: wrk made only ${reqs:-0} requests"; }
+	echo "$reqs"
+}
+
 # gw_stop: SIGTERM, and the exit status must be 0.
 gw_stop() {
 	kill -TERM "$gw_pid"
