@@ -75,7 +75,7 @@ sreq() {
 sreq /
 sreq /api/
 printf '  $ curl -L ... http://shop.example/api/   (follows the redirect)\n  '
-ip netns exec "${P}client" curl -sL --max-time 5 --cacert "$here/demo/tls/ca.pem" \
+ip netns exec "${P}client" curl -sSL --max-time 5 --cacert "$here/demo/tls/ca.pem" \
 	--resolve "shop.example:443:$TOPO_VIP" --resolve "shop.example:80:$TOPO_VIP" \
 	http://shop.example/api/ || echo "(failed)"
 
