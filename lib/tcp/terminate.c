@@ -391,6 +391,24 @@ static bool may_handshake(struct tcpl_ctx *c, struct term_slot *s)
 	return true;
 }
 
+/* Every step on a terminated connection: output lists within the burst's room, the record the
+ * callbacks act for; then what the legs queued goes out and the connection settles. */
+static struct term_slot *step_begin(struct tcpl_ctx *c, uint32_t idx, const struct conn *f,
+				    struct term_io *io, const struct tcpl_tx *tx)
+{
+	io_init(io, tx);
+	c->term_conn = idx;
+	return &c->terms[f->term];
+}
+
+static enum conn_state step_end(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
+				struct term_slot *s, struct term_io *io, uint64_t now,
+				struct tcpl_tx *tx)
+{
+	send_leg(c, f, s, &io->oc, &io->op, now, tx);
+	return settle(c, idx, f, s, now);
+}
+
 enum conn_state terminate_start(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 				struct tcpl_tx *tx)
 {
@@ -449,22 +467,18 @@ enum conn_state terminate_start(struct tcpl_ctx *c, uint32_t idx, struct conn *f
 	f->series = STATS_SERIES_NONE;
 	stats_add(c->st, STATS_tls_terminated, 1);
 	struct term_io io;
-	io_init(&io, tx);
-	c->term_conn = idx;
+	step_begin(c, idx, f, &io, tx);
 	if (may_handshake(c, s))
 		term_pump(&s->t, ms, &io.oc, &io.op);
-	send_leg(c, f, s, &io.oc, &io.op, now, tx);
-	return settle(c, idx, f, s, now);
+	return step_end(c, idx, f, s, &io, now, tx);
 }
 
 enum conn_state terminate_from_client(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				      struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				      struct tcpl_tx *tx)
 {
-	struct term_slot *s = &c->terms[f->term];
 	struct term_io io;
-	io_init(&io, tx);
-	c->term_conn = idx;
+	struct term_slot *s = step_begin(c, idx, f, &io, tx);
 	uint32_t ms = ms_of(c, now);
 	if (may_handshake(c, s)) {
 		term_client_input(&s->t, m, p, ms, &io.oc, &io.op);
@@ -474,32 +488,26 @@ enum conn_state terminate_from_client(struct tcpl_ctx *c, uint32_t idx, struct c
 		stream_output(&s->t.client, ms, &io.oc);
 	}
 	rte_pktmbuf_free(m);
-	send_leg(c, f, s, &io.oc, &io.op, now, tx);
-	return settle(c, idx, f, s, now);
+	return step_end(c, idx, f, s, &io, now, tx);
 }
 
 enum conn_state terminate_from_pod(struct tcpl_ctx *c, uint32_t idx, struct conn *f,
 				   struct rte_mbuf *m, const struct net_pkt *p, uint64_t now,
 				   struct tcpl_tx *tx)
 {
-	struct term_slot *s = &c->terms[f->term];
 	struct term_io io;
-	io_init(&io, tx);
-	c->term_conn = idx;
+	struct term_slot *s = step_begin(c, idx, f, &io, tx);
 	/* The flow table finds the current pod leg only (a new leg rebinds the pod key). */
 	term_pod_input(&s->t, m, p, ms_of(c, now), &io.oc, &io.op);
 	rte_pktmbuf_free(m);
-	send_leg(c, f, s, &io.oc, &io.op, now, tx);
-	return settle(c, idx, f, s, now);
+	return step_end(c, idx, f, s, &io, now, tx);
 }
 
 enum conn_state terminate_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f, uint64_t now,
 				struct tcpl_tx *tx)
 {
-	struct term_slot *s = &c->terms[f->term];
 	struct term_io io;
-	io_init(&io, tx);
-	c->term_conn = idx;
+	struct term_slot *s = step_begin(c, idx, f, &io, tx);
 	uint32_t ms = ms_of(c, now);
 	s->again = false;
 	uint32_t d = term_deadline(&s->t);
@@ -507,8 +515,7 @@ enum conn_state terminate_timer(struct tcpl_ctx *c, uint32_t idx, struct conn *f
 		term_timer(&s->t, ms, &io.oc, &io.op);
 	else if (may_handshake(c, s))
 		term_pump(&s->t, ms, &io.oc, &io.op);
-	send_leg(c, f, s, &io.oc, &io.op, now, tx);
-	return settle(c, idx, f, s, now);
+	return step_end(c, idx, f, s, &io, now, tx);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
